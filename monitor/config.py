@@ -1,0 +1,294 @@
+"""The configuration: one TOML file validated into one typed, frozen object at start-up.
+
+Secrets never sit in the file: a key ending in ``_env`` names an environment variable, resolved
+once here into a `SecretStr` (which prints as ``**********``). Relative paths are resolved against
+the config file's directory, so a config runs the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from monitor.classifier.settings import ClassifierSettings
+from monitor.config_base import StrictModel, base_dir_from, env_from
+from monitor.errors import ConfigError
+from monitor.slack.settings import SlackSettings
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """systemd's `StateDirectory=` sets $STATE_DIRECTORY; otherwise the XDG state directory."""
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    xdg = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "complaint-monitor"
+
+
+class DaemonSettings(StrictModel):
+    state_dir: Path | None = None
+    """Where the SQLite database and trained models live; default $STATE_DIRECTORY or XDG."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    deliver_interval_seconds: float = Field(default=2.0, ge=0.2, le=300)
+    """How often pending alerts are retried; new alerts are delivered right after each poll."""
+
+    @model_validator(mode="after")
+    def _resolve_state_dir(self, info: ValidationInfo) -> DaemonSettings:
+        if self.state_dir is None:
+            object.__setattr__(self, "state_dir", default_state_dir(env_from(info)))
+        elif not self.state_dir.is_absolute():
+            object.__setattr__(self, "state_dir", base_dir_from(info) / self.state_dir)
+        return self
+
+    @property
+    def state_path(self) -> Path:
+        assert self.state_dir is not None  # set by the validator
+        return self.state_dir
+
+
+class DatabaseSettings(StrictModel):
+    url: str | None = None
+    """A SQLAlchemy URL; default ``sqlite:///<state_dir>/monitor.db``. PostgreSQL:
+    ``postgresql+psycopg://user@host/db`` (install the ``postgres`` extra)."""
+    url_env: str | None = None
+    """Or the name of an environment variable holding the URL (when it embeds a password)."""
+
+    def resolved_url(self, state_dir: Path) -> str:
+        from_env = self.secret("url")
+        if from_env is not None:
+            return from_env.get_secret_value()
+        return self.url or f"sqlite:///{state_dir / 'monitor.db'}"
+
+
+class BrandSettings(StrictModel):
+    """Who we watch for. A post must match `terms` or `handles` (and no `exclude`) to count."""
+
+    name: str = Field(min_length=1)
+    handles: list[str] = Field(default_factory=list)
+    """The brand's own account names (without @); mentioning one counts as a match."""
+    terms: list[str] = Field(default_factory=list)
+    """Words, multi-word phrases (optionally "quoted"), and `*` wildcards, case-insensitive."""
+    exclude: list[str] = Field(default_factory=list)
+    """Same syntax; a post matching any of these is not about the brand (e.g. "acme anvil")."""
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    vip_authors: list[str] = Field(default_factory=list)
+    vip_min_followers: int | None = Field(default=None, ge=0)
+    muted_authors: list[str] = Field(default_factory=list)
+
+    @field_validator("handles", "vip_authors", "muted_authors")
+    @classmethod
+    def _strip_at(cls, values: list[str]) -> list[str]:
+        return [v.strip().lstrip("@").lower() for v in values if v.strip()]
+
+    def is_vip(self, handle: str, followers: int | None) -> bool:
+        if handle.lstrip("@").lower() in self.vip_authors:
+            return True
+        return (
+            self.vip_min_followers is not None
+            and followers is not None
+            and followers >= self.vip_min_followers
+        )
+
+    def is_muted(self, handle: str) -> bool:
+        return handle.lstrip("@").lower() in self.muted_authors
+
+
+class SourceSettings(StrictModel):
+    """What every source table shares. Each connector subclasses this with its own `type`."""
+
+    type: str
+    name: str = ""
+    """Unique name for logs, cursors and `stats`; defaults to the type."""
+    interval_seconds: float = Field(default=60.0, ge=1, le=86_400)
+    jitter_seconds: float = Field(default=0.0, ge=0, le=3_600)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _default_name(self) -> SourceSettings:
+        if not self.name:
+            object.__setattr__(self, "name", self.type)
+        return self
+
+
+def _validate_source(raw: Any, info: ValidationInfo) -> SourceSettings:
+    """Pick the settings class by the table's `type`, so each connector owns its own keys."""
+    from connectors import registry  # late: connectors import this module
+
+    if not isinstance(raw, Mapping) or "type" not in raw:
+        raise ValueError('each [[sources]] table needs a type, e.g. type = "jsonl"')
+    available = registry()
+    kind = raw["type"]
+    entry = available.get(kind)
+    if entry is None:
+        raise ValueError(
+            f"unknown source type {kind!r}; known types: {', '.join(sorted(available))}"
+        )
+    if entry.connector is None:
+        raise ValueError(f"source type {kind!r} is unavailable: {entry.unavailable_reason}")
+    return entry.connector.settings_class.model_validate(raw, context=info.context)
+
+
+class MonitorConfig(StrictModel):
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    brand: BrandSettings
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    sources: list[SourceSettings] = Field(min_length=1)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _validate_sources(cls, raw: Any, info: ValidationInfo) -> list[SourceSettings]:
+        if not isinstance(raw, list):
+            raise ValueError("sources must be an array of tables: [[sources]]")
+        return [_validate_source(item, info) for item in raw]
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> MonitorConfig:
+        names = [s.name for s in self.sources]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(
+                f"source names must be unique, {', '.join(duplicated)} repeats: "
+                'give each [[sources]] table its own name = "..."'
+            )
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.resolved_url(self.daemon.state_path)
+
+    def enabled_sources(self) -> list[SourceSettings]:
+        return [s for s in self.sources if s.enabled]
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def explain(error: ValidationError) -> str:
+    """Turn pydantic's errors into lines that name the key and the fix."""
+    lines = []
+    for err in error.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        where = _location(loc)
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key; check its spelling and the section it is in")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: required key is missing; add it")
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+            lines.append(f"{where}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    source: str = "<config>",
+) -> MonitorConfig:
+    context = {"env": env if env is not None else os.environ, "base_dir": base_dir}
+    try:
+        return MonitorConfig.model_validate(dict(data), context=context)
+    except ValidationError as err:
+        raise ConfigError(f"invalid configuration in {source}:\n{explain(err)}") from err
+
+
+DEFAULT_CONFIG_PATHS = (Path("/etc/complaint-monitor/monitor.toml"), Path("config/monitor.toml"))
+
+
+def find_config(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        "no configuration file given: pass --config PATH "
+        f"(looked for {', '.join(str(p) for p in DEFAULT_CONFIG_PATHS)}); "
+        "start from config/monitor.example.toml"
+    )
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> MonitorConfig:
+    """Read, parse and validate; every problem is a `ConfigError` naming the key and the fix."""
+    config_path = find_config(path)
+    try:
+        raw = config_path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read configuration {config_path}: {err.strerror}") from err
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{config_path} is not UTF-8 text: {err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{config_path} is not valid TOML: {err}") from err
+    return parse_config(
+        data, base_dir=config_path.resolve().parent, env=env, source=str(config_path)
+    )
+
+
+def masked_dump(config: MonitorConfig) -> dict[str, Any]:
+    """The effective configuration as plain data, secrets shown as set/unset, never their value."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "********** (set)"
+        if isinstance(value, BaseModel):
+            return {k: clean(getattr(value, k)) for k in type(value).model_fields} | {
+                k: clean(v) for k, v in _secret_fields(value).items()
+            }
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    dumped: dict[str, Any] = clean(config)
+    dumped["database"]["effective_url"] = _mask_url(config.database_url)
+    return dumped
+
+
+def _secret_fields(model: BaseModel) -> dict[str, str]:
+    """For each ``<name>_env`` key, whether the variable it names is set (never the value)."""
+    if not isinstance(model, StrictModel):
+        return {}
+    return {
+        name: "********** (set)" if value is not None else "(not set)"
+        for name, value in model._secrets.items()
+    }
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
