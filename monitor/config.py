@@ -11,10 +11,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -141,19 +142,14 @@ def _validate_source(raw: Any, info: ValidationInfo) -> SourceSettings:
 
 
 class MonitorConfig(StrictModel):
-    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    daemon: DaemonSettings = Field(default={}, validate_default=True)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     brand: BrandSettings
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
-    sources: list[SourceSettings] = Field(min_length=1)
-
-    @field_validator("sources", mode="before")
-    @classmethod
-    def _validate_sources(cls, raw: Any, info: ValidationInfo) -> list[SourceSettings]:
-        if not isinstance(raw, list):
-            raise ValueError("sources must be an array of tables: [[sources]]")
-        return [_validate_source(item, info) for item in raw]
+    sources: list[Annotated[SourceSettings, BeforeValidator(_validate_source)]] = Field(
+        min_length=1
+    )
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> MonitorConfig:

@@ -1,0 +1,194 @@
+"""Wires the parts together and runs them: on a schedule, or once (for cron, smoke checks, tests).
+
+APScheduler 3 runs one job per source (`poll:<name>`, its own interval and jitter, one instance at
+a time, coalesced) and one delivery job; a slow or failing source never holds the others. The job
+store is in memory and rebuilt from the config at start-up: cursors live in our own tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from connectors import connector_for
+from connectors.base import Connector
+from monitor.classifier import Classifier
+from monitor.clock import Clock, SystemClock
+from monitor.config import MonitorConfig
+from monitor.coordinator import SourceRunner
+from monitor.delivery import Deliverer, DeliveryReport
+from monitor.errors import StorageUnavailable
+from monitor.logsetup import Throttle
+from monitor.pipeline import Pipeline
+from monitor.slack.sink import Sink, build_sink
+from monitor.storage import Database, Repository
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 8.0
+"""In-flight work gets this long at SIGTERM; systemd's stop timeout is longer, and a poll cut
+short loses nothing (its transaction never committed, its cursor never moved)."""
+
+
+def build_connectors(config: MonitorConfig, clock: Clock) -> list[Connector[Any]]:
+    return [
+        connector_for(settings.type)(settings, config.brand, clock)
+        for settings in config.enabled_sources()
+    ]
+
+
+class Daemon:
+    def __init__(
+        self, config: MonitorConfig, *, clock: Clock | None = None, sink: Sink | None = None
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.database = Database(config.database_url)
+        self.repository = Repository(self.database)
+        self.sink: Sink = sink or build_sink(config.slack)
+        self.pipeline = Pipeline(
+            config.brand, self.repository, Classifier(config.classifier, config.brand), self.clock
+        )
+        self.runners = [
+            SourceRunner(connector, self.pipeline, self.clock, notify=self.sink.notify)
+            for connector in build_connectors(config, self.clock)
+        ]
+        self.deliverer = Deliverer(self.repository, self.sink, self.clock)
+        self._scheduler: BackgroundScheduler | None = None
+        self._db_throttle = Throttle(60.0)
+        self._db_down_since: datetime | None = None
+
+    def prepare(self) -> None:
+        """Take the single-process lock (SQLite) and bring the schema up to date."""
+        self.database.acquire_single_process_lock()
+        self.database.upgrade()
+        log.info(
+            "ready: database=%s sources=%s sink=%s",
+            self.database.display_url,
+            ",".join(r.name for r in self.runners),
+            type(self.sink).__name__,
+        )
+
+    def close(self) -> None:
+        for runner in self.runners:
+            runner.connector.close()
+        self.sink.close()
+        self.database.close()
+
+    # -- one pass ----------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Poll every source once, then deliver everything due. True when all went well."""
+        healthy = all(runner.poll() is not None for runner in self.runners)
+        report = self.deliver()
+        return healthy and report is not None and report.failed == 0
+
+    def deliver(self) -> DeliveryReport | None:
+        """Deliver until nothing is due now; None when the database is unreachable."""
+        total = DeliveryReport()
+        try:
+            while True:
+                report = self.deliverer.deliver_due()
+                total.sent += report.sent
+                total.failed += report.failed
+                total.deferred += report.deferred
+                total.found_in_channel += report.found_in_channel
+                if not (report.sent or report.found_in_channel):
+                    break
+        except StorageUnavailable as err:
+            self._database_down(err)
+            return None
+        self._database_up()
+        return total
+
+    def _database_down(self, err: StorageUnavailable) -> None:
+        if self._db_down_since is None:
+            self._db_down_since = self.clock.now()
+        if self._db_throttle.allow("db", self.clock.now().timestamp()):
+            log.error("database unavailable (%s); alerts wait in the outbox, retrying", err)
+
+    def _database_up(self) -> None:
+        if self._db_down_since is not None:
+            down = (self.clock.now() - self._db_down_since).total_seconds()
+            log.info("database is back after %.0fs; delivery resumed", down)
+            self._db_down_since = None
+
+    # -- the schedule ------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+        )
+        scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        now = datetime.now(UTC)
+        for runner in self.runners:
+            settings = runner.connector.settings
+            scheduler.add_job(
+                self._poll_job,
+                "interval",
+                args=[runner],
+                id=f"poll:{runner.name}",
+                seconds=settings.interval_seconds,
+                jitter=settings.jitter_seconds or None,
+                next_run_time=now,
+                replace_existing=True,
+            )
+        scheduler.add_job(
+            self._deliver_job,
+            "interval",
+            id="deliver",
+            seconds=self.config.daemon.deliver_interval_seconds,
+            next_run_time=now,
+        )
+        self._scheduler = scheduler
+        scheduler.start()
+        stop.wait()
+        log.info("stopping: finishing work in flight (at most %.0fs)", SHUTDOWN_GRACE_SECONDS)
+        self._shutdown(scheduler)
+
+    def _shutdown(self, scheduler: BackgroundScheduler) -> None:
+        waiter = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        waiter.start()
+        waiter.join(SHUTDOWN_GRACE_SECONDS)
+        if waiter.is_alive():
+            log.warning(
+                "work still in flight after %.0fs; exiting anyway (nothing is lost: "
+                "an unfinished poll never committed)",
+                SHUTDOWN_GRACE_SECONDS,
+            )
+        else:
+            log.info("stopped cleanly")
+
+    def _poll_job(self, runner: SourceRunner) -> None:
+        report = runner.poll()
+        if report is None or self._scheduler is None:
+            return
+        if report.alerts:
+            self._run_soon("deliver")
+        if report.more:
+            self._run_soon(f"poll:{runner.name}", delay=1.0)
+
+    def _deliver_job(self) -> None:
+        self.deliver()
+
+    def _run_soon(self, job_id: str, delay: float = 0.0) -> None:
+        assert self._scheduler is not None
+        try:
+            self._scheduler.modify_job(
+                job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=delay)
+            )
+        except Exception:  # the scheduler is shutting down; the next regular run will do
+            log.debug("could not reschedule %s", job_id, exc_info=True)
+
+    @staticmethod
+    def _on_job_event(event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            log.error("job %s failed: %r", event.job_id, event.exception)
+        else:
+            log.warning("job %s missed its run time (the machine was busy or asleep)", event.job_id)

@@ -1,0 +1,173 @@
+"""The deliverer: sends what the outbox holds, records Slack's answer, never drops an alert.
+
+Each attempt is recorded as started before the message is sent. If the answer never comes
+(timeout, reset connection, a crash), the alert keeps `outcome_unknown`, and the next attempt first
+looks for the message in the channel by its metadata; so Slack sees at most one copy more than
+it acknowledged, and the daemon records that copy instead of sending a third.
+
+Failures are sorted once, here: a 429 pauses that channel for Slack's `Retry-After`; a 5xx or a
+timeout backs off exponentially with jitter up to a cap; a bad token or channel keeps the alert
+waiting, retried every minute and logged once a minute, until someone fixes the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.clock import Clock
+from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
+from monitor.logsetup import Throttle
+from monitor.slack.sink import AlertMessage, Sink
+from monitor.storage import DueAlert, Repository
+
+log = logging.getLogger(__name__)
+
+CONFIG_RETRY = timedelta(seconds=60)
+"""A refused token or channel needs a human; retry each minute so the fix takes effect soon."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    found_in_channel: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.failed or self.deferred or self.found_in_channel)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        repository: Repository,
+        sink: Sink,
+        clock: Clock,
+        *,
+        lease: timedelta = timedelta(seconds=120),
+        backoff_base: float = 5.0,
+        backoff_cap: float = 900.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.repository = repository
+        self.sink = sink
+        self.clock = clock
+        self.lease = lease
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.rng = rng or random.Random()
+        self._channel_paused_until: dict[str | None, datetime] = {}
+        self._throttle = Throttle(60.0)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential with jitter (half to full step), capped."""
+        step = min(self.backoff_cap, self.backoff_base * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=step * self.rng.uniform(0.5, 1.0))
+
+    def deliver_due(self, limit: int = 200) -> DeliveryReport:
+        report = DeliveryReport()
+        for due in self.repository.due_alerts(self.clock.now(), limit=limit):
+            now = self.clock.now()
+            paused_until = self._channel_paused_until.get(due.channel)
+            if paused_until and paused_until > now:
+                self.repository.postpone([due.alert_id], paused_until)
+                report.deferred += 1
+                continue
+            if self._deliver_one(due, report):
+                break
+        if report:
+            log.info(
+                "delivery sent=%d found_in_channel=%d failed=%d deferred=%d",
+                report.sent,
+                report.found_in_channel,
+                report.failed,
+                report.deferred,
+            )
+        return report
+
+    def _deliver_one(self, due: DueAlert, report: DeliveryReport) -> bool:
+        """Returns True when the rest of this round is pointless (e.g. the token is refused)."""
+        now = self.clock.now()
+        if not self.repository.claim_alert(due.alert_id, now, self.lease):
+            return False  # another replica (or a late duplicate claim) has it
+        message = AlertMessage(
+            alert_id=due.alert_id,
+            post=due.post,
+            verdict=due.verdict,
+            vip=due.vip,
+            channel=due.channel,
+        )
+        try:
+            if due.outcome_unknown and due.last_attempt_at is not None:
+                since = due.last_attempt_at - timedelta(seconds=60)
+                existing = self.sink.find_existing(due.alert_id, due.channel, since)
+                if existing is not None:
+                    self.repository.record_sent(
+                        due.alert_id, channel=existing.channel, ts=existing.ts, now=now
+                    )
+                    log.warning(
+                        "alert=%d was already in %s (ts=%s) from an attempt whose answer was "
+                        "lost; recorded it instead of sending again",
+                        due.alert_id,
+                        existing.channel,
+                        existing.ts,
+                    )
+                    report.found_in_channel += 1
+                    return False
+            delivered = self.sink.send(message, now)
+        except (AuthError, ConfigError) as err:
+            self._record(due, err, now + CONFIG_RETRY, outcome_unknown=False)
+            if self._throttle.allow(f"{type(err).__name__}:{err}", now.timestamp()):
+                log.error(
+                    "alert delivery refused: %s (alerts stay pending, retried each minute)", err
+                )
+            report.failed += 1
+            return isinstance(err, AuthError)
+        except OutcomeUnknown as err:
+            self._record(due, err, now + self.backoff(due.attempts + 1), outcome_unknown=True)
+            log.warning(
+                "alert=%d outcome unknown (%s); will check the channel before resending",
+                due.alert_id,
+                err,
+            )
+            report.failed += 1
+            return False
+        except TransientError as err:
+            if err.retry_after is not None:
+                until = now + timedelta(seconds=err.retry_after)
+                self._channel_paused_until[due.channel] = until
+                self._record(due, err, until, outcome_unknown=False)
+                log.warning(
+                    "slack rate-limited channel=%s for %.0fs",
+                    due.channel or "default",
+                    err.retry_after,
+                )
+            else:
+                retry_at = now + self.backoff(due.attempts + 1)
+                self._record(due, err, retry_at, outcome_unknown=False)
+                log.warning(
+                    "alert=%d delivery failed (%s); retry at %s",
+                    due.alert_id,
+                    err,
+                    retry_at.isoformat(timespec="seconds"),
+                )
+            report.failed += 1
+            return False
+        self.repository.record_sent(
+            due.alert_id, channel=delivered.channel, ts=delivered.ts, now=self.clock.now()
+        )
+        report.sent += 1
+        return False
+
+    def _record(
+        self, due: DueAlert, err: Exception, retry_at: datetime, *, outcome_unknown: bool
+    ) -> None:
+        self.repository.record_failure(
+            due.alert_id,
+            error=f"{type(err).__name__}: {err}",
+            retry_at=retry_at,
+            outcome_unknown=outcome_unknown,
+        )

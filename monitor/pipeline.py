@@ -1,0 +1,113 @@
+"""One poll of one source, as a short sequence of stages.
+
+fetch → drop what is stored → drop muted authors and posts off the brand → classify →
+store posts, verdicts, pending alerts and the new cursor in ONE transaction.
+
+Delivery is separate (`monitor.delivery`): an alert written here is sent even if Slack is down
+now, or the process dies before it gets to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import Connector
+from monitor.classifier import Classifier
+from monitor.clock import Clock
+from monitor.config import BrandSettings
+from monitor.matching import BrandMatcher
+from monitor.models import Label, Post, Severity
+from monitor.storage import NewPost, Repository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    source: str
+    fetched: int
+    already_stored: int
+    muted: int
+    off_brand: int
+    stored: int
+    alerts: int
+    more: bool
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"source={self.source} fetched={self.fetched} new={self.stored} "
+            f"alerts={self.alerts} already_stored={self.already_stored} muted={self.muted} "
+            f"off_brand={self.off_brand} more={str(self.more).lower()} took={self.seconds:.2f}s"
+        )
+
+
+def alert_priority(severity: Severity, vip: bool) -> int:
+    """Best customers and severe complaints first: VIP outranks any severity."""
+    return (100 if vip else 0) + 10 * severity.rank
+
+
+class Pipeline:
+    def __init__(
+        self,
+        brand: BrandSettings,
+        repository: Repository,
+        classifier: Classifier,
+        clock: Clock,
+    ) -> None:
+        self.brand = brand
+        self.repository = repository
+        self.classifier = classifier
+        self.clock = clock
+        self.matcher = BrandMatcher(brand)
+
+    def poll(self, connector: Connector[Any]) -> PollReport:
+        started = time.perf_counter()
+        cursor = self.repository.load_cursor(connector.name)
+        result = connector.fetch(cursor)
+        fresh = self._drop_stored(result.posts)
+        on_brand = [p for p in fresh if self.matcher.matches(p.text)]
+        kept = [p for p in on_brand if not self.brand.is_muted(p.author.handle)]
+        stored = self.repository.store_poll(
+            source=connector.name,
+            platform=connector.kind,
+            new_posts=[self._judge(post) for post in kept],
+            cursor=result.cursor,
+            now=self.clock.now(),
+        )
+        return PollReport(
+            source=connector.name,
+            fetched=len(result.posts),
+            already_stored=len(result.posts) - len(fresh),
+            muted=len(on_brand) - len(kept),
+            off_brand=len(fresh) - len(on_brand),
+            stored=stored.inserted,
+            alerts=stored.alerts,
+            more=result.more,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _drop_stored(self, posts: list[Post]) -> list[Post]:
+        """Skip posts stored before (and repeats within the page) before paying to classify."""
+        unique = list({post.key: post for post in posts}.values())
+        known: set[tuple[str, str]] = set()
+        for platform in {p.platform for p in unique}:
+            ids = [p.external_id for p in unique if p.platform == platform]
+            known |= {(platform, i) for i in self.repository.known_ids(platform, ids)}
+        return [post for post in unique if post.key not in known]
+
+    def _judge(self, post: Post) -> NewPost:
+        vip = self.brand.is_vip(post.author.handle, post.author.followers)
+        verdict = self.classifier.classify(
+            post.text, language=post.language, followers=post.author.followers, vip=vip
+        )
+        wants_alert = verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE
+        return NewPost(
+            post=post,
+            verdict=verdict,
+            vip=vip,
+            alert_priority=alert_priority(verdict.severity, vip) if wants_alert else None,
+        )

@@ -1,0 +1,129 @@
+"""The engine, sessions, migrations, and the translation of database failures into our errors.
+
+Every failure to reach or lock the database surfaces as `StorageUnavailable` (a transient
+error): the caller keeps its cursor unmoved and tries again, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.errors import ConfigError, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """One engine per process; `session()` is the only way in and always commits or rolls back."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite:
+            self._prepare_sqlite_path()
+            kwargs["connect_args"] = {"timeout": 5, "check_same_thread": False}
+        else:
+            kwargs |= {"pool_size": 5, "pool_recycle": 1800, "connect_args": {"connect_timeout": 5}}
+        try:
+            self.engine: Engine = create_engine(self.url, **kwargs)
+        except (exc.ArgumentError, ModuleNotFoundError) as err:
+            raise ConfigError(
+                f"database url {self.url.render_as_string(hide_password=True)!r} is not usable: "
+                f"{err}; for PostgreSQL: pip install 'complaint-monitor[postgres]'"
+            ) from err
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._lock_file: IO[str] | None = None
+
+    def _prepare_sqlite_path(self) -> None:
+        database = self.url.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commit on success, roll back on any error, translate outages."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (exc.OperationalError, exc.InterfaceError) as err:
+            raise StorageUnavailable(f"database unavailable: {_first_line(err)}") from err
+        except exc.DBAPIError as err:
+            if err.connection_invalidated:
+                raise StorageUnavailable(f"database connection lost: {_first_line(err)}") from err
+            raise
+
+    def upgrade(self) -> None:
+        """Apply pending Alembic migrations (idempotent; run at every start-up)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except (exc.OperationalError, exc.InterfaceError) as err:
+            raise StorageUnavailable(
+                f"cannot migrate {self.display_url}: {_first_line(err)}"
+            ) from err
+
+    def acquire_single_process_lock(self) -> None:
+        """SQLite serves one daemon: a second `run` on the same file refuses to start."""
+        if not self.is_sqlite or not self.url.database or self.url.database == ":memory:":
+            return
+        path = Path(self.url.database).expanduser().with_suffix(".lock")
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                f"the SQLite database {self.url.database} is in use by {holder}: SQLite serves "
+                "one daemon at a time; stop the other one, or move to PostgreSQL to run replicas"
+            ) from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"complaint-monitor pid {os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _first_line(err: Exception) -> str:
+    original = getattr(err, "orig", None) or err
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(err).__name__

@@ -1,0 +1,366 @@
+"""Everything the daemon reads and writes, as a few intention-revealing operations.
+
+`store_poll` is the heart: a poll's new posts, their verdicts, their pending alerts and the
+source's next cursor are written in ONE transaction, so the cursor never moves past a post that
+was not stored. Posts are inserted with ON CONFLICT DO NOTHING, so a page fetched twice (or by
+two replicas) is stored once, and only the transaction that inserted a post writes its alert.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from monitor.models import Author, Cursor, Label, Post, Reason, Severity, Verdict
+from monitor.storage.database import Database
+from monitor.storage.tables import AlertRow, ClassificationRow, PostRow, SourceCursorRow
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """A post that passed the filters, with its verdict and whether it is a VIP's."""
+
+    post: Post
+    verdict: Verdict
+    vip: bool
+    alert_priority: int | None
+    """None: no alert (not a complaint); otherwise the outbox priority (higher goes first)."""
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPoll:
+    inserted: int
+    alerts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueAlert:
+    alert_id: int
+    post: Post
+    verdict: Verdict
+    vip: bool
+    channel: str | None
+    attempts: int
+    outcome_unknown: bool
+    last_attempt_at: datetime | None
+
+
+class Repository:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- sources -------------------------------------------------------------------------
+
+    def load_cursor(self, source: str) -> Cursor | None:
+        with self.database.session() as session:
+            row = session.get(SourceCursorRow, source)
+            return dict(row.cursor) if row is not None else None
+
+    def known_ids(self, platform: str, external_ids: Iterable[str]) -> set[str]:
+        """Which of these posts are stored already (so we don't classify them again)."""
+        ids = list(dict.fromkeys(external_ids))
+        found: set[str] = set()
+        with self.database.session() as session:
+            for chunk in _chunks(ids, 500):
+                rows = session.scalars(
+                    select(PostRow.external_id).where(
+                        PostRow.platform == platform, PostRow.external_id.in_(chunk)
+                    )
+                )
+                found.update(rows)
+        return found
+
+    def store_poll(
+        self,
+        *,
+        source: str,
+        platform: str,
+        new_posts: Sequence[NewPost],
+        cursor: Cursor,
+        now: datetime,
+    ) -> StoredPoll:
+        """Posts, verdicts, alerts and the cursor, atomically."""
+        with self.database.session() as session:
+            ids = self._insert_posts(session, source, new_posts, now)
+            ours = [item for item in new_posts if item.post.key in ids]
+            if ours:
+                session.execute(
+                    self._insert(session, ClassificationRow),
+                    [_classification_values(ids[i.post.key], i, now) for i in ours],
+                )
+            alerts = [i for i in ours if i.alert_priority is not None]
+            if alerts:
+                session.execute(
+                    self._insert(session, AlertRow),
+                    [_alert_values(ids[i.post.key], i, now) for i in alerts],
+                )
+            self._save_cursor(session, source, platform, cursor, now)
+        return StoredPoll(inserted=len(ours), alerts=len(alerts))
+
+    def _insert_posts(
+        self, session: Session, source: str, new_posts: Sequence[NewPost], now: datetime
+    ) -> dict[tuple[str, str], int]:
+        if not new_posts:
+            return {}
+        statement = self._insert(session, PostRow).on_conflict_do_nothing(
+            index_elements=["platform", "external_id"]
+        )
+        returning = statement.returning(PostRow.id, PostRow.platform, PostRow.external_id)
+        rows = session.execute(returning, [_post_values(i.post, source, now) for i in new_posts])
+        return {(platform, external_id): id_ for id_, platform, external_id in rows}
+
+    @staticmethod
+    def _insert(session: Session, table: type[Any]) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT on both SQLite and PostgreSQL."""
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement: Insert = insert(table)
+        return statement
+
+    def _save_cursor(
+        self, session: Session, source: str, platform: str, cursor: Cursor, now: datetime
+    ) -> None:
+        row = session.get(SourceCursorRow, source)
+        if row is None:
+            session.add(
+                SourceCursorRow(source=source, platform=platform, cursor=cursor, updated_at=now)
+            )
+        else:
+            row.cursor = cursor
+            row.updated_at = now
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[DueAlert]:
+        """Alerts whose time has come, VIPs and severe first, then oldest first."""
+        with self.database.session() as session:
+            query = (
+                select(AlertRow, PostRow, ClassificationRow)
+                .join(PostRow, AlertRow.post_id == PostRow.id)
+                .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+                .where(AlertRow.status != "sent", AlertRow.next_attempt_at <= now)
+                .order_by(AlertRow.priority.desc(), AlertRow.created_at, AlertRow.id)
+                .limit(limit)
+            )
+            return [
+                DueAlert(
+                    alert_id=alert.id,
+                    post=_post_from_row(post),
+                    verdict=_verdict_from_row(classification),
+                    vip=classification.vip,
+                    channel=alert.channel,
+                    attempts=alert.attempts,
+                    outcome_unknown=alert.outcome_unknown,
+                    last_attempt_at=alert.last_attempt_at,
+                )
+                for alert, post, classification in session.execute(query).all()
+            ]
+
+    def claim_alert(self, alert_id: int, now: datetime, lease: timedelta) -> bool:
+        """Mark an attempt as started BEFORE sending; False if someone else has it or it's sent.
+
+        If we die between here and `record_sent`, `outcome_unknown` stays set and the next
+        attempt looks for the message in the channel first.
+        """
+        with self.database.session() as session:
+            result = session.execute(
+                update(AlertRow)
+                .where(
+                    AlertRow.id == alert_id,
+                    AlertRow.status != "sent",
+                    AlertRow.next_attempt_at <= now,
+                )
+                .values(
+                    attempts=AlertRow.attempts + 1,
+                    last_attempt_at=now,
+                    next_attempt_at=now + lease,
+                    outcome_unknown=True,
+                )
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def record_sent(self, alert_id: int, *, channel: str, ts: str, now: datetime) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    status="sent",
+                    channel=channel,
+                    slack_ts=ts,
+                    sent_at=now,
+                    outcome_unknown=False,
+                    last_error=None,
+                )
+            )
+
+    def record_failure(
+        self, alert_id: int, *, error: str, retry_at: datetime, outcome_unknown: bool
+    ) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    status="failed",
+                    last_error=error[:2000],
+                    next_attempt_at=retry_at,
+                    outcome_unknown=outcome_unknown,
+                )
+            )
+
+    def postpone(self, alert_ids: Iterable[int], retry_at: datetime) -> None:
+        """Push alerts back without counting an attempt (e.g. their channel is rate-limited)."""
+        ids = list(alert_ids)
+        if not ids:
+            return
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow).where(AlertRow.id.in_(ids)).values(next_attempt_at=retry_at)
+            )
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def stats(self, since: datetime) -> dict[str, Any]:
+        with self.database.session() as session:
+            recent: ColumnElement[bool] = PostRow.fetched_at >= since
+            by_platform = dict(
+                session.execute(
+                    select(PostRow.platform, func.count()).where(recent).group_by(PostRow.platform)
+                ).all()
+            )
+            by_label = dict(
+                session.execute(
+                    select(ClassificationRow.label, func.count())
+                    .join(PostRow)
+                    .where(recent)
+                    .group_by(ClassificationRow.label)
+                ).all()
+            )
+            by_status = dict(
+                session.execute(
+                    select(AlertRow.status, func.count())
+                    .join(PostRow)
+                    .where(recent)
+                    .group_by(AlertRow.status)
+                ).all()
+            )
+            delays = [
+                (sent - created).total_seconds()
+                for sent, created in session.execute(
+                    select(AlertRow.sent_at, PostRow.created_at)
+                    .join(PostRow)
+                    .where(recent, AlertRow.sent_at.is_not(None))
+                ).all()
+                if sent is not None
+            ]
+            errors = dict(
+                session.execute(
+                    select(AlertRow.last_error, func.count())
+                    .where(AlertRow.status != "sent", AlertRow.last_error.is_not(None))
+                    .group_by(AlertRow.last_error)
+                ).all()
+            )
+        return {
+            "since": since.isoformat(),
+            "posts_by_platform": by_platform,
+            "posts_by_label": by_label,
+            "alerts_by_status": by_status,
+            "median_seconds_post_to_alert": round(statistics.median(delays), 1) if delays else None,
+            "undelivered_alert_errors": errors,
+        }
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _post_values(post: Post, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": post.platform,
+        "external_id": post.external_id,
+        "source": source,
+        "author_id": post.author.id,
+        "author_handle": post.author.handle,
+        "author_name": post.author.display_name,
+        "author_followers": post.author.followers,
+        "author_verified": post.author.verified,
+        "url": post.url,
+        "contact_url": post.contact_url,
+        "text": post.text,
+        "language": post.language,
+        "extra": post.extra,
+        "created_at": post.created_at,
+        "fetched_at": now,
+    }
+
+
+def _classification_values(post_id: int, item: NewPost, now: datetime) -> dict[str, Any]:
+    verdict = item.verdict
+    return {
+        "post_id": post_id,
+        "label": verdict.label.value,
+        "score": verdict.score,
+        "severity": verdict.severity.value,
+        "reasons": [asdict(r) for r in verdict.reasons],
+        "sentiment": verdict.sentiment,
+        "vip": item.vip,
+        "classifier_version": verdict.classifier_version,
+        "created_at": now,
+    }
+
+
+def _alert_values(post_id: int, item: NewPost, now: datetime) -> dict[str, Any]:
+    return {
+        "post_id": post_id,
+        "status": "pending",
+        "priority": item.alert_priority,
+        "channel": item.channel,
+        "attempts": 0,
+        "outcome_unknown": False,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def _post_from_row(row: PostRow) -> Post:
+    return Post(
+        platform=row.platform,
+        external_id=row.external_id,
+        author=Author(
+            id=row.author_id,
+            handle=row.author_handle,
+            display_name=row.author_name,
+            followers=row.author_followers,
+            verified=row.author_verified,
+        ),
+        text=row.text,
+        url=row.url,
+        created_at=row.created_at,
+        language=row.language,
+        contact_url=row.contact_url,
+        extra=dict(row.extra or {}),
+    )
+
+
+def _verdict_from_row(row: ClassificationRow) -> Verdict:
+    return Verdict(
+        label=Label(row.label),
+        score=row.score,
+        severity=Severity(row.severity),
+        reasons=tuple(Reason(**r) for r in row.reasons),
+        sentiment=dict(row.sentiment),
+        classifier_version=row.classifier_version,
+    )
+
+
+__all__ = ["DueAlert", "NewPost", "Repository", "StoredPoll"]

@@ -1,0 +1,146 @@
+"""The database schema as typed SQLAlchemy 2 models. Storage knows nothing of Slack or platforms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class PostRow(Base):
+    """A mention that matched the brand. Unique on (platform, external_id): stored once."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("uq_posts_platform_external_id", "platform", "external_id", unique=True),
+        Index("ix_posts_fetched_at", "fetched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(128))
+    author_id: Mapped[str] = mapped_column(String(128))
+    author_handle: Mapped[str] = mapped_column(String(256))
+    author_name: Mapped[str | None] = mapped_column(String(256))
+    author_followers: Mapped[int | None]
+    author_verified: Mapped[bool] = mapped_column(default=False)
+    url: Mapped[str] = mapped_column(Text)
+    contact_url: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    fetched_at: Mapped[datetime]
+
+    classification: Mapped[ClassificationRow | None] = relationship(back_populates="post")
+    alert: Mapped[AlertRow | None] = relationship(back_populates="post")
+
+
+class ClassificationRow(Base):
+    __tablename__ = "classifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
+    label: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    sentiment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    vip: Mapped[bool] = mapped_column(default=False)
+    classifier_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    post: Mapped[PostRow] = relationship(back_populates="classification")
+
+
+class AlertRow(Base):
+    """The transactional outbox: written with the post, sent by the deliverer, never dropped.
+
+    status: ``pending`` (not tried yet), ``failed`` (tried, will be retried at next_attempt_at),
+    ``sent`` (Slack answered with `slack_ts`).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome_unknown: Mapped[bool] = mapped_column(default=False)
+    """An attempt was started and its result never recorded (crash, timeout, lost reply):
+    look for the message in the channel before sending again."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    post: Mapped[PostRow] = relationship(back_populates="alert")
+
+
+class SourceCursorRow(Base):
+    """A source's position, written in the same transaction as the posts it covers."""
+
+    __tablename__ = "source_cursors"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class FeedbackRow(Base):
+    """A person's verdict on a text: labeled examples the classifier learns from."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str] = mapped_column(String(32))
+    """Where it came from: slack, import, ..."""
+    author: Mapped[str | None] = mapped_column(String(128))
+    """Who gave it (a Slack user id, or the import file)."""
+    created_at: Mapped[datetime]
