@@ -97,7 +97,8 @@ class SourceRunner:
         return None
 
     def _backoff(self) -> float:
-        return min(self.backoff_cap, self.backoff_base * 2 ** max(0, self.status.failures - 1))
+        step: float = self.backoff_base * 2.0 ** max(0, self.status.failures - 1)
+        return min(self.backoff_cap, step)
 
     def _pause(
         self,

@@ -64,7 +64,7 @@ class Deliverer:
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential with jitter (half to full step), capped."""
-        step = min(self.backoff_cap, self.backoff_base * 2 ** max(0, attempts - 1))
+        step: float = min(self.backoff_cap, self.backoff_base * 2.0 ** max(0, attempts - 1))
         return timedelta(seconds=step * self.rng.uniform(0.5, 1.0))
 
     def deliver_due(self, limit: int = 200) -> DeliveryReport:
