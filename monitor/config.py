@@ -44,6 +44,9 @@ class DaemonSettings(StrictModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     deliver_interval_seconds: float = Field(default=2.0, ge=0.2, le=300)
     """How often pending alerts are retried; new alerts are delivered right after each poll."""
+    lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+    """With several replicas on PostgreSQL: how long a replica keeps a source after its last
+    poll; a replica that dies hands its sources over within this time."""
 
     @model_validator(mode="after")
     def _resolve_state_dir(self, info: ValidationInfo) -> DaemonSettings:

@@ -8,6 +8,7 @@ It logs when a source's state changes, not at every failure, and says when it re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from monitor.errors import (
     TransientError,
 )
 from monitor.pipeline import Pipeline, PollReport
+from monitor.storage import Repository
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ AUTH_RETRY = timedelta(minutes=15)
 
 class SourceState(StrEnum):
     OK = "ok"
+    STANDBY = "standby"
+    """Another replica holds this source's lease and polls it."""
     FAILING = "failing"
     RATE_LIMITED = "rate_limited"
     AUTH_FAILED = "auth_failed"
@@ -56,13 +60,18 @@ class SourceRunner:
         clock: Clock,
         notify: Callable[[str], None] = lambda _text: None,
         *,
+        owner: str = "local",
+        lease: timedelta = timedelta(seconds=60),
         backoff_base: float = 30.0,
         backoff_cap: float = 1800.0,
     ) -> None:
         self.connector = connector
         self.pipeline = pipeline
+        self.repository: Repository = pipeline.repository
         self.clock = clock
         self.notify = notify
+        self.owner = owner
+        self.lease = lease
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.status = SourceStatus()
@@ -77,6 +86,9 @@ class SourceRunner:
         if self.status.paused_until and now < self.status.paused_until:
             return None
         try:
+            if not self.repository.acquire_lease(self.name, self.owner, now, self.lease):
+                self._standby()
+                return None
             report = self.pipeline.poll(self.connector)
         except QuotaExhausted as err:
             self._pause(SourceState.QUOTA_EXHAUSTED, err, err.retry_after, notify=True)
@@ -95,6 +107,21 @@ class SourceRunner:
             log.info("poll %s", report.summary())
             return report
         return None
+
+    @property
+    def healthy(self) -> bool:
+        return self.status.state in (SourceState.OK, SourceState.STANDBY)
+
+    def release(self) -> None:
+        """Hand the source to another replica at once (at shutdown)."""
+        with contextlib.suppress(StorageUnavailable):  # else it expires within one lease period
+            self.repository.release_lease(self.name, self.owner)
+
+    def _standby(self) -> None:
+        if self.status.state is not SourceState.STANDBY:
+            holder = self.repository.lease_owner(self.name, self.clock.now()) or "another replica"
+            log.info("source=%s is polled by %s; standing by", self.name, holder)
+        self.status = SourceStatus(state=SourceState.STANDBY)
 
     def _backoff(self) -> float:
         step: float = self.backoff_base * 2.0 ** max(0, self.status.failures - 1)
@@ -131,7 +158,9 @@ class SourceRunner:
 
     def _recovered(self) -> None:
         status = self.status
-        if status.state is not SourceState.OK:
+        if status.state is SourceState.STANDBY:
+            log.info("source=%s taken over by %s", self.name, self.owner)
+        elif status.state is not SourceState.OK:
             log.info(
                 "source=%s recovered after %d failed polls (was %s)",
                 self.name,

@@ -8,7 +8,10 @@ store is in memory and rebuilt from the config at start-up: cursors live in our 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,8 +57,17 @@ class Daemon:
         self.pipeline = Pipeline(
             config.brand, self.repository, Classifier(config.classifier, config.brand), self.clock
         )
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        lease = timedelta(seconds=config.daemon.lease_seconds)
         self.runners = [
-            SourceRunner(connector, self.pipeline, self.clock, notify=self.sink.notify)
+            SourceRunner(
+                connector,
+                self.pipeline,
+                self.clock,
+                self.sink.notify,
+                owner=self.owner,
+                lease=lease,
+            )
             for connector in build_connectors(config, self.clock)
         ]
         self.deliverer = Deliverer(self.repository, self.sink, self.clock)
@@ -76,6 +88,7 @@ class Daemon:
 
     def close(self) -> None:
         for runner in self.runners:
+            runner.release()
             runner.connector.close()
         self.sink.close()
         self.database.close()
@@ -84,7 +97,9 @@ class Daemon:
 
     def run_once(self) -> bool:
         """Poll every source once, then deliver everything due. True when all went well."""
-        healthy = all(runner.poll() is not None for runner in self.runners)
+        for runner in self.runners:
+            runner.poll()
+        healthy = all(runner.healthy for runner in self.runners)
         report = self.deliver()
         return healthy and report is not None and report.failed == 0
 

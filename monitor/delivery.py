@@ -67,16 +67,21 @@ class Deliverer:
         step: float = min(self.backoff_cap, self.backoff_base * 2.0 ** max(0, attempts - 1))
         return timedelta(seconds=step * self.rng.uniform(0.5, 1.0))
 
-    def deliver_due(self, limit: int = 200) -> DeliveryReport:
+    def deliver_due(self, limit: int = 50) -> DeliveryReport:
+        """Claim a batch of due alerts and send them; what is not tried goes back to the outbox."""
         report = DeliveryReport()
-        for due in self.repository.due_alerts(self.clock.now(), limit=limit):
+        batch = self.repository.claim_due(self.clock.now(), self.lease, limit)
+        for index, due in enumerate(batch):
             now = self.clock.now()
             paused_until = self._channel_paused_until.get(due.channel)
             if paused_until and paused_until > now:
-                self.repository.postpone([due.alert_id], paused_until)
+                self.repository.release([due.alert_id], paused_until)
                 report.deferred += 1
                 continue
             if self._deliver_one(due, report):
+                rest = [d.alert_id for d in batch[index + 1 :]]
+                self.repository.release(rest, now + CONFIG_RETRY)
+                report.deferred += len(rest)
                 break
         if report:
             log.info(
@@ -91,8 +96,7 @@ class Deliverer:
     def _deliver_one(self, due: DueAlert, report: DeliveryReport) -> bool:
         """Returns True when the rest of this round is pointless (e.g. the token is refused)."""
         now = self.clock.now()
-        if not self.repository.claim_alert(due.alert_id, now, self.lease):
-            return False  # another replica (or a late duplicate claim) has it
+        self.repository.mark_attempt(due.alert_id, now)
         message = AlertMessage(
             alert_id=due.alert_id,
             post=due.post,

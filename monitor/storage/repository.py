@@ -14,13 +14,19 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, func, select, update
+from sqlalchemy import ColumnElement, Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.models import Author, Cursor, Label, Post, Reason, Severity, Verdict
 from monitor.storage.database import Database
-from monitor.storage.tables import AlertRow, ClassificationRow, PostRow, SourceCursorRow
+from monitor.storage.tables import (
+    AlertRow,
+    ClassificationRow,
+    PostRow,
+    SourceCursorRow,
+    SourceLeaseRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,20 +143,68 @@ class Repository:
             row.cursor = cursor
             row.updated_at = now
 
+    def acquire_lease(self, source: str, owner: str, now: datetime, period: timedelta) -> bool:
+        """One replica polls a source at a time: take or renew its lease, unless another
+        replica holds one that has not expired. A dead replica's lease expires within `period`."""
+        with self.database.session() as session:
+            session.execute(
+                self._insert(session, SourceLeaseRow)
+                .values(source=source, owner=owner, expires_at=now + period)
+                .on_conflict_do_nothing(index_elements=["source"])
+            )
+            result = session.execute(
+                update(SourceLeaseRow)
+                .where(
+                    SourceLeaseRow.source == source,
+                    (SourceLeaseRow.owner == owner) | (SourceLeaseRow.expires_at <= now),
+                )
+                .values(owner=owner, expires_at=now + period)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def release_lease(self, source: str, owner: str) -> None:
+        with self.database.session() as session:
+            session.execute(
+                delete(SourceLeaseRow).where(
+                    SourceLeaseRow.source == source, SourceLeaseRow.owner == owner
+                )
+            )
+
+    def lease_owner(self, source: str, now: datetime) -> str | None:
+        with self.database.session() as session:
+            row = session.get(SourceLeaseRow, source)
+            return row.owner if row is not None and row.expires_at > now else None
+
     # -- the outbox ----------------------------------------------------------------------
 
-    def due_alerts(self, now: datetime, limit: int = 100) -> list[DueAlert]:
-        """Alerts whose time has come, VIPs and severe first, then oldest first."""
+    def claim_due(self, now: datetime, lease: timedelta, limit: int = 50) -> list[DueAlert]:
+        """Take a batch of due alerts for this deliverer, VIPs and severe first, then oldest.
+
+        Claiming pushes their next attempt `lease` into the future, so another replica (or the
+        next round) leaves them alone; on PostgreSQL rows locked by another replica's claim are
+        skipped (``FOR UPDATE SKIP LOCKED``), so replicas split the outbox instead of racing.
+        A replica that dies mid-batch releases its share when the lease runs out.
+        """
         with self.database.session() as session:
             query = (
-                select(AlertRow, PostRow, ClassificationRow)
-                .join(PostRow, AlertRow.post_id == PostRow.id)
-                .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+                select(AlertRow.id)
                 .where(AlertRow.status != "sent", AlertRow.next_attempt_at <= now)
                 .order_by(AlertRow.priority.desc(), AlertRow.created_at, AlertRow.id)
                 .limit(limit)
             )
-            return [
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            rows = session.execute(
+                select(AlertRow, PostRow, ClassificationRow)
+                .join(PostRow, AlertRow.post_id == PostRow.id)
+                .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+                .where(AlertRow.id.in_(ids))
+                .order_by(AlertRow.priority.desc(), AlertRow.created_at, AlertRow.id)
+            ).all()
+            claimed = [
                 DueAlert(
                     alert_id=alert.id,
                     post=_post_from_row(post),
@@ -161,31 +215,25 @@ class Repository:
                     outcome_unknown=alert.outcome_unknown,
                     last_attempt_at=alert.last_attempt_at,
                 )
-                for alert, post, classification in session.execute(query).all()
+                for alert, post, classification in rows
             ]
+            session.execute(
+                update(AlertRow).where(AlertRow.id.in_(ids)).values(next_attempt_at=now + lease)
+            )
+        return claimed
 
-    def claim_alert(self, alert_id: int, now: datetime, lease: timedelta) -> bool:
-        """Mark an attempt as started BEFORE sending; False if someone else has it or it's sent.
+    def mark_attempt(self, alert_id: int, now: datetime) -> None:
+        """Record that a send is starting, BEFORE it starts.
 
         If we die between here and `record_sent`, `outcome_unknown` stays set and the next
-        attempt looks for the message in the channel first.
+        attempt looks for the message in the channel before sending.
         """
         with self.database.session() as session:
-            result = session.execute(
+            session.execute(
                 update(AlertRow)
-                .where(
-                    AlertRow.id == alert_id,
-                    AlertRow.status != "sent",
-                    AlertRow.next_attempt_at <= now,
-                )
-                .values(
-                    attempts=AlertRow.attempts + 1,
-                    last_attempt_at=now,
-                    next_attempt_at=now + lease,
-                    outcome_unknown=True,
-                )
+                .where(AlertRow.id == alert_id)
+                .values(attempts=AlertRow.attempts + 1, last_attempt_at=now, outcome_unknown=True)
             )
-            return bool(getattr(result, "rowcount", 0) == 1)
 
     def record_sent(self, alert_id: int, *, channel: str, ts: str, now: datetime) -> None:
         with self.database.session() as session:
@@ -217,8 +265,8 @@ class Repository:
                 )
             )
 
-    def postpone(self, alert_ids: Iterable[int], retry_at: datetime) -> None:
-        """Push alerts back without counting an attempt (e.g. their channel is rate-limited)."""
+    def release(self, alert_ids: Iterable[int], retry_at: datetime) -> None:
+        """Give claimed alerts back untried, due at `retry_at` (e.g. their channel is paused)."""
         ids = list(alert_ids)
         if not ids:
             return

@@ -130,6 +130,16 @@ class SourceCursorRow(Base):
     updated_at: Mapped[datetime]
 
 
+class SourceLeaseRow(Base):
+    """Which replica polls a source, until when (several daemons on one PostgreSQL)."""
+
+    __tablename__ = "source_leases"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
 class FeedbackRow(Base):
     """A person's verdict on a text: labeled examples the classifier learns from."""
 

@@ -16,6 +16,7 @@ from monitor.storage import Database, NewPost, Repository
 from monitor.storage.tables import Base
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=2)
 
 
 def post(external_id: str, handle: str = "dana") -> Post:
@@ -77,7 +78,7 @@ def test_a_poll_stores_posts_verdicts_alerts_and_cursor_together(repository: Rep
     )
     assert (stored.inserted, stored.alerts) == (3, 2)
     assert repository.load_cursor("x-main") == {"since_id": "3"}
-    due = repository.due_alerts(NOW)
+    due = repository.claim_due(NOW, LEASE)
     assert [d.post.external_id for d in due] == ["1", "2"]
     assert due[0].post == post("1")
     assert due[0].verdict == verdict()
@@ -89,7 +90,7 @@ def test_a_page_stored_twice_is_stored_once_with_one_alert(repository: Repositor
             source="s", platform="x", new_posts=[complaint("1")], cursor={"n": 1}, now=NOW
         )
     assert repository.known_ids("x", ["1", "2"]) == {"1"}
-    assert len(repository.due_alerts(NOW)) == 1
+    assert len(repository.claim_due(NOW, LEASE)) == 1
 
 
 def test_vips_and_severe_complaints_are_delivered_first(repository: Repository) -> None:
@@ -105,32 +106,56 @@ def test_vips_and_severe_complaints_are_delivered_first(repository: Repository) 
             complaint("medium", Severity.MEDIUM),
         ],
     )
-    order = [d.post.external_id for d in repository.due_alerts(NOW)]
+    order = [d.post.external_id for d in repository.claim_due(NOW, LEASE)]
     assert order == ["vip-low", "high", "medium", "low"]
 
 
-def test_claimed_alert_is_not_claimed_twice_and_sent_is_final(repository: Repository) -> None:
-    repository.store_poll(source="s", platform="x", new_posts=[complaint("1")], cursor={}, now=NOW)
-    alert_id = repository.due_alerts(NOW)[0].alert_id
-    assert repository.claim_alert(alert_id, NOW, timedelta(minutes=2))
-    assert not repository.claim_alert(alert_id, NOW, timedelta(minutes=2))
-    assert repository.due_alerts(NOW) == []
-    later = NOW + timedelta(minutes=3)
-    (due,) = repository.due_alerts(later)
-    assert due.outcome_unknown and due.attempts == 1 and due.last_attempt_at == NOW
-    repository.record_sent(alert_id, channel="C1", ts="1.2", now=later)
-    assert repository.due_alerts(later + timedelta(days=1)) == []
-    assert not repository.claim_alert(alert_id, later + timedelta(days=1), timedelta(minutes=2))
+def test_claimed_alerts_are_not_claimed_again_until_the_lease_ends(
+    repository: Repository,
+) -> None:
+    repository.store_poll(
+        source="s", platform="x", new_posts=[complaint("1"), complaint("2")], cursor={}, now=NOW
+    )
+    first = repository.claim_due(NOW, LEASE, limit=1)
+    assert [d.post.external_id for d in first] == ["1"]
+    assert [d.post.external_id for d in repository.claim_due(NOW, LEASE)] == ["2"]
+    assert repository.claim_due(NOW, LEASE) == []
+    repository.mark_attempt(first[0].alert_id, NOW)
+    # The claimer died without recording an outcome: after the lease the alert is due again,
+    # flagged so the next attempt checks the channel before sending.
+    later = NOW + LEASE
+    due = {d.post.external_id: d for d in repository.claim_due(later, LEASE)}
+    assert due["1"].outcome_unknown and due["1"].attempts == 1
+    assert due["1"].last_attempt_at == NOW
+    assert not due["2"].outcome_unknown
+    repository.record_sent(due["1"].alert_id, channel="C1", ts="1.2", now=later)
+    repository.release([due["2"].alert_id], later)
+    (again,) = repository.claim_due(later, LEASE)
+    assert again.post.external_id == "2"
+    repository.record_sent(again.alert_id, channel="C1", ts="1.3", now=later)
+    assert repository.claim_due(later + timedelta(days=1), LEASE) == []
+
+
+def test_a_source_lease_is_held_by_one_replica_until_it_expires(repository: Repository) -> None:
+    assert repository.acquire_lease("x", "replica-a", NOW, LEASE)
+    assert not repository.acquire_lease("x", "replica-b", NOW + LEASE / 2, LEASE)
+    assert repository.acquire_lease("x", "replica-a", NOW + LEASE / 2, LEASE)
+    assert repository.lease_owner("x", NOW + LEASE / 2) == "replica-a"
+    takeover = NOW + LEASE * 2
+    assert repository.acquire_lease("x", "replica-b", takeover, LEASE)
+    assert repository.lease_owner("x", takeover) == "replica-b"
+    repository.release_lease("x", "replica-b")
+    assert repository.acquire_lease("x", "replica-a", takeover, LEASE)
 
 
 def test_stats_count_and_time_to_alert(repository: Repository) -> None:
     repository.store_poll(
         source="s", platform="x", new_posts=[complaint("1"), complaint("2")], cursor={}, now=NOW
     )
-    first = repository.due_alerts(NOW)[0]
+    first, second = repository.claim_due(NOW, LEASE)
     repository.record_sent(first.alert_id, channel="C1", ts="1.1", now=NOW)
     repository.record_failure(
-        repository.due_alerts(NOW)[0].alert_id,
+        second.alert_id,
         error="ConfigError: channel_not_found",
         retry_at=NOW,
         outcome_unknown=False,

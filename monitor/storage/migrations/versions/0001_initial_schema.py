@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:57:11.968753
 """
 
 from __future__ import annotations
@@ -52,6 +51,13 @@ def upgrade() -> None:
         sa.Column("platform", sa.String(length=32), nullable=False),
         sa.Column("cursor", sa.JSON(), nullable=False),
         sa.Column("updated_at", monitor.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("source"),
+    )
+    op.create_table(
+        "source_leases",
+        sa.Column("source", sa.String(length=128), nullable=False),
+        sa.Column("owner", sa.String(length=128), nullable=False),
+        sa.Column("expires_at", monitor.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source"),
     )
     op.create_table(
@@ -118,6 +124,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_alerts_due")
 
     op.drop_table("alerts")
+    op.drop_table("source_leases")
     op.drop_table("source_cursors")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("uq_posts_platform_external_id")
