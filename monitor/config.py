@@ -76,6 +76,13 @@ class DatabaseSettings(StrictModel):
         return self.url or f"sqlite:///{state_dir / 'monitor.db'}"
 
 
+class RetentionSettings(StrictModel):
+    days: int | None = Field(default=None, ge=1)
+    """Delete posts, verdicts and delivered alerts older than this (daily counts are kept for
+    `stats`); unset keeps everything. Undelivered alerts are never purged."""
+    batch_size: int = Field(default=500, ge=10, le=100_000)
+
+
 class BrandSettings(StrictModel):
     """Who we watch for. A post must match `terms` or `handles` (and no `exclude`) to count."""
 
@@ -147,6 +154,7 @@ def _validate_source(raw: Any, info: ValidationInfo) -> SourceSettings:
 class MonitorConfig(StrictModel):
     daemon: DaemonSettings = Field(default={}, validate_default=True)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     brand: BrandSettings
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

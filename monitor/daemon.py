@@ -133,6 +133,19 @@ class Daemon:
             log.info("database is back after %.0fs; delivery resumed", down)
             self._db_down_since = None
 
+    def purge_old_posts(self) -> int:
+        days = self.config.retention.days
+        if not days:
+            return 0
+        cutoff = self.clock.now() - timedelta(days=days)
+        try:
+            purged = self.repository.purge_before(cutoff, self.config.retention.batch_size)
+        except StorageUnavailable as err:
+            log.warning("retention skipped: %s; it runs again tomorrow", err)
+            return 0
+        log.info("retention purged=%d posts older than %d days", purged, days)
+        return purged
+
     # -- the schedule ------------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -161,6 +174,14 @@ class Daemon:
             seconds=self.config.daemon.deliver_interval_seconds,
             next_run_time=now,
         )
+        if self.config.retention.days:
+            scheduler.add_job(
+                self.purge_old_posts,
+                "interval",
+                id="retention",
+                hours=24,
+                next_run_time=now + timedelta(minutes=5),
+            )
         self._scheduler = scheduler
         scheduler.start()
         stop.wait()

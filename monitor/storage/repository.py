@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, delete, func, select, update
@@ -23,6 +23,8 @@ from monitor.storage.database import Database
 from monitor.storage.tables import (
     AlertRow,
     ClassificationRow,
+    DailyCountRow,
+    FeedbackRow,
     PostRow,
     SourceCursorRow,
     SourceLeaseRow,
@@ -275,6 +277,65 @@ class Repository:
                 update(AlertRow).where(AlertRow.id.in_(ids)).values(next_attempt_at=retry_at)
             )
 
+    # -- retention -----------------------------------------------------------------------
+
+    def purge_before(self, cutoff: datetime, batch_size: int = 500) -> int:
+        """Delete posts fetched before `cutoff` with their verdicts and alerts, a batch per
+        transaction (so the database is never locked for long), adding them to `daily_counts`
+        first. Alerts not yet delivered are kept, with their posts: nothing unsent is purged."""
+        purged = 0
+        while True:
+            with self.database.session() as session:
+                rows = session.execute(
+                    select(
+                        PostRow.id,
+                        PostRow.fetched_at,
+                        PostRow.platform,
+                        ClassificationRow.label,
+                        AlertRow.status,
+                    )
+                    .outerjoin(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+                    .outerjoin(AlertRow, AlertRow.post_id == PostRow.id)
+                    .where(PostRow.fetched_at < cutoff)
+                    .where((AlertRow.id.is_(None)) | (AlertRow.status == "sent"))
+                    .order_by(PostRow.id)
+                    .limit(batch_size)
+                ).all()
+                if not rows:
+                    return purged
+                counts: dict[tuple[date, str, str], list[int]] = {}
+                for _id, fetched_at, platform, label, status in rows:
+                    key = (fetched_at.date(), platform, label or "unclassified")
+                    entry = counts.setdefault(key, [0, 0])
+                    entry[0] += 1
+                    entry[1] += status == "sent"
+                for (day, platform, label), (posts, sent) in counts.items():
+                    self._add_daily_count(session, day, platform, label, posts, sent)
+                ids = [row[0] for row in rows]
+                session.execute(delete(AlertRow).where(AlertRow.post_id.in_(ids)))
+                session.execute(delete(ClassificationRow).where(ClassificationRow.post_id.in_(ids)))
+                session.execute(
+                    update(FeedbackRow).where(FeedbackRow.post_id.in_(ids)).values(post_id=None)
+                )
+                session.execute(delete(PostRow).where(PostRow.id.in_(ids)))
+                purged += len(ids)
+
+    def _add_daily_count(
+        self, session: Session, day: date, platform: str, label: str, posts: int, sent: int
+    ) -> None:
+        statement = self._insert(session, DailyCountRow).values(
+            day=day, platform=platform, label=label, posts=posts, alerts_sent=sent
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["day", "platform", "label"],
+                set_={
+                    "posts": DailyCountRow.posts + posts,
+                    "alerts_sent": DailyCountRow.alerts_sent + sent,
+                },
+            )
+        )
+
     # -- reporting -----------------------------------------------------------------------
 
     def stats(self, since: datetime) -> dict[str, Any]:
@@ -317,6 +378,13 @@ class Repository:
                     .group_by(AlertRow.last_error)
                 ).all()
             )
+            for platform, label, posts in session.execute(
+                select(DailyCountRow.platform, DailyCountRow.label, DailyCountRow.posts).where(
+                    DailyCountRow.day >= since.date()
+                )
+            ).all():
+                by_platform[platform] = by_platform.get(platform, 0) + posts
+                by_label[label] = by_label.get(label, 0) + posts
         return {
             "since": since.isoformat(),
             "posts_by_platform": by_platform,

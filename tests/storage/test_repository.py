@@ -203,3 +203,30 @@ def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> N
     first.close()
     second.acquire_single_process_lock()
     second.close()
+
+
+def test_retention_purges_in_batches_keeps_counts_and_unsent_alerts(
+    repository: Repository,
+) -> None:
+    old = NOW - timedelta(days=40)
+    repository.store_poll(
+        source="s",
+        platform="x",
+        cursor={},
+        now=old,
+        new_posts=[complaint(str(i)) for i in range(25)]
+        + [NewPost(post("n"), verdict(label=Label.NOT_COMPLAINT), False, None)],
+    )
+    claimed = repository.claim_due(old, LEASE)
+    for due in claimed[:20]:
+        repository.record_sent(due.alert_id, channel="C1", ts="1", now=old)
+    repository.store_poll(
+        source="s", platform="x", new_posts=[complaint("new")], cursor={}, now=NOW
+    )
+
+    assert repository.purge_before(NOW - timedelta(days=30), batch_size=7) == 21
+    remaining = repository.known_ids("x", [str(i) for i in range(25)] + ["n", "new"])
+    assert remaining == {str(i) for i in range(20, 25)} | {"new"}, "unsent alerts are kept"
+    stats = repository.stats(NOW - timedelta(days=60))
+    assert stats["posts_by_label"] == {"complaint": 26, "not_complaint": 1}
+    assert stats["posts_by_platform"] == {"x": 27}

@@ -20,6 +20,15 @@ depends_on = None
 def upgrade() -> None:
 
     op.create_table(
+        "daily_counts",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("platform", sa.String(length=32), nullable=False),
+        sa.Column("label", sa.String(length=32), nullable=False),
+        sa.Column("posts", sa.Integer(), nullable=False),
+        sa.Column("alerts_sent", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "platform", "label"),
+    )
+    op.create_table(
         "posts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("platform", sa.String(length=32), nullable=False),
@@ -131,3 +140,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_posts_fetched_at")
 
     op.drop_table("posts")
+    op.drop_table("daily_counts")
