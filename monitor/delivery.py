@@ -130,8 +130,13 @@ class Deliverer:
                 )
             report.failed += 1
             return isinstance(err, AuthError)
-        except OutcomeUnknown as err:
-            self._record(due, err, now + self.backoff(due.attempts + 1), outcome_unknown=True)
+        except OutcomeUnknown as err:  # also a failed look-up: keep checking before any resend
+            delay = (
+                timedelta(seconds=err.retry_after)
+                if err.retry_after is not None
+                else self.backoff(due.attempts + 1)
+            )
+            self._record(due, err, now + delay, outcome_unknown=True)
             log.warning(
                 "alert=%d outcome unknown (%s); will check the channel before resending",
                 due.alert_id,

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.fakes.slack import FakeSlack
+
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -57,3 +59,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'monitor.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """A fake Slack Web API on a real socket, fresh for each test."""
+    with FakeSlack() as slack:
+        yield slack

@@ -204,14 +204,16 @@ def test_daemon_alerts_on_appended_lines_and_stops_cleanly_on_sigterm(tmp_path: 
 
 def _wait_for(process: subprocess.Popen[str], needle: str, timeout: float) -> bool:
     assert process.stdout is not None
-    os.set_blocking(process.stdout.fileno(), False)
-    seen = ""
+    descriptor = process.stdout.fileno()
+    os.set_blocking(descriptor, False)
+    seen = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        chunk = process.stdout.read()
-        if chunk:
-            seen += chunk
-            if needle in seen:
-                return True
+        try:
+            seen += os.read(descriptor, 65536)
+        except BlockingIOError:
+            pass
+        if needle.encode() in seen:
+            return True
         time.sleep(0.1)
     return False

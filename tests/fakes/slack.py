@@ -1,0 +1,564 @@
+"""A fake Slack Web API on 127.0.0.1, spoken to over a real socket by the real slack_sdk client.
+
+It speaks the wire format slack_sdk's `WebClient` sends (``POST /api/<method>`` with a JSON or
+form body and ``Authorization: Bearer xoxb-...``) so tests exercise the library's own parsing,
+error raising and timeouts instead of a patched stand-in. Failures are queued per method:
+``ok:false`` errors, HTTP statuses (429 with ``Retry-After``, 5xx), lost responses (the message is
+stored, then the connection drops without an answer) and slow answers (for client timeouts).
+
+    with FakeSlack() as slack:
+        client = WebClient(token=slack.token, base_url=slack.base_url)
+        client.chat_postMessage(channel=slack.channel, text="hi")
+        assert slack.messages[0]["text"] == "hi"
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+DEFAULT_CHANNEL = "C1"
+"""A private channel the bot is a member of; `FakeSlack.channel` names it."""
+
+_JSON_FIELDS = ("blocks", "metadata", "attachments")
+"""Form-encoded bodies carry these as JSON strings; decode them so tests see structures."""
+
+
+@dataclass
+class _QueuedFailure:
+    error: str | None
+    status: int
+    retry_after: int | None
+    drop_after_accept: bool
+    delay: float
+
+
+class FakeSlack:
+    """An in-process Slack Web API; a context manager. Its attributes are safe to read anytime.
+
+    `clock` gives the time used for message ``ts`` values (default `time.time`): pass your test
+    clock so ``conversations.history(oldest=...)`` filters the way it would in Slack.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-test-token",
+        channels: dict[str, dict[str, Any]] | None = None,
+        clock: Callable[[], float] | None = None,
+        team: str = "Acme Corp",
+        bot_name: str = "complaint-monitor",
+    ) -> None:
+        self.token = token
+        self.team = team
+        self.team_id = "T0TEAM001"
+        self.bot_name = bot_name
+        self.bot_user_id = "U0BOT0001"
+        self.bot_id = "B0BOT0001"
+        self.channel = DEFAULT_CHANNEL
+        self.channels: dict[str, dict[str, Any]] = (
+            channels
+            if channels is not None
+            else {DEFAULT_CHANNEL: {"is_private": True, "is_member": True, "name": "complaints"}}
+        )
+        self.messages: list[dict[str, Any]] = []
+        """Every message stored: channel, text, blocks, ts, thread_ts, and metadata when given."""
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.call_times: list[tuple[str, float]] = []
+        """(method, time.monotonic()) of every call, in arrival order."""
+        self.post_statuses: list[int] = []
+        """The HTTP status of each chat.postMessage call, aligned with its `call_times` entries
+        (0: the connection was dropped without an answer)."""
+        self.rate_limit_every: int | None = None
+        """Every Nth chat.postMessage call answers 429 with ``Retry-After: rate_limit_retry_after``
+        (a storm, beside what `queue_error` queues)."""
+        self.rate_limit_retry_after: int | None = 1
+        self._post_count = 0
+        self._clock = clock or time.time
+        self._last_ts = 0.0
+        self._lock = threading.RLock()
+        self._queued: dict[str, deque[_QueuedFailure]] = {}
+        self._closing = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(_Handler):
+            slack = fake
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        server.handle_error = _quiet_handle_error  # type: ignore[method-assign]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
+            name="fake-slack",
+            daemon=True,
+        )
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+        return self
+
+    def close(self) -> None:
+        self._closing.set()  # wakes handlers sleeping on a queued delay
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def queue_error(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        drop_after_accept: bool = False,
+        delay: float = 0.0,
+        count: int = 1,
+    ) -> None:
+        """Make the next `count` calls of `method` fail.
+
+        - ``error="x"``: HTTP 200 ``{"ok": false, "error": "x"}``.
+        - ``status=429`` (``Retry-After: retry_after``), 500, 503...: that HTTP status.
+        - ``drop_after_accept=True``: the call takes effect (the message is stored), then the
+          connection closes with no answer, as when a response is lost.
+        - ``delay=s``: the call takes effect, and its answer is written `s` seconds later (use it
+          with a client timeout shorter than `s`). Combines with the others.
+        """
+        failure = _QueuedFailure(error, status, retry_after, drop_after_accept, delay)
+        with self._lock:
+            self._queued.setdefault(method, deque()).extend(failure for _ in range(count))
+
+    def message(self, ts: str) -> dict[str, Any]:
+        with self._lock:
+            for stored in self.messages:
+                if stored["ts"] == ts:
+                    return stored
+        raise KeyError(ts)
+
+    def add_message(
+        self,
+        text: str,
+        *,
+        channel: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Put a message in a channel directly (history for a test to search); returns its ts."""
+        with self._lock:
+            stored: dict[str, Any] = {
+                "channel": channel or self.channel,
+                "text": text,
+                "blocks": None,
+                "ts": self._next_ts(),
+                "thread_ts": None,
+            }
+            if metadata is not None:
+                stored["metadata"] = metadata
+            self.messages.append(stored)
+            return str(stored["ts"])
+
+    # -- dispatch (called from handler threads) ----------------------------------------------
+
+    def _record_call(self, method: str, body: dict[str, Any]) -> _QueuedFailure | None:
+        """Log the call and decide, in the same step, how it fails (None: it doesn't)."""
+        with self._lock:
+            self.calls.append((method, body))
+            self.call_times.append((method, time.monotonic()))
+            queue = self._queued.get(method)
+            failure = queue.popleft() if queue else None
+            if method != "chat.postMessage":
+                return failure
+            self._post_count += 1
+            if (
+                failure is None
+                and self.rate_limit_every
+                and (self._post_count % self.rate_limit_every == 0)
+            ):
+                failure = _QueuedFailure(None, 429, self.rate_limit_retry_after, False, 0.0)
+            if failure is None:
+                self.post_statuses.append(200)
+            else:
+                self.post_statuses.append(0 if failure.drop_after_accept else failure.status)
+            return failure
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            now = max(self._clock(), self._last_ts + 0.0001)
+            self._last_ts = round(now, 6)
+            return f"{self._last_ts:.6f}"
+
+    def _handle(self, method: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """The API's answer; raises nothing: every problem is an ``ok: false`` reply."""
+        if token is None:
+            return _fail("not_authed")
+        if token != self.token:
+            return _fail("invalid_auth")
+        handler = _METHODS.get(method)
+        if handler is None:
+            return _fail("unknown_method")
+        with self._lock:
+            return handler(self, body)
+
+    def _channel_for_write(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
+        """Resolve ``channel`` (an id, or a name like Slack accepts on writes) or name the error."""
+        wanted = str(body.get("channel") or "")
+        if not wanted:
+            return "channel_not_found"
+        found = self._find_channel(wanted, by_name=True)
+        if found is None:
+            return "channel_not_found"
+        channel_id, info = found
+        if info.get("is_archived"):
+            return "is_archived"
+        if not info.get("is_member", True):
+            return "not_in_channel"
+        return channel_id, info
+
+    def _find_channel(self, wanted: str, *, by_name: bool) -> tuple[str, dict[str, Any]] | None:
+        if wanted in self.channels:
+            return wanted, self.channels[wanted]
+        if by_name:
+            name = wanted.removeprefix("#")
+            for channel_id, info in self.channels.items():
+                if info.get("name") == name:
+                    return channel_id, info
+        return None
+
+    def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://acme.slack.com/",
+            "team": self.team,
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _post_message(self, body: dict[str, Any]) -> dict[str, Any]:
+        resolved = self._channel_for_write(body)
+        if isinstance(resolved, str):
+            return _fail(resolved)
+        channel_id, _ = resolved
+        if not body.get("text") and not body.get("blocks") and not body.get("attachments"):
+            return _fail("no_text")
+        if len(str(body.get("text") or "")) > 40_000:
+            return _fail("msg_too_long")
+        blocks = body.get("blocks")
+        problem = _block_problem(blocks) if blocks is not None else None
+        if problem is not None:
+            return {**_fail("invalid_blocks"), "errors": [problem]}
+        metadata = body.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return _fail("invalid_metadata_format")
+        stored: dict[str, Any] = {
+            "channel": channel_id,
+            "text": body.get("text", ""),
+            "blocks": blocks,
+            "ts": self._next_ts(),
+            "thread_ts": body.get("thread_ts"),
+        }
+        if metadata is not None:
+            stored["metadata"] = metadata  # absent otherwise, as in Slack's own history
+        self.messages.append(stored)
+        return {
+            "ok": True,
+            "channel": channel_id,
+            "ts": stored["ts"],
+            "message": self._as_history_item(stored, with_metadata=True),
+        }
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        resolved = self._channel_for_write(body)
+        if isinstance(resolved, str):
+            return _fail(resolved)
+        channel_id, _ = resolved
+        for stored in self.messages:
+            if stored["channel"] == channel_id and stored["ts"] == body.get("ts"):
+                for key in ("text", "blocks", "metadata"):
+                    if key in body:
+                        stored[key] = body[key]
+                return {
+                    "ok": True,
+                    "channel": channel_id,
+                    "ts": stored["ts"],
+                    "text": stored["text"],
+                    "message": self._as_history_item(stored, with_metadata=True),
+                }
+        return _fail("message_not_found")
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        wanted = str(body.get("channel") or "")
+        found = self._find_channel(wanted, by_name=False)
+        if found is None:
+            return _fail("channel_not_found")
+        channel_id, info = found
+        if not info.get("is_member", True):
+            return _fail("not_in_channel")
+        inclusive = _truthy(body.get("inclusive"))
+        oldest = float(body.get("oldest") or 0)
+        latest = float(body.get("latest") or "inf")
+        limit = max(1, min(int(body.get("limit") or 100), 999))
+        with_metadata = _truthy(body.get("include_all_metadata"))
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        matching = [
+            m for m in self.messages if m["channel"] == channel_id and within(float(m["ts"]))
+        ]
+        matching.sort(key=lambda m: float(m["ts"]), reverse=True)
+        offset = _decode_cursor(body.get("cursor"))
+        page = matching[offset : offset + limit]
+        has_more = offset + limit < len(matching)
+        reply: dict[str, Any] = {
+            "ok": True,
+            "messages": [self._as_history_item(m, with_metadata=with_metadata) for m in page],
+            "has_more": has_more,
+            "pin_count": 0,
+        }
+        if has_more:
+            reply["response_metadata"] = {"next_cursor": _encode_cursor(offset + limit)}
+        return reply
+
+    def _info(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._find_channel(str(body.get("channel") or ""), by_name=False)
+        if found is None:
+            return _fail("channel_not_found")
+        channel_id, info = found
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel_id,
+                "name": info.get("name", channel_id.lower()),
+                "is_channel": True,
+                "is_group": bool(info.get("is_private", False)),
+                "is_private": bool(info.get("is_private", False)),
+                "is_archived": bool(info.get("is_archived", False)),
+                "is_member": bool(info.get("is_member", True)),
+            },
+        }
+
+    def _as_history_item(self, stored: dict[str, Any], *, with_metadata: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": stored["text"],
+            "ts": stored["ts"],
+        }
+        if stored["blocks"] is not None:
+            item["blocks"] = stored["blocks"]
+        if stored["thread_ts"] is not None:
+            item["thread_ts"] = stored["thread_ts"]
+        if with_metadata and stored.get("metadata") is not None:
+            item["metadata"] = stored["metadata"]
+        return item
+
+
+_METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._post_message,
+    "chat.update": FakeSlack._update,
+    "conversations.history": FakeSlack._history,
+    "conversations.info": FakeSlack._info,
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    slack: FakeSlack
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: pytest shows the test's own output, not an access log."""
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        if not split.path.startswith("/api/"):
+            self._write(404, {"ok": False, "error": "not_found"})
+            return
+        method = split.path.removeprefix("/api/")
+        body = dict(parse_qsl(split.query))
+        try:
+            body.update(self._read_body())
+        except ValueError:
+            self.slack._record_call(method, body)
+            self._write(200, _fail("invalid_json"))
+            return
+        token = body.pop("token", None)
+        auth = self.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[len("bearer ") :].strip()
+        failure = self.slack._record_call(method, body)
+        if failure is None:
+            self._write(200, self.slack._handle(method, body, token))
+            return
+        if failure.status != 200:
+            reply = _fail("ratelimited")  # refused: the call has no effect
+        elif failure.error is not None:
+            reply = _fail(failure.error)
+        else:
+            reply = self.slack._handle(method, body, token)  # the call takes effect...
+        if failure.delay and self.slack._closing.wait(failure.delay):
+            return  # the fake is shutting down: drop the answer
+        if failure.drop_after_accept:
+            self.close_connection = True  # ...and the answer is lost
+            return
+        if failure.status == 200:
+            self._write(200, reply)
+        elif failure.status == 429:
+            headers = (
+                {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
+            )
+            self._write(429, reply, headers)
+        else:
+            self._write_text(failure.status, "<html><body>upstream error</body></html>")
+
+    def _read_body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            parsed = json.loads(raw.decode("utf-8"))
+            if not isinstance(parsed, dict):
+                raise ValueError("a JSON body must be an object")
+            return parsed
+        fields: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        for key in _JSON_FIELDS:
+            if isinstance(fields.get(key), str) and fields[key][:1] in "[{":
+                fields[key] = json.loads(fields[key])
+        return fields
+
+    def _write(
+        self, status: int, reply: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(
+            status, json.dumps(reply).encode("utf-8"), "application/json; charset=utf-8", headers
+        )
+
+    def _write_text(self, status: int, text: str) -> None:
+        self._send(status, text.encode("utf-8"), "text/html; charset=utf-8", None)
+
+    def _send(
+        self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _block_problem(blocks: Any) -> str | None:
+    """The first Block Kit size rule broken (Slack answers ``invalid_blocks``), or None."""
+    if not isinstance(blocks, list) or not blocks:
+        return "blocks must be a non-empty list"
+    if len(blocks) > 50:
+        return "more than 50 blocks"
+    for index, block in enumerate(blocks):
+        where = f"blocks[{index}]"
+        if not isinstance(block, dict) or "type" not in block:
+            return f"{where}: not a block"
+        text = block.get("text")
+        if text is not None and not (isinstance(text, dict) and isinstance(text.get("text"), str)):
+            return f"{where}.text: must be a text object"
+        if block["type"] == "header":
+            if text is None or text.get("type") != "plain_text" or len(text["text"]) > 150:
+                return f"{where}: a header needs plain_text of at most 150 characters"
+        elif block["type"] == "section":
+            fields = block.get("fields") or []
+            if text is None and not fields:
+                return f"{where}: a section needs text or fields"
+            if text is not None and not 1 <= len(text["text"]) <= 3000:
+                return f"{where}.text: must be 1 to 3000 characters"
+            if len(fields) > 10:
+                return f"{where}.fields: more than 10"
+            for field in fields:
+                if not 1 <= len(str(field.get("text", ""))) <= 2000:
+                    return f"{where}.fields: each must be 1 to 2000 characters"
+        elif block["type"] == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 10:
+                return f"{where}.elements: 1 to 10 elements"
+            for element in elements:
+                if len(str(element.get("text", ""))) > 2000:
+                    return f"{where}.elements: text over 2000 characters"
+    return None
+
+
+def _fail(error: str) -> dict[str, Any]:
+    return {"ok": False, "error": error}
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in {"1", "true"}
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"offset:{offset}".encode()).decode("ascii")
+
+
+def _decode_cursor(cursor: Any) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.b64decode(str(cursor)).decode("ascii").removeprefix("offset:"))
+    except ValueError:
+        return 0
+
+
+def _quiet_handle_error(request: Any, client_address: Any) -> None:
+    """A client that timed out and hung up is expected here, not a test failure worth a trace."""
+
+
+__all__ = ["DEFAULT_CHANNEL", "FakeSlack"]
