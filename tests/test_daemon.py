@@ -5,6 +5,7 @@ The fake Slack is a real HTTP server on 127.0.0.1 driven by the real slack-sdk c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -209,10 +210,8 @@ def _wait_for(process: subprocess.Popen[str], needle: str, timeout: float) -> bo
     seen = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(BlockingIOError):
             seen += os.read(descriptor, 65536)
-        except BlockingIOError:
-            pass
         if needle.encode() in seen:
             return True
         time.sleep(0.1)

@@ -14,3 +14,5 @@ class ClassifierSettings(StrictModel):
     """Languages the scorer reads; posts in others are marked unsupported_language, not dropped."""
     extra_cues: dict[str, float] = Field(default_factory=dict)
     """Brand-specific phrases and their weight, e.g. {"app crashed" = 1.5}."""
+    high_reach_followers: int = Field(default=10_000, ge=0)
+    """An author with at least this many followers gets complaint severity raised one level."""
