@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.clock import Clock
-from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
+from monitor.errors import (
+    AuthError,
+    ConfigError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    TransientError,
+)
 from monitor.logsetup import Throttle
 from monitor.slack.sink import AlertMessage, Sink
 from monitor.storage import DueAlert, Repository
@@ -122,6 +128,8 @@ class Deliverer:
                     report.found_in_channel += 1
                     return False
             delivered = self.sink.send(message, now)
+        except StorageUnavailable:
+            raise  # the database, not Slack: the daemon sorts that, the alert is untouched
         except (AuthError, ConfigError) as err:
             self._record(due, err, now + CONFIG_RETRY, outcome_unknown=False)
             if self._throttle.allow(f"{type(err).__name__}:{err}", now.timestamp()):
@@ -163,6 +171,11 @@ class Deliverer:
                     err,
                     retry_at.isoformat(timespec="seconds"),
                 )
+            report.failed += 1
+            return False
+        except Exception as err:  # a bug or a library surprise: the alert waits, others go on
+            log.exception("alert=%d unexpected delivery error", due.alert_id)
+            self._record(due, err, now + self.backoff(due.attempts + 1), outcome_unknown=True)
             report.failed += 1
             return False
         self.repository.record_sent(
