@@ -72,7 +72,7 @@ def raw_pages(session: requests.Session, base_url: str, token: str) -> int:
             f"{base_url}/r/acme/new",
             params=params,
             headers={"Authorization": f"bearer {token}"},
-            timeout=10,
+            timeout_seconds=10,
         )
         response.raise_for_status()
         data = response.json()["data"]

@@ -95,7 +95,7 @@ class RedditSettings(SourceSettings):
     """Username mentions of the brand's account (needs `username_env` and `password_env`)."""
     oauth_url: str = "https://oauth.reddit.com"
     reddit_url: str = "https://www.reddit.com"
-    timeout: float = Field(default=10.0, ge=1, le=120)
+    timeout_seconds: float = Field(default=10.0, ge=1, le=120)
     """Seconds per HTTP request (praw 8's own `timeout` setting never reaches prawcore)."""
     limit: int = Field(default=1000, ge=1, le=10_000)
     """Most items read from one listing in one poll (Reddit itself stops near 1000)."""
@@ -359,7 +359,11 @@ class RedditConnector(Connector[RedditSettings]):
             check_for_updates=False,  # otherwise praw asks the package index at start-up
             check_for_async=False,  # we run in scheduler threads, not an event loop
             requestor_class=_Requestor,
-            requestor_kwargs={"budget": self._budget, "session": self._http, "timeout": s.timeout},
+            requestor_kwargs={
+                "budget": self._budget,
+                "session": self._http,
+                "timeout": s.timeout_seconds,
+            },
         )
 
     def _listings(self) -> list[_Listing]:

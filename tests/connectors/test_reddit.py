@@ -335,7 +335,7 @@ def test_a_server_error_fails_fast_for_the_scheduler_to_retry(
 
 
 def test_unreachable_and_slow_servers_are_transient(fake: FakeReddit, clock: FakeClock) -> None:
-    slow = make(fake, clock, subreddits=["acme"], include_comments=False, timeout=1)
+    slow = make(fake, clock, subreddits=["acme"], include_comments=False, timeout_seconds=1)
     fake.fail("/r/acme/new", 0, delay=1.5)
     with pytest.raises(TransientError, match="ReadTimeout"):
         slow.fetch(None)
