@@ -1,0 +1,466 @@
+"""The complaint cues: hand-written phrase patterns and the weight each adds to the score.
+
+Weights are log-odds (the scorer adds them up and takes the logistic), set by hand and checked
+against labeled posts; no model is fitted. Cues describe how people complain about *any* brand
+(waiting, money, broken things, silence, sarcasm), not one industry's vocabulary, so they carry
+over to brands they were never checked on. Patterns run on lower-cased text in which links,
+@handles and the brand's own names have been blanked out.
+
+The scorer does not run these patterns as written: `monitor.classifier.gate` splits them into
+literal-prefixed pieces and runs only the pieces a post's words could match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Kind:
+    """What a cue says about the post; the scorer combines kinds, not individual cues.
+
+    Plain strings rather than an Enum: the scorer tests kinds in sets for every post, and an
+    Enum's hash is a Python-level call.
+    """
+
+    PROBLEM = "problem"
+    """Something went wrong with a product or service: the core of a complaint."""
+    NEGATIVE = "negative"
+    """Generic negativity that needs a target: "worst" may be about the weather."""
+    URGENT = "urgent"
+    """A problem that makes the complaint high severity: safety, legal, money, churn, outage."""
+    SARCASM = "sarcasm"
+    """Praise words used for blame; counts only next to a problem, and mutes VADER's praise."""
+    IRONY = "irony"
+    """Sarcasm on its own ("thanks for nothing"): counts without a problem cue."""
+    RELIEF = "relief"
+    """Resolution or "no complaints": pushes away from complaint."""
+    GRATITUDE = "gratitude"
+    """Thanks: away from complaint, unless a problem is left unresolved (then it is politeness)."""
+    NOISE = "noise"
+    """News, adverts and the brand's own replies rather than a customer speaking."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    name: str
+    pattern: str
+    weight: float
+    kind: str
+    """One of the `Kind` constants."""
+    why: str
+
+
+_NEG = (
+    r"(?:not|never|no|isn'?t|aren'?t|wasn'?t|weren'?t|don'?t|doesn'?t|didn'?t|won'?t|can'?t|cannot)"
+)
+_NUM = r"(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few)"
+_SPAN = r"(?:mins?|minutes?|hours?|hrs?|days?|weeks?|wks?|months?|business days)"
+_ITEM = (
+    r"(?:bags?|luggage|baggage|suitcases?|packages?|parcels?|orders?|items?|delivery|deliveries"
+    r"|box|boxes|refund|money|card|phone|device|stroller|car ?seat|shipment|replacement)"
+)
+
+CUES: tuple[Cue, ...] = (
+    # --- problems ------------------------------------------------------------------------
+    Cue(
+        "waiting",
+        r"(?:still|been|keep|kept|i'?m|am|we'?re|are|currently|now|tired of|sick of|forever"
+        r"|always)\s+waiting|waiting\s+on\b|waiting\s+for\s+(?:my|our|a|an|the|your|someone"
+        r"|anyone|over|more than|\d)"
+        r"|waited\s+(?:for\s+)?(?:over\s+|more than\s+)?" + _NUM + r"\s+" + _SPAN,
+        1.3,
+        Kind.PROBLEM,
+        "kept waiting",
+    ),
+    Cue(
+        "on_hold",
+        r"on hold|hold (?:time|music)|in (?:the )?queue|queued (?:for|since)",
+        1.3,
+        Kind.PROBLEM,
+        "on hold",
+    ),
+    Cue(
+        "elapsed_time",
+        r"(?:it'?s|it has|been|for|over|after|almost|nearly|than|wasting|wasted|spent)\s+"
+        + _NUM
+        + r"\+?\s*"
+        + _SPAN
+        + r"|\d+\+?\s*"
+        + _SPAN
+        + r" (?:ago|later|now|and|of)|(?:an|one) (?:hour|day|week) later|and counting"
+        r"|(?:for|after|took|takes|taking) (?:hours|days|weeks|ages|forever)|hours on end"
+        r"|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday"
+        r"|last (?:week|month|night)|this morning|\d)|all (?:day|week|night|morning)",
+        0.7,
+        Kind.PROBLEM,
+        "time spent waiting",
+    ),
+    Cue(
+        "refund",
+        r"refund(?:s|ed|ing)?\b|money back|reimburs\w*|compensat\w*|credit (?:back|my account)",
+        1.1,
+        Kind.PROBLEM,
+        "money owed back",
+    ),
+    Cue(
+        "charged_wrongly",
+        r"(?:double|over|twice)[- ]?(?:charg|bill)\w*|(?:charged|billed) (?:me )?"
+        r"(?:twice|two times|again|double|for something|for nothing|without)"
+        r"|hidden fees?|extra (?:fees?|charges?)|unauthori[sz]ed (?:charges?|purchases?)",
+        1.6,
+        Kind.PROBLEM,
+        "charged wrongly",
+    ),
+    Cue(
+        "billing",
+        r"(?:charg(?:e|ed|es|ing)|bill(?:ed|ing)?|fees?|overdraft|invoice)\b",
+        0.5,
+        Kind.PROBLEM,
+        "a charge or bill",
+    ),
+    Cue(
+        "cancelled",
+        r"cancel+(?:s|ed|ing|lations?)\b|called off|bumped (?:me|us|off)|overbook\w*|oversold",
+        1.0,
+        Kind.PROBLEM,
+        "something cancelled",
+    ),
+    Cue(
+        "delayed",
+        r"delay(?:ed|s)?\b|(?:running|arrived|came|was|is|so|very|super|really|extremely|minutes"
+        r"|mins|hours|hrs|days|weeks|months) late\b|late again"
+        r"|missed (?:my|our|the) (?:connection|connecting|flight|train|appointment)"
+        r"|stuck (?:in|at|on)|stranded|diverted|no[- ]show",
+        1.1,
+        Kind.PROBLEM,
+        "delayed or stranded",
+    ),
+    Cue(
+        "broken",
+        r"broken?\b|breaks down|(?:" + _NEG + r"|stopped|never|barely|keeps?|still not)\s+"
+        r"(?:even\s+)?(?:work|working|works|load|loading|loads|connect|connecting|charge|charging"
+        r"|turn on|function|functioning|exist|fit|match|add up)\b|nothing (?:works|loads|happens)"
+        r"|crash(?:es|ed|ing)?\b|\berror\b|bug(?:s|gy)?\b"
+        r"|glitch\w*|fail(?:ed|s|ing|ure)?\b|froze|freez(?:es|ing)|defective|faulty|malfunction\w*"
+        r"|leak(?:s|ing|ed)?\b|hangs? up|shattered|crushed|scratched|dented|torn\b|ripped|damaged"
+        r"|unusable"
+        r"|out of order|won'?t (?:let me|open|start)|(?:aren'?t|isn'?t|not) (?:coming"
+        r"|going) through"
+        r"|cuts? out|cutting out|off and on|on and off|spotty|intermittent\w*|keeps? (?:dropping"
+        r"|logging|kicking|crashing"
+        r"|going out|cutting out|freezing|buffering)",
+        1.2,
+        Kind.PROBLEM,
+        "broken or failing",
+    ),
+    Cue(
+        "blocked",
+        r"(?:can'?t|cannot|unable to|couldn'?t|won'?t let (?:me|us)|not able to|no way to)\s+"
+        r"(?:even\s+)?(?:book|change|get|find|reach|contact|send|receive|make|use|access|log"
+        r"|sign|check|print|speak|talk|connect|download|stream|watch|call|text|upgrade|cancel|pay"
+        r"|board|select|see|hear|load|order|return|track|redeem|update)\b",
+        1.0,
+        Kind.PROBLEM,
+        "can't get it done",
+    ),
+    Cue(
+        "lost_or_missing",
+        r"(?:lost|missing|misplaced|mishandled|stolen|damaged|wrong)\s+(?:my |our |the |a |an )?"
+        + _ITEM
+        + r"|never (?:arrived|came|showed|received|got)|(?:hasn'?t|haven'?t|didn'?t|not|never)"
+        r" (?:been )?(?:arrived?|shipped|come|received|delivered|gotten|showed up|made it)"
+        r"|wrong (?:item|size|order|colou?r|address|product|one|name|date|seat)|missing\b|lost\b"
+        r"|(?:is|are|was|were) (?:all |completely |totally )?wrong"
+        r"|(?:not|isn'?t|wasn'?t|never) here|(?:says|marked|shows|showing) (?:as )?delivered"
+        r"|deleted (?:all )?(?:my|our)|wiped (?:out )?(?:my|our)|erased",
+        1.3,
+        Kind.PROBLEM,
+        "lost, missing or wrong item",
+    ),
+    Cue(
+        "no_response",
+        r"no (?:reply|replies|response|responses|answer|answers|call ?back|update|updates"
+        r"|explanation|apology|follow[- ]?up|help|one (?:answers|responds|replies|picks up|helps"
+        r"|cares|showed|knows|will))|nobody (?:answers|calls|gets back|responds|replies|cares"
+        r"|helps|picks|knows"
+        r"|showed|called|will)|ignor(?:ed|ing)|(?:not|never) (?:responding|answering|replying"
+        r"|respond|answer|reply)|never (?:replied|responded|answered|called|heard|got back)"
+        r"|(?:haven'?t|hasn'?t) heard|(?:not|never) (?:been )?(?:contacted|called|notified|told"
+        r"|informed)|unanswered|hung up|hang up on|is anyone (?:there|home)"
+        r"|(?:hello|anyone|anybody)\s*\?+|runaround|run around|transferred|passed around"
+        r"|yet to (?:receive|hear|get|be|see)|crickets|radio silence|silence|nothing (?:done|yet)"
+        r"|(?:expected|expecting|awaiting|still need) (?:a |an |some )?(?:response|reply|call"
+        r"|answer|update)|by now|(?:been|keep|kept|still) trying to (?:reach|contact|get"
+        r"|call|speak|talk)",
+        1.4,
+        Kind.PROBLEM,
+        "no response",
+    ),
+    Cue(
+        "still_not",
+        r"still (?:no|not|nothing|haven'?t|hasn'?t|hadn'?t|can'?t|cannot|don'?t|doesn'?t|isn'?t"
+        r"|aren'?t|won'?t|didn'?t|broken|down|missing|stuck|delayed|wrong)\b|yet again"
+        r"|(?:second|third|fourth|fifth|\d+(?:nd|rd|th)) time (?:this|in|i'?ve|we'?ve|asking"
+        r"|calling|today|now|that)|no longer|again(?<!thanks again)(?<!thank you again)\s*[?!]",
+        1.3,
+        Kind.PROBLEM,
+        "still not sorted",
+    ),
+    Cue(
+        "made_to",
+        r"(?:had|have|having|forced|made me|make me|making me|making us|made us) to"
+        r" (?:call|wait|pay|buy|rebook|drive|sleep|go back|return|explain|repeat|take|sit|stand"
+        r"|start over|chase|fight)|making (?:me|us) (?:wait|pay|call)",
+        0.9,
+        Kind.PROBLEM,
+        "made to do extra",
+    ),
+    Cue(
+        "broken_promise",
+        r"(?:was|were|is|are) supposed to|promised|told (?:me|us) (?:it|they|that|someone|i|we|you)"
+        r" would|(?:said|say) (?:it|they|you) would|guaranteed",
+        1.1,
+        Kind.PROBLEM,
+        "promise not kept",
+    ),
+    Cue(
+        "service_failure",
+        r"(?:terrible|bad|poor|worst|awful|horrible|lousy) (?:customer )?(?:service"
+        r"|support|experience)|rude|attitude|unprofessional|incompeten\w*|clueless|lied to|misled"
+        r"|false advertising|bait and switch|(?:waste|wasted|wasting) (?:of )?(?:my |our )?"
+        r"(?:time|money|day)|not (?:what i (?:ordered|paid for)|as (?:described|advertised))"
+        r"|rip[- ]?off|scam\w*|unacceptable|ridiculous|zero stars|(?:1|one) star|do better"
+        r"|step (?:it )?up|you had one job|(?:such|what) a (?:mess|joke|disaster)"
+        r"|(?:is )?how you treat|inept|patroni[sz]\w*|condescending|(?:don'?t"
+        r"|doesn'?t) (?:really )?care"
+        r"|get (?:its|their|your) act together|unbearable|intolerable|inexcusable|mess(?:ed"
+        r"|ing)? up"
+        r"|screw(?:ed|ing)? (?:up|over|me|us|ppl|people|customers)|botched",
+        1.2,
+        Kind.PROBLEM,
+        "poor service",
+    ),
+    Cue(
+        "complaint_question",
+        r"(?:where(?:'s| is| are| the hell| on earth)|why (?:is|are|was|were|did|does|don'?t"
+        r"|doesn'?t|can'?t|won'?t|isn'?t|would|am i|has|have|haven'?t|hasn'?t|should|must|not"
+        r"|the hell|on earth|do (?:you|u|y'?all|they|i have|we have|i need|i keep|i get))"
+        r"|when (?:will|are you|is (?:my|our|this|it)|can i expect"
+        r"|do i get)|how (?:come|much longer|many more|hard is it|is (?:this|it) (?:ok|okay"
+        r"|acceptable|possible|fair|legal))|how long (?:do (?:i|we)|must|should|until|will (?:it"
+        r"|this"
+        r"|i|we|you)|are you|have (?:i|we))|what (?:happened|is going on|'s going on|the hell"
+        r"|the heck|gives|is the point)"
+        r"|is (?:it|this) too much to ask|who do i (?:talk|speak|complain)|can (?:someone|anyone"
+        r"|you) (?:please )?(?:explain|tell me why|fix|respond|answer|get back|call me|help me)"
+        r"|any (?:update|news|word|idea when)|what(?:'s| is) the point)",
+        1.1,
+        Kind.PROBLEM,
+        "question about a problem",
+    ),
+    Cue(
+        "demand",
+        r"fix (?:this|it|that|the|my|your)|please (?:fix|help|respond|answer|explain|call|refund"
+        r"|resolve|sort|advise|look into|get back|do something)|(?:i|we) (?:just )?(?:want"
+        r"|need|demand|expect|deserve) (?:my |our |to speak|to talk|answers"
+        r"|someone|better|compensation|the money)|give (?:me|us) (?:my|our|a|back)|call me back"
+        r"|get back to me|make (?:this|it) right|sort (?:this|it) out|explain (?:why|this"
+        r"|yourselves|please)|please (?:update|stop|change|don'?t|do not|check|reply|contact me"
+        r"|dm me|remove|please)|(?:you|u|y'?all|they) (?:guys |people |really )?(?:need|needs)"
+        r" (?:to|better|more|some|a)|answer (?:me|my)|help\s*[!?]|help (?:me|us|please)|(?:need"
+        r"|want|hoping"
+        r" (?:for|to get)|get) (?:some )?help|(?:need|want) (?:this |it )?(?:fixed|resolved"
+        r"|sorted)|speak to (?:a |your )?(?:manager|supervisor)|need to (?:improve|fix|hire|train"
+        r"|update|upgrade|stop|work on|figure|learn)|should (?:have|not|n'?t)|would (?:have been"
+        r"|be) nice|could be (?:more|better)|get (?:a handle|your act|your shit|it) together"
+        r"|do something",
+        1.0,
+        Kind.PROBLEM,
+        "demand for action",
+    ),
+    Cue(
+        "negated_praise",
+        r"(?:not|isn'?t|wasn'?t|aren'?t|weren'?t|never|hardly|far from|less than)\s+"
+        r"(?:very |so |that |too |at all |exactly |really |even |remotely |a bit |the least )?"
+        r"(?:happy|pleased|impressed|satisfied|helpful|good|great|acceptable|ok|okay|fun|cool"
+        r"|amused|professional|friendly|nice|worth|fair|reliable|easy|fast|quick|thrilled|a fan"
+        r"|fine|right)\b|(?:un|dis)satisf\w*|unhappy|unhelpful|not a happy",
+        1.4,
+        Kind.PROBLEM,
+        "negated praise",
+    ),
+    Cue(
+        "never_again",
+        r"never (?:again|flying|fly|using|use|buying|buy|ordering|order|shopping|shop|coming back"
+        r"|recommend|going back)|(?:done|through|finished) with (?:you|u|y'?all|this|them|your)"
+        r"|last time i|won'?t be (?:back|using|flying|buying|ordering)|lost (?:a|another)"
+        r" customer|(?:switching|switch|moving) (?:carriers|providers|companies|airlines|banks)"
+        r"|(?:leaving|leave|left|dropping|ditching|ditch) (?:you|u|y'?all)\b"
+        r"|take my business|about to (?:leave|switch|cancel|give up)|give up on"
+        r"|(?:will not|won'?t|never) (?:ever )?(?:fly|use|buy|order|shop|return|come back"
+        r"|recommend)",
+        1.5,
+        Kind.PROBLEM,
+        "won't come back",
+    ),
+    Cue(
+        "negative_hashtag",
+        r"#\w*(?:fail|suck|worst|never|poor|bad|terribl|awful|disappoint|fraud|scam|ripoff"
+        r"|unacceptabl|angry|hate|shame|nothappy|notcool|wtf|smh|ugh|late|delay|lies|liar"
+        r"|doesntcare|dontcare|nohelp|sad|mad|again)",
+        1.2,
+        Kind.PROBLEM,
+        "negative hashtag",
+    ),
+    # --- generic negativity (needs a target) ---------------------------------------------
+    Cue(
+        "strong_negative",
+        r"worst|terrible|horrible|awful|pathetic|disgrace\w*|disgust\w*|nightmare|sucks?\b"
+        r"|useless|shady|disappoint\w*|frustrat\w*|annoy\w*|fed up|sick of|tired of|furious"
+        r"|angry|livid|lousy|crap(?:py)?\b|trash\b|garbage|joke\b|embarrass\w*|shame on"
+        r"|smd?h\b|ugh\b|ughh\w*|wtf\b|wtff\w*|ffs\b|fuck\w*|fk\b|fkn\w*|fkin\w*|shit\w*|idiot\w*"
+        r"|stupid|moron\w*|pissed"
+        r"|damn\w*|hate\b|bs\b|come on\b|c'?mon\b|are you (?:kidding|serious)|unbelievable",
+        0.9,
+        Kind.NEGATIVE,
+        "strong negative word",
+    ),
+    # --- urgency (raise severity to high) ------------------------------------------------
+    Cue(
+        "legal_threat",
+        r"lawyer|attorney|\bsue\b|\bsued\b|suing|lawsuit|legal action|small claims|\bcourt\b"
+        r"|\bbbb\b|better business bureau|\bfcc\b|\bftc\b|consumer protection"
+        r"|report(?:ing)? (?:you|this) to|fraud\w*|class action",
+        1.6,
+        Kind.URGENT,
+        "legal threat",
+    ),
+    Cue(
+        "chargeback",
+        r"charge ?back|dispute (?:the|this|a) (?:charge|transaction)|(?:call|calling|contact\w*)"
+        r" my (?:bank|credit card)|credit card company",
+        1.6,
+        Kind.URGENT,
+        "chargeback",
+    ),
+    Cue(
+        "safety",
+        r"caught fire|burst into flames|smok(?:e|ing)\b|sparks?\b|sparked|overheat\w*"
+        r"|explod\w*|burn(?:ed|t)? (?:my|me|his|her|our)|injur\w*|(?:got|was|were|am|is|get"
+        r"|getting|been|be) hurt|hurt (?:me|my|him|her|us|someone|somebody|people|a child)"
+        r"|could (?:get|have been) (?:hurt|killed)|dangerous|unsafe|hazard\w*|food poisoning"
+        r"|poison\w*|(?:made|got) (?:me|us|my \w+) sick|chok(?:e|ed|ing)\b|swallow\w*|allergic"
+        r"|hospitali[sz]ed|in (?:the )?hospital|emergency|electrocut\w*|\bmou?ld\b"
+        r"|burning (?:smell|plastic)|smells? (?:like )?burn"
+        r"|is (?:this|it) safe",
+        1.6,
+        Kind.URGENT,
+        "safety",
+    ),
+    Cue(
+        "account_cancel",
+        r"cancel+(?:ing|ed)? (?:my|our|the) (?:account|service|subscription|membership|contract"
+        r"|plan|card)|clos(?:e|ing) (?:my|our) account|i'?m cancel+ing|#cancel\b"
+        r"|(?:terminate|terminating|end(?:ing)?) (?:my|our) (?:service|contract|account)",
+        1.6,
+        Kind.URGENT,
+        "closing the account",
+    ),
+    Cue(
+        "outage",
+        r"outages?|(?:is|are|was|were|been|went|goes|still|again|service|internet|wifi|network"
+        r"|site|website|app|system|servers?|signal|phones?|cable|tv)\s+(?:is\s+)?down\b"
+        r"|no (?:service|signal|internet|wifi|connection|power|coverage|dial tone|bars|data)\b"
+        r"|dropped calls?|calls? (?:keep )?drop\w*|can'?t (?:connect|log ?in|sign ?in"
+        r"|get through|make (?:a )?calls?|get online)|(?:internet|service|wifi|power)"
+        r" (?:is )?out\b",
+        1.4,
+        Kind.URGENT,
+        "outage",
+    ),
+    # --- sarcasm -------------------------------------------------------------------------
+    Cue(
+        "sarcasm",
+        r"(?:love|loving|lovely|adore) (?:how|that you|it when|when|the way)|great job|good job"
+        r"|well done|nice job|nice one|way to go|just great|just perfect|perfect timing"
+        r"|great timing|(?:oh|just|how) (?:great|wonderful|lovely|perfect|fantastic|brilliant)"
+        r"|gotta love|got to love|thanks a (?:lot|bunch|ton)|thanks again for|cool cool"
+        r"|real(?:ly)? great|so helpful|great service|wonderful service|keep up the"
+        r" (?:good|great) work|what a (?:great|wonderful|fantastic)|glad (?:to know|i paid)"
+        r"|love being|thanks for (?:ruining|making|the (?:delay|wait))",
+        1.3,
+        Kind.SARCASM,
+        "praise used for blame",
+    ),
+    Cue(
+        "irony",
+        r"thanks? (?:for|4) nothing|yeah[, ]+right|#not\b|#sarcasm"
+        r"|so much for(?<!you so much for)(?<!thanks so much for)|cool cool cool|what a surprise"
+        r"|shocker|colou?r me"
+        r"|big surprise|good luck with that",
+        1.5,
+        Kind.IRONY,
+        "sarcasm",
+    ),
+    # --- relief (toward not a complaint) -------------------------------------------------
+    Cue(
+        "negated_complaint",
+        r"not bad|no complaints?|no (?:problems?|issues?) (?:at all|so far|with|here)"
+        r"|nothing (?:wrong|bad)|can'?t complain|never (?:had|have) (?:a|any) (?:problem|issue)"
+        r"|no worries",
+        -1.6,
+        Kind.RELIEF,
+        "says nothing is wrong",
+    ),
+    Cue(
+        "resolved",
+        r"(?:sorted|resolved|solved|taken care of|worked out|came through|all good|all set)\b"
+        r"|fixed(?<!n't fixed)(?<!not fixed)(?<!never fixed) (?:it|my|the|in|right|quickly|fast"
+        r"|within)"
+        r"|for (?:fixing|sorting|resolving|helping|the help|taking care)"
+        r"|(?:refund|money|package|order|bag|luggage) (?:arrived|came|came through|is here"
+        r"|was returned|showed up|found)|(?:got|received) my (?:refund|money|bag|luggage|package)"
+        r"|(?:quick|fast|speedy|prompt|great|helpful) (?:response|reply|service|help|delivery"
+        r"|shipping)|went smoothly",
+        -1.3,
+        Kind.RELIEF,
+        "problem solved or praised",
+    ),
+    Cue(
+        "gratitude",
+        r"thank(?:s|ing|ed)?\b(?! to)|\bthx\b|\bty\b|appreciat\w*|kudos|shout ?out|props to"
+        r"|grateful|love (?:you|the|my|it|this|your)|congrat\w*|well deserved",
+        -0.8,
+        Kind.GRATITUDE,
+        "gratitude",
+    ),
+    # --- noise ---------------------------------------------------------------------------
+    Cue(
+        "promotion",
+        r"giveaway|\bwin\b|winning|enter to|sweepstakes|chance to|promo code|\bdeals?\b"
+        r"|\bsale\b|sign up|download|check out|tune in|watch live|now available|coming soon"
+        r"|hiring|job fair|announce\w*|unveil\w*|launch\w*|partnership|earnings|stock|shares",
+        -0.6,
+        Kind.NOISE,
+        "news or promotion",
+    ),
+    Cue(
+        "laughter",
+        r"lol\b|lolol\w*|lmao\b|lmfao\b|rofl\b|haha\w*|hehe\w*",
+        -0.8,
+        Kind.NOISE,
+        "joking",
+    ),
+    Cue(
+        "brand_reply",
+        r"(?:we|i) apologi[sz]e|sorry for (?:any|the) (?:inconvenience|trouble|frustration"
+        r"|confusion|miscommunication|delay|experience)|(?:please|pls|kindly) (?:dm|follow"
+        r"|send) us|dm us|send us (?:a|your) (?:dm|direct message|private message)"
+        r"|(?:we'?re|we are) (?:here|happy) to help|we'?d (?:like|love) to help|reach out to us"
+        r"|(?:sorry|sad|glad) to hear|i'?m (?:so )?sorry (?:your|you|for|about)|were we able",
+        -1.5,
+        Kind.NOISE,
+        "reads like the brand's own reply",
+    ),
+)
+"""Problem cues are deliberately broad: a borderline post is better flagged low than dropped."""

@@ -1,0 +1,154 @@
+"""Measure the classifier on a labeled CSV: precision, recall, F1, AUC and speed.
+
+Real exports are messy, so rows with an empty text or a label other than 0/1 are counted and
+skipped rather than fatal, and bytes that are not UTF-8 are replaced instead of crashing the run.
+A missing column is the one hard error: nothing could be measured, and the message says which
+columns the file does have.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from monitor.errors import ConfigError
+from monitor.models import Verdict
+
+
+class _Scorer(Protocol):
+    def classify(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        followers: int | None = None,
+        vip: bool = False,
+    ) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledRow:
+    text: str
+    label: int
+    """1 = complaint, 0 = not."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledData:
+    """The usable rows of a labeled file, and how many were skipped and why."""
+
+    rows: tuple[LabeledRow, ...]
+    skipped_empty_text: int = 0
+    skipped_bad_label: int = 0
+    source: str = field(default="", compare=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+_LABELS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1}
+
+
+def read_labeled_csv(
+    path: str | os.PathLike[str],
+    text_column: str = "text",
+    label_column: str = "label",
+) -> LabeledData:
+    """Read `text_column` and a 0/1 `label_column`; skip (and count) rows that can't be used."""
+    try:
+        handle = open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from err
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = [c for c in (reader.fieldnames or []) if c is not None]
+        missing = [c for c in (text_column, label_column) if c not in columns]
+        if missing:
+            shown = ", ".join(repr(c) for c in columns) if columns else "none (empty file)"
+            raise ConfigError(
+                f"{path}: no column {missing[0]!r}; the columns are {shown} "
+                "(choose others with --text-column / --label-column)"
+            )
+        rows: list[LabeledRow] = []
+        empty = bad = 0
+        for record in reader:
+            text = (record.get(text_column) or "").strip()
+            label = _LABELS.get((record.get(label_column) or "").strip())
+            if not text:
+                empty += 1
+            elif label is None:
+                bad += 1
+            else:
+                rows.append(LabeledRow(text, label))
+    return LabeledData(tuple(rows), empty, bad, str(path))
+
+
+def evaluate(classifier: _Scorer, rows: LabeledData | Sequence[LabeledRow]) -> dict[str, Any]:
+    """Score every row once; report complaint-class P/R/F1, macro-F1, AUC and posts/second."""
+    items = rows.rows if isinstance(rows, LabeledData) else tuple(rows)
+    started = time.perf_counter()
+    verdicts = [classifier.classify(row.text) for row in items]
+    elapsed = time.perf_counter() - started
+    labels = [row.label for row in items]
+    predicted = [1 if v.is_complaint else 0 for v in verdicts]
+    tp = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 1 and p == 1)
+    fp = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 0 and p == 1)
+    fn = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 1 and p == 0)
+    tn = len(labels) - tp - fp - fn
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, tp + fn)
+    f1 = _f1(tp, fp, fn)
+    f1_negative = _f1(tn, fn, fp)
+    result: dict[str, Any] = {
+        "n": len(items),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "macro_f1": (f1 + f1_negative) / 2,
+        "accuracy": _ratio(tp + tn, len(items)),
+        "auc": auc([v.score for v in verdicts], labels),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "posts_per_second": len(items) / elapsed if elapsed > 0 else 0.0,
+        "skipped_empty_text": rows.skipped_empty_text if isinstance(rows, LabeledData) else 0,
+        "skipped_bad_label": rows.skipped_bad_label if isinstance(rows, LabeledData) else 0,
+    }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
+
+
+def auc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve as the Mann-Whitney U statistic; tied scores share their rank.
+
+    It is the chance a random complaint outscores a random non-complaint (ties count half), so
+    it judges the score itself, independent of the threshold. 0.5 when a class is absent.
+    """
+    positives = sum(labels)
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return 0.5
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    rank_sum = 0.0
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        average_rank = (i + j) / 2 + 1  # ranks are 1-based; a tie gets the mean of its ranks
+        rank_sum += average_rank * sum(labels[order[k]] for k in range(i, j + 1))
+        i = j + 1
+    u = rank_sum - positives * (positives + 1) / 2
+    return u / (positives * negatives)
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return _ratio(2 * tp, 2 * tp + fp + fn)

@@ -1,0 +1,380 @@
+"""The complaint scorer: VADER sentiment plus complaint cues, summed as log-odds.
+
+Sentiment alone misses most complaints: "@acme where is my refund?" is perfectly neutral to
+VADER. So the score adds up evidence of a *problem* (waiting, money, broken things, silence,
+questions and demands), of sarcasm (praise words around a problem), and of relief (thanks,
+"sorted it"), then maps the sum through the logistic function to a 0..1 score. Every term that
+fired is returned as a `Reason`, so the person reading the alert sees why.
+
+`Classifier.classify` is a pure function of the text and the settings: VADER's analyzer and
+every regular expression are built once in `__init__` and never mutated afterwards.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from monitor.classifier.cues import CUES, Cue, Kind
+from monitor.classifier.gate import DIGIT, HASH, KEY_LENGTH, build_index
+from monitor.classifier.sentiment import Sentiment
+from monitor.classifier.settings import ClassifierSettings
+from monitor.models import Label, Reason, Severity, Verdict
+
+if TYPE_CHECKING:  # a runtime import would be circular: monitor.config imports our settings
+    from monitor.config import BrandSettings
+
+VERSION = "scorer-1"
+
+BIAS = -0.4
+"""Log-odds of a post with no cue at all (score 0.40): below the default threshold of 0.5, yet
+one problem cue (weight ~1) tips it over. Chosen on the evaluation sets to favour recall."""
+VADER_NEGATIVE_WEIGHT = 2.6
+"""Log-odds added per unit of negative VADER compound (compound -0.6 adds 1.56)."""
+VADER_POSITIVE_WEIGHT = 2.0
+"""Log-odds removed per unit of positive compound when no problem is described."""
+VADER_POSITIVE_MIXED = 0.5
+"""Share of that praise that counts next to a problem: "thanks, but my bag is still lost"."""
+NO_TARGET_MARGIN = -0.5
+"""Negativity addressing nobody and naming no service problem ("my dog died") is no complaint:
+its weight is cancelled, and this much more is taken off."""
+NO_TARGET_PROBLEM_WEIGHT = -0.6
+"""A problem addressing nobody ("lost my keys again") may not be about any brand."""
+INTENSITY_WEIGHT = 0.35
+"""Per shouting signal (caps, "!!!", angry emoji, intensifier), only next to a problem."""
+PERSONAL_WEIGHT = 0.3
+"""A problem told in the first person ("my order", "I've been") is a customer's own problem."""
+LINK_WEIGHT = -1.0
+"""Posts carrying a link are mostly news, adverts and shares, seldom a customer's complaint."""
+IRONY_EMOJI_WEIGHT = 1.5
+"""🙄 🙃 😒 say what "thanks for nothing" says."""
+ADDRESSED_WEIGHT = 0.25
+"""A problem told to the brand's own handle is meant for the brand."""
+MEDIUM_SCORE = 0.85
+"""A complaint scoring this high (or shouting twice) is medium severity even without urgency."""
+BORDERLINE_MARGIN = 0.1
+"""A complaint within this of the threshold is low severity: flagged, but not pushed up front."""
+
+UNKNOWN_LANGUAGES = frozenset({"", "und", "zxx", "unknown", "qme", "qht", "qam", "qct"})
+"""Codes platforms use for "no language detected" (emoji-only, links): treated as supported."""
+
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,30})")
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*|[0-9]+")
+_SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "ur", "u", "y'all", "yall", "yours"})
+_FIRST_PERSON = frozenset({"my", "our", "i've", "ive", "we've", "i'm", "im", "me", "us"})
+_INTENSIFIERS = frozenset(
+    {
+        "so",
+        "very",
+        "extremely",
+        "absolutely",
+        "completely",
+        "totally",
+        "seriously",
+        "ridiculously",
+        "beyond",
+        "literally",
+        "incredibly",
+        "insanely",
+    }
+)
+_NO_TARGET = "addresses nobody and names no brand: maybe not about a brand at all"
+_CAPS_WORD = re.compile(r"\b[A-Z]{4,}\b")
+_ANGRY_EMOJI = re.compile(
+    "[\U0001f621\U0001f92c\U0001f44e\U0001f624\U0001f620\U0001f4a9\U0001f61e\U0001f629"
+    "\U0001f62b\U0001f623\U0001f616\U0001f494\U0001f926\U0001f611\U0001f63e\U0001f47f"
+    "\U0001f92e\U0001f922]"
+)
+"""😡🤬👎😤😠💩😞😩😫😣😖💔🤦😑😾👿🤮🤢"""
+_EYE_ROLL = re.compile("[\U0001f644\U0001f643\U0001f612]")
+"""🙄🙃😒: sarcasm in a single character."""
+
+
+def _phrase_pattern(phrase: str) -> str:
+    """A configured phrase as a regex: case-insensitive words, flexible spaces, word bounds."""
+    words = phrase.lower().split()
+    body = r"\s+".join(re.escape(w) for w in words)
+    start = r"(?<!\w)" if words and words[0][:1].isalnum() else ""
+    end = r"(?!\w)" if words and words[-1][-1:].isalnum() else ""
+    return start + body + end
+
+
+def _term_pattern(term: str) -> str:
+    """A brand term as `monitor.matching` reads it: quotes stripped, `*` = any word chars."""
+    words = term.strip().strip('"').strip("'").split()
+    parts = [r"\w*".join(re.escape(piece) for piece in word.split("*")) for word in words]
+    return r"(?<![\w@])" + r"\s+".join(parts) + r"(?![\w])"
+
+
+def _language_code(language: str) -> str:
+    return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+def logistic(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@dataclass(slots=True)
+class _Text:
+    """One post prepared once for every cue: the cleaned text VADER reads, and its words."""
+
+    clean: str
+    named: str
+    """Before the brand's names were blanked: configured phrases may include them."""
+    lowered: str
+    words: frozenset[str]
+    mentions: list[str]
+    has_link: bool
+    has_digit: bool
+    names_brand: bool
+
+
+class Classifier:
+    """Scores posts for being complaints; build once, call `classify` for every post."""
+
+    def __init__(self, settings: ClassifierSettings, brand: BrandSettings | None = None) -> None:
+        self.settings = settings
+        self.version = VERSION
+        self._sentiment = Sentiment()
+        self._index = build_index(CUES)
+        self._supported = frozenset(_language_code(code) for code in settings.supported_languages)
+        self._extra = tuple(
+            (phrase, weight, re.compile(_phrase_pattern(phrase), re.IGNORECASE))
+            for phrase, weight in settings.extra_cues.items()
+            if phrase.strip()
+        )
+        self._handles: frozenset[str] = frozenset()
+        self._brand_names: re.Pattern[str] | None = None
+        if brand is not None:
+            self._handles = frozenset(h.lower() for h in brand.handles)
+            names = [n for n in dict.fromkeys([brand.name, *brand.terms]) if n.strip("\"' *")]
+            names.sort(key=len, reverse=True)  # "acme app" is blanked whole, before "acme"
+            if names:
+                self._brand_names = re.compile(
+                    "|".join(_term_pattern(n) for n in names), re.IGNORECASE
+                )
+
+    def classify(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        followers: int | None = None,
+        vip: bool = False,
+    ) -> Verdict:
+        """Score one post. `language` outside `supported_languages` is routed to a person
+        unscored; `vip` or `followers` >= `high_reach_followers` raise a complaint's severity."""
+        if language is not None and not self._is_supported(language):
+            return self._unsupported(language, followers=followers, vip=vip)
+
+        post = self._prepare(text)
+        sentiment = self._sentiment.scores(post.clean)
+        fired = self._cues(post)
+        kinds = {cue.kind for cue, _ in fired}
+        reasons: list[Reason] = []
+
+        for phrase, weight, pattern in self._extra:
+            if pattern.search(post.named):
+                reasons.append(Reason("extra_cue", weight, f'configured phrase "{phrase}"'))
+                kinds.add(Kind.PROBLEM if weight > 0 else Kind.RELIEF)
+
+        problem = Kind.PROBLEM in kinds or Kind.URGENT in kinds
+        ironic = Kind.IRONY in kinds or (not text.isascii() and bool(_EYE_ROLL.search(text)))
+        sarcastic = ironic or (Kind.SARCASM in kinds and (problem or Kind.NEGATIVE in kinds))
+        unresolved = (problem or Kind.NEGATIVE in kinds) and Kind.RELIEF not in kinds
+
+        for cue, matched in fired:
+            if cue.kind == Kind.SARCASM and not sarcastic:
+                continue
+            if cue.kind == Kind.GRATITUDE and (sarcastic or unresolved):
+                continue  # thanks around an open problem is politeness or sarcasm
+            reasons.append(Reason(cue.name, cue.weight, f'{cue.why}: "{matched.strip()}"'))
+        if ironic and Kind.IRONY not in kinds:
+            reasons.append(Reason("irony", IRONY_EMOJI_WEIGHT, "sarcasm: eye-roll emoji"))
+
+        reasons.append(self._sentiment_reason(sentiment["compound"], problem, sarcastic))
+        compound = sentiment["compound"]
+
+        targeted = self._targeted(post)
+        if problem and self._handles and any(m.lower() in self._handles for m in post.mentions):
+            reasons.append(Reason("addressed_to_brand", ADDRESSED_WEIGHT, "@-mentions the brand"))
+        if problem and post.words & _FIRST_PERSON:
+            reasons.append(Reason("personal", PERSONAL_WEIGHT, "the author's own problem"))
+        if post.has_link and not problem:
+            reasons.append(Reason("link", LINK_WEIGHT, "shares a link: news, advert or repost"))
+
+        negative = problem or compound < -0.05 or Kind.NEGATIVE in kinds
+        shouting = self._shouting(text, post) if negative else []
+        if shouting:
+            weight = INTENSITY_WEIGHT * len(shouting)
+            reasons.append(Reason("intensity", weight, ", ".join(shouting)))
+
+        if not targeted and problem:
+            reasons.append(Reason("no_target", NO_TARGET_PROBLEM_WEIGHT, _NO_TARGET))
+        elif not targeted and negative:
+            # mood aimed at nobody ("traffic was awful"): cancel all of it, plus a margin
+            mood = sum(r.weight for r in reasons if r.weight > 0)
+            reasons.append(Reason("no_target", NO_TARGET_MARGIN - mood, _NO_TARGET))
+
+        score = logistic(BIAS + sum(r.weight for r in reasons))
+        reasons.sort(key=lambda r: abs(r.weight), reverse=True)
+        is_complaint = score >= self.settings.threshold
+        if is_complaint:
+            severity = self._severity(score, kinds, shouting, compound, followers, vip, reasons)
+        else:
+            severity = Severity.LOW
+        return Verdict(
+            label=Label.COMPLAINT if is_complaint else Label.NOT_COMPLAINT,
+            score=score,
+            severity=severity,
+            reasons=tuple(reasons),
+            sentiment=sentiment,
+            classifier_version=self.version,
+        )
+
+    def _prepare(self, text: str) -> _Text:
+        """Links, @handles and the brand's names are blanked, so "@united" or "Best Buy" don't
+        read as praise to VADER, and cues never match inside a URL."""
+        if "&" in text:
+            text = html.unescape(text)
+        if "\u2019" in text:
+            text = text.replace("\u2019", "'")
+        has_link = "http" in text or "www." in text
+        if has_link:
+            text = _URL.sub(" ", text)
+        mentions: list[str] = []
+        if "@" in text:
+            parts = _MENTION.split(text)
+            mentions = parts[1::2]
+            text = " ".join(parts[0::2])
+        named = text
+        names_brand = False
+        if self._brand_names is not None:
+            text, count = self._brand_names.subn(" ", text)
+            names_brand = count > 0
+        lowered = text.lower()
+        words = frozenset(_WORD.findall(lowered))
+        has_digit = _DIGIT.search(lowered) is not None
+        return _Text(text, named, lowered, words, mentions, has_link, has_digit, names_brand)
+
+    def _targeted(self, post: _Text) -> bool:
+        """Does the post speak to someone (an @handle, "you") or name the brand? Without brand
+        settings a hashtag may be the brand's name, so it counts too."""
+        if post.mentions or post.names_brand or post.words & _SECOND_PERSON:
+            return True
+        return self._brand_names is None and "#" in post.lowered
+
+    def _cues(self, post: _Text) -> list[tuple[Cue, str]]:
+        """Run the rules the post's words select; each cue fires at most once, in CUES order."""
+        keys = {word[:KEY_LENGTH] for word in post.words}
+        keys.update(post.words)
+        if "#" in post.lowered:
+            keys.add(HASH)
+        if post.has_digit:
+            keys.add(DIGIT)
+        fired: list[tuple[Cue, str]] = []
+        last = -1
+        for rule in self._index.select(keys, post.lowered):
+            if rule.position == last:
+                continue
+            match = rule.pattern.search(post.lowered)
+            if match is not None:
+                fired.append((rule.cue, match.group()))
+                last = rule.position
+        return fired
+
+    def _sentiment_reason(self, compound: float, problem: bool, sarcastic: bool) -> Reason:
+        detail = f"VADER compound {compound:+.3f}"
+        if compound < 0:
+            weight = -VADER_NEGATIVE_WEIGHT * compound
+        elif sarcastic:
+            weight = 0.0
+            if compound > 0:
+                detail += " (praise read as sarcasm, ignored)"
+        elif problem:
+            weight = -VADER_POSITIVE_WEIGHT * VADER_POSITIVE_MIXED * compound
+            if compound > 0:
+                detail += " (praise next to a problem, half weight)"
+        else:
+            weight = -VADER_POSITIVE_WEIGHT * compound
+        return Reason("sentiment", round(weight, 4) + 0.0, detail)
+
+    def _shouting(self, text: str, post: _Text) -> list[str]:
+        signals = []
+        caps = _CAPS_WORD.findall(post.clean)
+        if len(caps) >= 2 or any(len(w) >= 5 for w in caps):
+            signals.append("capitals")
+        if "!!" in text or "??" in text or "?!" in text or "!?" in text:
+            signals.append("repeated !/?")
+        if not text.isascii() and _ANGRY_EMOJI.search(text):
+            signals.append("angry emoji")
+        if post.words & _INTENSIFIERS:
+            signals.append("intensifier")
+        return signals
+
+    def _is_supported(self, language: str) -> bool:
+        code = _language_code(language)
+        return code in UNKNOWN_LANGUAGES or code in self._supported
+
+    def _unsupported(self, language: str, *, followers: int | None, vip: bool) -> Verdict:
+        """Never dropped: a person reads what the scorer cannot."""
+        reasons = [
+            Reason(
+                "unsupported_language",
+                0.0,
+                f"language {language!r} is not in supported_languages; a person should read it",
+            )
+        ]
+        severity = self._raise(Severity.LOW, followers, vip, reasons)
+        return Verdict(
+            label=Label.UNSUPPORTED_LANGUAGE,
+            score=self.settings.threshold,
+            severity=severity,
+            reasons=tuple(reasons),
+            sentiment={"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0},
+            classifier_version=self.version,
+        )
+
+    def _severity(
+        self,
+        score: float,
+        kinds: set[str],
+        shouting: list[str],
+        compound: float,
+        followers: int | None,
+        vip: bool,
+        reasons: list[Reason],
+    ) -> Severity:
+        """Urgency (safety, legal, money, churn, outage) is high; anger is medium; else low."""
+        if Kind.URGENT in kinds:
+            severity = Severity.HIGH
+        elif score < self.settings.threshold + BORDERLINE_MARGIN:
+            severity = Severity.LOW
+        else:
+            anger = len(shouting) + (compound <= -0.6) + (Kind.NEGATIVE in kinds)
+            medium = score >= MEDIUM_SCORE or anger >= 2
+            severity = Severity.MEDIUM if medium else Severity.LOW
+        return self._raise(severity, followers, vip, reasons)
+
+    def _raise(
+        self, severity: Severity, followers: int | None, vip: bool, reasons: list[Reason]
+    ) -> Severity:
+        """A VIP or a large audience raises severity one level: more people will see it."""
+        reach = self.settings.high_reach_followers
+        if vip:
+            why = "VIP author"
+        elif followers is not None and followers >= reach:
+            why = f"{followers:,} followers (>= {reach:,})"
+        else:
+            return severity
+        raised = Severity.MEDIUM if severity is Severity.LOW else Severity.HIGH
+        reasons.append(Reason("reach", 0.0, f"{why}: severity raised to {raised.value}"))
+        return raised
