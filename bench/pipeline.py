@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from monitor.clock import SystemClock  # noqa: E402
-from monitor.config import parse_config  # noqa: E402
-from monitor.daemon import Daemon  # noqa: E402
-from tests.fakes.slack import FakeSlack  # noqa: E402
+from monitor.clock import SystemClock
+from monitor.config import parse_config
+from monitor.daemon import Daemon
+from tests.fakes.slack import FakeSlack
 
 COMPLAINTS = [
     "@acme still waiting on my refund for order {n}, three weeks now",

@@ -45,8 +45,10 @@ def write_feed(path: Path, start: int, count: int, mode: str = "a") -> None:
         for n in range(start, start + count):
             templates = COMPLAINT_TEMPLATES if n % 3 == 0 else OTHER_TEMPLATES
             text_ = templates[n % len(templates)].format(n=n)
-            handle.write(json.dumps({"id": str(n), "platform": "x", "author": f"user{n}",
-                                     "text": text_}) + "\n")
+            handle.write(
+                json.dumps({"id": str(n), "platform": "x", "author": f"user{n}", "text": text_})
+                + "\n"
+            )
 
 
 def write_config(tmp_path: Path, slack: FakeSlack, database_url: str, **daemon: object) -> Path:
@@ -69,7 +71,9 @@ def start_daemon(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=log, env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env=os.environ.copy(),
     )
 
 
@@ -142,8 +146,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(
     counts = database_counts(database_url)
     seen = alert_ids_in_slack(slack)
     duplicates = sum(c - 1 for c in seen.values() if c > 1)
-    print(f"posts expected={total} stored={counts['posts']}; complaints expected={complaints} "
-          f"alerts={counts['alerts']} in Slack={len(seen)} duplicates={duplicates}")
+    print(
+        f"posts expected={total} stored={counts['posts']}; complaints expected={complaints} "
+        f"alerts={counts['alerts']} in Slack={len(seen)} duplicates={duplicates}"
+    )
     assert counts["posts"] == counts["distinct_posts"] == total
     assert counts["alerts"] == complaints
     assert len(seen) == complaints
@@ -184,9 +190,7 @@ def test_database_outage_is_survived_without_restart_or_loss(
 ) -> None:
     real = make_url(postgres_url)
     with TcpProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
-        proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False
-        )
+        proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         feed = tmp_path / "feed.jsonl"
         write_feed(feed, 0, 30, "w")
         config = write_config(tmp_path, slack, proxied)
