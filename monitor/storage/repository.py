@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -130,7 +130,7 @@ class Repository:
         """The dialect's INSERT, which knows ON CONFLICT on both SQLite and PostgreSQL."""
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement: Insert = insert(table)
+        statement: Insert = insert(table.__table__)  # Core, not the slower ORM bulk path
         return statement
 
     def _save_cursor(
@@ -427,7 +427,9 @@ def _classification_values(post_id: int, item: NewPost, now: datetime) -> dict[s
         "label": verdict.label.value,
         "score": verdict.score,
         "severity": verdict.severity.value,
-        "reasons": [asdict(r) for r in verdict.reasons],
+        "reasons": [
+            {"cue": r.cue, "weight": r.weight, "detail": r.detail} for r in verdict.reasons
+        ],
         "sentiment": verdict.sentiment,
         "vip": item.vip,
         "classifier_version": verdict.classifier_version,
