@@ -64,6 +64,8 @@ UNKNOWN_LANGUAGES = frozenset({"", "und", "zxx", "unknown", "qme", "qht", "qam",
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,30})")
 _DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
+"""Order numbers and prices are neutral, but VADER's lexicon reads "182" or "187" as slang."""
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*|[0-9]+")
 _SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "ur", "u", "y'all", "yall", "yours"})
 _FIRST_PERSON = frozenset({"my", "our", "i've", "ive", "we've", "i'm", "im", "me", "us"})
@@ -176,7 +178,9 @@ class Classifier:
             return self._unsupported(language, followers=followers, vip=vip)
 
         post = self._prepare(text)
-        sentiment = self._sentiment.scores(post.clean)
+        sentiment = self._sentiment.scores(
+            _NUMBER.sub(" ", post.clean) if post.has_digit else post.clean
+        )
         fired = self._cues(post)
         kinds = {cue.kind for cue, _ in fired}
         reasons: list[Reason] = []

@@ -275,3 +275,15 @@ def test_settings_are_strict() -> None:
         ClassifierSettings.model_validate({"treshold": 0.4})
     with pytest.raises(ValidationError):
         ClassifierSettings(high_reach_followers=-1)
+
+
+def test_numbers_are_neutral_even_where_vader_knows_them_as_slang(classifier: Classifier) -> None:
+    # VADER's lexicon scores "182" and "187" as strongly negative slang; here they are ids
+    for number in ("182", "187", "86", "1337"):
+        verdict = classifier.classify(f"acme summer sale, picked up {number} things")
+        assert verdict.sentiment["compound"] == 0.0
+        assert not verdict.is_complaint
+
+
+def test_laughter_marks_a_joke_not_a_complaint(classifier: Classifier) -> None:
+    assert not classifier.classify("my cat sat on the acme box all day lol").is_complaint
