@@ -225,11 +225,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.storage import Database, Repository
+    from monitor.storage.workflow import WorkflowStore
 
     database = Database(_config(args).database_url)
     try:
         database.upgrade()
-        _print_json(Repository(database).stats(SystemClock().now() - args.since))
+        since = SystemClock().now() - args.since
+        stats = Repository(database).stats(since)
+        stats |= WorkflowStore(database).response_times(since)  # median/p90 by severity
+        _print_json(stats)
     finally:
         database.close()
     return EXIT_OK

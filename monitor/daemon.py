@@ -28,7 +28,9 @@ from monitor.delivery import Deliverer, DeliveryReport
 from monitor.errors import StorageUnavailable
 from monitor.logsetup import Throttle
 from monitor.pipeline import Pipeline
-from monitor.slack.sink import Sink, build_sink
+from monitor.slack.routing import Router, TopicFinder
+from monitor.slack.sink import Sink, SlackSink, build_sink
+from monitor.slack.workflow import SlackWorkflow
 from monitor.storage import Database, Repository
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,16 @@ class Daemon:
         self.repository = Repository(self.database)
         self.sink: Sink = sink or build_sink(config.slack)
         self.pipeline = Pipeline(
-            config.brand, self.repository, Classifier(config.classifier, config.brand), self.clock
+            config.brand,
+            self.repository,
+            Classifier(config.classifier, config.brand),
+            self.clock,
+            route=Router(config.slack),
+            topic=TopicFinder(config.slack.storms.topics),
         )
+        self.workflow: SlackWorkflow | None = None
+        if isinstance(self.sink, SlackSink):  # buttons, storms, escalation, digest
+            self.workflow = SlackWorkflow(config.slack, self.sink, self.repository, self.clock)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         lease = timedelta(seconds=config.daemon.lease_seconds)
         self.runners = [
@@ -76,9 +86,12 @@ class Daemon:
         self._db_down_since: datetime | None = None
 
     def prepare(self) -> None:
-        """Take the single-process lock (SQLite) and bring the schema up to date."""
+        """Take the single-process lock (SQLite), bring the schema up to date, and check that
+        every Slack channel configured is private with the bot in it."""
         self.database.acquire_single_process_lock()
         self.database.upgrade()
+        if self.workflow is not None:
+            self.workflow.verify_channels()
         log.info(
             "ready: database=%s sources=%s sink=%s",
             self.database.display_url,
@@ -87,6 +100,8 @@ class Daemon:
         )
 
     def close(self) -> None:
+        if self.workflow is not None:
+            self.workflow.close()
         for runner in self.runners:
             runner.release()
             runner.connector.close()
@@ -108,7 +123,9 @@ class Daemon:
         total = DeliveryReport()
         try:
             while True:
+                storms = self.workflow.deliver_storms().sent if self.workflow else 0
                 report = self.deliverer.deliver_due()
+                report.sent += storms
                 total.sent += report.sent
                 total.failed += report.failed
                 total.deferred += report.deferred
@@ -182,6 +199,9 @@ class Daemon:
                 hours=24,
                 next_run_time=now + timedelta(minutes=5),
             )
+        if self.workflow is not None:
+            self.workflow.schedule(scheduler)
+            self.workflow.start()
         self._scheduler = scheduler
         scheduler.start()
         stop.wait()

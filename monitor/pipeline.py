@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from monitor.classifier import Classifier
 from monitor.clock import Clock
 from monitor.config import BrandSettings
 from monitor.matching import BrandMatcher
-from monitor.models import Label, Post, Severity
+from monitor.models import Label, Post, Severity, Verdict
 from monitor.storage import NewPost, Repository
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ class PollReport:
         )
 
 
+RouteFn = Callable[[Post, Verdict, bool], str | None]
+"""(post, verdict, vip) → the alert's Slack channel; None: the default channel."""
+TopicFn = Callable[[Post, Verdict], str | None]
+"""(post, verdict) → what the complaint is about (storms group alerts by it)."""
+
+
 def alert_priority(severity: Severity, vip: bool) -> int:
     """Best customers and severe complaints first: VIP outranks any severity."""
     return (100 if vip else 0) + 10 * severity.rank
@@ -57,12 +64,17 @@ class Pipeline:
         repository: Repository,
         classifier: Classifier,
         clock: Clock,
+        *,
+        route: RouteFn | None = None,
+        topic: TopicFn | None = None,
     ) -> None:
         self.brand = brand
         self.repository = repository
         self.classifier = classifier
         self.clock = clock
         self.matcher = BrandMatcher(brand)
+        self.route = route
+        self.topic = topic
 
     def poll(self, connector: Connector[Any]) -> PollReport:
         started = time.perf_counter()
@@ -70,7 +82,7 @@ class Pipeline:
         result = connector.fetch(cursor)
         fresh = self._drop_stored(result.posts)
         on_brand = [p for p in fresh if self.matcher.matches(p.text)]
-        kept = [p for p in on_brand if not self.brand.is_muted(p.author.handle)]
+        kept = self._drop_muted(on_brand)
         stored = self.repository.store_poll(
             source=connector.name,
             platform=connector.kind,
@@ -99,6 +111,16 @@ class Pipeline:
             known |= {(platform, i) for i in self.repository.known_ids(platform, ids)}
         return [post for post in unique if post.key not in known]
 
+    def _drop_muted(self, posts: list[Post]) -> list[Post]:
+        """brand.muted_authors, and the authors muted from Slack with "Mute author"."""
+        muted = self.repository.muted_authors() if posts else set()
+        return [
+            p
+            for p in posts
+            if not self.brand.is_muted(p.author.handle)
+            and (p.platform, p.author.handle.strip().lstrip("@").lower()) not in muted
+        ]
+
     def _judge(self, post: Post) -> NewPost:
         vip = self.brand.is_vip(post.author.handle, post.author.followers)
         verdict = self.classifier.classify(
@@ -110,4 +132,6 @@ class Pipeline:
             verdict=verdict,
             vip=vip,
             alert_priority=alert_priority(verdict.severity, vip) if wants_alert else None,
+            channel=self.route(post, verdict, vip) if wants_alert and self.route else None,
+            topic=self.topic(post, verdict) if wants_alert and self.topic else None,
         )

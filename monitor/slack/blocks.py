@@ -7,6 +7,8 @@ step offered is always private (a direct message): answering a complaint in publ
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +22,7 @@ from monitor.slack.escaping import (
     mrkdwn_link,
     truncate_plain,
 )
-from monitor.slack.message import AlertMessage
+from monitor.slack.message import AlertMessage, AlertStatus
 
 Block = dict[str, Any]
 
@@ -35,6 +37,11 @@ PLATFORM_NAMES = {
 SEVERITY_MARKS = {Severity.HIGH: "🔴", Severity.MEDIUM: "🟠", Severity.LOW: "🟡"}
 MAX_REASONS = 8
 MAX_EXTRAS = 5
+ACTION_PREFIX = "cm_"
+"""Every action_id of ours starts with this, so the handler ignores other apps' blocks."""
+CLOSED_STATES = frozenset({"resolved", "not_complaint"})
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 
 
 def platform_name(platform: str) -> str:
@@ -154,12 +161,101 @@ def _fit(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def alert_blocks(message: AlertMessage, now: datetime) -> tuple[str, list[Block]]:
-    """The notification text and the blocks of one alert. Valid for any post, however hostile."""
+def user_mention(user_id: str | None) -> str:
+    """``<@U123>`` (Slack shows the person's name); anything that isn't a user id is refused."""
+    if user_id and _USER_ID.match(user_id):
+        return f"<@{user_id}>"
+    return "someone"
+
+
+def group_mention(group_id: str | None) -> str:
+    """``<!subteam^S123>``: pings a user group (on-call, VIP desk)."""
+    if group_id and _GROUP_ID.match(group_id):
+        return f"<!subteam^{group_id}>"
+    return ""
+
+
+def status_lines(status: AlertStatus | None) -> list[str]:
+    """Who took the alert and when, as the team sees it on the message."""
+    if status is None:
+        return []
+    lines: list[str] = []
+    if status.state == "claimed" and status.claimed_at is not None:
+        lines.append(
+            f"✋ Claimed by {user_mention(status.claimed_by)} {_slack_date(status.claimed_at)}"
+        )
+    elif status.state == "resolved" and status.closed_at is not None:
+        lines.append(
+            f"✅ Resolved by {user_mention(status.closed_by)} {_slack_date(status.closed_at)}"
+        )
+    elif status.state == "not_complaint" and status.closed_at is not None:
+        lines.append(
+            f"🚫 Not a complaint, said {user_mention(status.closed_by)} "
+            f"{_slack_date(status.closed_at)}"
+        )
+    if status.muted_by is not None:
+        who = user_mention(status.muted_by) if status.muted_by else "the configuration"
+        lines.append(f"🔇 Author muted by {who}: their posts are no longer alerted")
+    return lines
+
+
+def _button(text: str, action: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": ACTION_PREFIX + action,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _option(text: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": text, "emoji": True}, "value": value}
+
+
+def action_blocks(alert_id: int, status: AlertStatus | None) -> list[Block]:
+    """Claim / Resolved / Not a complaint, and an overflow with Mute author and Reopen. A closed
+    alert keeps only the overflow (Reopen brings the buttons back)."""
+    state = status.state if status is not None else "open"
+    value = str(alert_id)
+    elements: list[Block] = []
+    if state not in CLOSED_STATES:
+        if state != "claimed":
+            elements.append(_button("✋ Claim", "claim", value, "primary"))
+        elements.append(_button("✅ Resolved", "resolve", value))
+        elements.append(_button("🚫 Not a complaint", "not_complaint", value))
+    elements.append(
+        {
+            "type": "overflow",
+            "action_id": ACTION_PREFIX + "more",
+            "options": [
+                _option("🔇 Mute author", f"mute:{alert_id}"),
+                _option("↩️ Reopen", f"reopen:{alert_id}"),
+            ],
+        }
+    )
+    return [{"type": "actions", "block_id": f"cm_alert_{alert_id}", "elements": elements}]
+
+
+def alert_blocks(
+    message: AlertMessage,
+    now: datetime,
+    *,
+    buttons: bool = False,
+    mention: str | None = None,
+) -> tuple[str, list[Block]]:
+    """The notification text and the blocks of one alert. Valid for any post, however hostile.
+
+    `buttons` adds the workflow buttons (only when Socket Mode can receive the clicks);
+    `mention` is a user group id pinged at the top (VIP alerts).
+    """
     post = message.post
     platform = platform_name(post.platform)
     headline = _headline(message)
     ago = time_ago(post.created_at, now)
+    ping = group_mention(mention)
 
     fields = [
         f"*Author*\n{_author(message)}",
@@ -178,14 +274,28 @@ def alert_blocks(message: AlertMessage, now: datetime) -> tuple[str, list[Block]
                 "text": truncate_plain(headline, HEADER_TEXT_LIMIT),
                 "emoji": True,
             },
-        },
+        }
+    ]
+    if ping:
+        blocks.append(_section(f"{ping} VIP complaint: please pick this one up first."))
+    status = status_lines(message.status)
+    if status:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": _fit(line, FIELD_TEXT_LIMIT)} for line in status
+                ],
+            }
+        )
+    blocks.append(
         {
             "type": "section",
             "fields": [
                 {"type": "mrkdwn", "text": _fit(field, FIELD_TEXT_LIMIT)} for field in fields
             ],
-        },
-    ]
+        }
+    )
     title = post.extra.get("title")
     if isinstance(title, str) and title.strip():
         blocks.append(_section(f"*{escape_mrkdwn(title, limit=SECTION_TEXT_LIMIT - 2)}*"))
@@ -212,9 +322,14 @@ def alert_blocks(message: AlertMessage, now: datetime) -> tuple[str, list[Block]
         }
     )
 
+    if buttons:
+        blocks.extend(action_blocks(message.alert_id, message.status))
+
     who = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
     preview = escape_mrkdwn(" ".join(post.text.split()), limit=200) or "(no text)"
     fallback = _fit(f"{headline} from @{who} ({ago}): {preview}", FALLBACK_TEXT_LIMIT)
+    if ping:
+        fallback = f"{ping} {fallback}"
     return fallback, blocks
 
 
@@ -232,3 +347,101 @@ def _quote(text: str) -> str:
 
 def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, SECTION_TEXT_LIMIT)}}
+
+
+# -- storms: one parent message, the complaints in its thread ----------------------------------
+
+STORM_EVENT_TYPE = "complaint_storm"
+STORM_QUOTE_LIMIT = 600
+"""A complaint inside a storm reply is quoted this far; the link leads to the rest."""
+
+
+def storm_parent_blocks(
+    topic: str, count: int, window_minutes: float, started_at: datetime, now: datetime
+) -> tuple[str, list[Block]]:
+    """The incident message whose count is kept current with chat.update."""
+    minutes = f"{window_minutes:g}"
+    headline = (
+        f"⚠️ Possible incident: {count} complaints about {topic} in the last {minutes} minutes"
+    )
+    if (_aware(now) - _aware(started_at)).total_seconds() > window_minutes * 60:
+        headline = f"⚠️ Possible incident: {count} complaints about {topic} since it began"
+    body = (
+        f"Complaints about *{escape_mrkdwn(topic, limit=100)}* are arriving together: each one "
+        f"is in this message's thread instead of the channel. Started {_slack_date(started_at)}, "
+        f"last updated {_slack_date(now)}."
+    )
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": truncate_plain(headline, HEADER_TEXT_LIMIT),
+                "emoji": True,
+            },
+        },
+        _section(body),
+    ]
+    return truncate_plain(headline, FALLBACK_TEXT_LIMIT), blocks
+
+
+def _storm_item(message: AlertMessage, now: datetime, buttons: bool) -> Block:
+    post = message.post
+    severity = message.verdict.severity
+    handle = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
+    link = mrkdwn_link(post.url, "open") or "no link"
+    head = (
+        f"{SEVERITY_MARKS[severity]} *{severity.value.title()}* · @{handle} on "
+        f"{escape_mrkdwn(platform_name(post.platform), limit=40)} · "
+        f"{time_ago(post.created_at, now)} · {link} · alert #{message.alert_id}"
+    )
+    body = escape_mrkdwn(" ".join(post.text.split()), limit=STORM_QUOTE_LIMIT) or "(no text)"
+    lines = [head, f">{body}", *status_lines(message.status)]
+    block: Block = {
+        "type": "section",
+        "block_id": f"cm_item_{message.alert_id}",
+        "text": {"type": "mrkdwn", "text": _fit("\n".join(lines), SECTION_TEXT_LIMIT)},
+    }
+    if buttons:
+        value = message.alert_id
+        block["accessory"] = {
+            "type": "overflow",
+            "action_id": ACTION_PREFIX + "item",
+            "options": [
+                _option("✋ Claim", f"claim:{value}"),
+                _option("✅ Resolved", f"resolve:{value}"),
+                _option("🚫 Not a complaint", f"not_complaint:{value}"),
+                _option("🔇 Mute author", f"mute:{value}"),
+                _option("↩️ Reopen", f"reopen:{value}"),
+            ],
+        }
+    return block
+
+
+def storm_reply_blocks(
+    messages: Sequence[AlertMessage], topic: str, now: datetime, *, buttons: bool
+) -> tuple[str, list[Block]]:
+    """A thread reply holding one or more complaints of a storm (several while catching up:
+    Slack takes about one message a second), each with its own actions menu."""
+    blocks: list[Block] = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": _fit(
+                        f"{len(messages)} complaint{'s' if len(messages) != 1 else ''} about "
+                        f"{escape_mrkdwn(topic, limit=100)}",
+                        FIELD_TEXT_LIMIT,
+                    ),
+                }
+            ],
+        }
+    ]
+    blocks.extend(_storm_item(message, now, buttons) for message in messages)
+    who = ", ".join(
+        "@" + escape_mrkdwn(m.post.author.handle.lstrip("@"), limit=60) for m in messages[:10]
+    )
+    more = f" and {len(messages) - 10} more" if len(messages) > 10 else ""
+    fallback = _fit(f"Complaints about {escape_mrkdwn(topic, limit=100)}: {who}{more}", 3000)
+    return fallback, blocks

@@ -2,15 +2,233 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from typing import Literal
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from monitor.config_base import StrictModel, secret_from_env
+from monitor.models import Severity
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
+_CHANNEL_HELP = (
+    "use the channel's id (like C0123456789), not its name: in Slack open the "
+    "channel's details; the id is at the bottom of the About tab"
+)
+
+
+def channel_id(value: str | None) -> str | None:
+    """A channel id, or None for an empty value; a name is refused (see `_channel_is_an_id`)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not _CHANNEL_ID.match(value):
+        raise ValueError(_CHANNEL_HELP)
+    return value
+
+
+def group_id(value: str | None) -> str | None:
+    """A user group id (S0123...), the only form Slack turns into a ``<!subteam^ID>`` ping."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip().removeprefix("<!subteam^").removesuffix(">")
+    if not _GROUP_ID.match(value):
+        raise ValueError(
+            "use the user group's id (like S0123456789): in Slack open People → User groups, "
+            "the group's ⋮ menu → Copy group ID"
+        )
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    """A single value where a list is expected reads as a list of one (``platform = "x"``)."""
+    return [value] if isinstance(value, str) else value
+
+
+def _check_channel(value: Any) -> Any:
+    return channel_id(value) if isinstance(value, str) else value
+
+
+def _check_group(value: Any) -> Any:
+    return group_id(value) if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+ChannelId = Annotated[str, BeforeValidator(_check_channel)]
+OptionalChannelId = Annotated[str | None, BeforeValidator(_check_channel)]
+OptionalGroupId = Annotated[str | None, BeforeValidator(_check_group)]
+
+
+class RouteRule(StrictModel):
+    """``[[slack.routes]]``: alerts matching every condition given go to `channel`.
+
+    Each condition lists alternatives (any one matches); rules are tried in order and the first
+    match wins; an alert no rule matches goes to ``[slack] channel``.
+    """
+
+    channel: ChannelId
+    platform: StrList = Field(default_factory=list)
+    severity: Annotated[list[Severity], BeforeValidator(_as_list)] = Field(default_factory=list)
+    keyword: StrList = Field(default_factory=list)
+    """Words or phrases in the post (same syntax as brand terms: "quoted phrases", `*`)."""
+    language: StrList = Field(default_factory=list)
+    author: StrList = Field(default_factory=list)
+    """Author handles, without @."""
+    allow_public_channel: bool = False
+
+    @field_validator("platform", "language", "author")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [v.strip().lstrip("@").lower() for v in values if v.strip()]
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> RouteRule:
+        if not (self.platform or self.severity or self.keyword or self.language or self.author):
+            raise ValueError(
+                "a route needs at least one of platform, severity, keyword, language, author "
+                "(alerts no route matches go to [slack] channel)"
+            )
+        return self
+
+
+class VipSettings(StrictModel):
+    """``[slack.vip]``: where VIP complaints go (brand.vip_authors / vip_min_followers)."""
+
+    channel: OptionalChannelId = None
+    """A priority channel; unset: the channel the routes choose."""
+    mention: OptionalGroupId = None
+    """A user group id (S0123...) pinged on every VIP alert."""
+    allow_public_channel: bool = False
+
+
+DEFAULT_SLA_MINUTES = {Severity.HIGH: 15.0, Severity.MEDIUM: 60.0, Severity.LOW: 240.0}
+DEFAULT_REMINDER_MINUTES = {Severity.HIGH: 60.0, Severity.MEDIUM: 240.0, Severity.LOW: 1440.0}
+
+
+def _minutes_over(defaults: dict[Severity, float]) -> AfterValidator:
+    """Severities left out keep their default: ``sla_minutes = {high = 5}`` changes only high."""
+
+    def check(value: dict[Severity, float]) -> dict[Severity, float]:
+        for severity, minutes in value.items():
+            if minutes <= 0:
+                raise ValueError(f"{severity.value}: must be a positive number of minutes")
+        return defaults | value
+
+    return AfterValidator(check)
+
+
+class EscalationSettings(StrictModel):
+    """``[slack.escalation]``: an SLA per severity. Runs only with buttons (an app token)."""
+
+    sla_minutes: Annotated[dict[Severity, float], _minutes_over(DEFAULT_SLA_MINUTES)] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA_MINUTES)
+    )
+    """Unclaimed this long after it was posted: a reply in its thread pings `oncall_group`."""
+    reminder_minutes: Annotated[dict[Severity, float], _minutes_over(DEFAULT_REMINDER_MINUTES)] = (
+        Field(default_factory=lambda: dict(DEFAULT_REMINDER_MINUTES))
+    )
+    """Claimed but not resolved this long after the claim: the claimer is reminded."""
+    oncall_group: OptionalGroupId = None
+    """The user group id (S0123...) an escalation pings."""
+    channel: OptionalChannelId = None
+    """A copy of each escalation goes here too, when set."""
+    allow_public_channel: bool = False
+    check_interval_seconds: float = Field(default=60.0, ge=1, le=3600)
+
+    def sla(self, severity: Severity) -> timedelta | None:
+        minutes = self.sla_minutes.get(severity)
+        return None if minutes is None else timedelta(minutes=minutes)
+
+    def reminder(self, severity: Severity) -> timedelta | None:
+        minutes = self.reminder_minutes.get(severity)
+        return None if minutes is None else timedelta(minutes=minutes)
+
+
+class StormSettings(StrictModel):
+    """``[slack.storms]``: many complaints on one topic become one incident thread."""
+
+    enabled: bool = False
+    """Off by default: every complaint is its own message until the team opts in."""
+    threshold: int = Field(default=10, ge=1)
+    """More than this many complaints on one topic within `window_minutes` is a storm."""
+    window_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
+    topics: dict[str, StrList] = Field(default_factory=dict)
+    """Keyword clusters, e.g. ``outage = ["down", "not loading", "502"]``; checked before the
+    classifier's cues (a post's topic is otherwise its strongest problem cue)."""
+    max_per_reply: int = Field(default=40, ge=1, le=45)
+    """Complaints per thread reply while catching up (Slack takes about one message a second)."""
+    seconds_between_posts: float = Field(default=1.0, ge=0, le=60)
+    """Pace of thread replies per channel, so Slack's rate limit is not hit."""
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(minutes=self.window_minutes)
+
+
+class DigestSettings(StrictModel):
+    """``[slack.digest]``: a daily summary; off until `time` is set."""
+
+    time: str | None = None
+    """Local time of day, "HH:MM", in `timezone`."""
+    timezone: str = "UTC"
+    channel: OptionalChannelId = None
+    """Default: ``[slack] channel``."""
+    allow_public_channel: bool = False
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            dt.time.fromisoformat(value.strip())
+        except ValueError as err:
+            raise ValueError('use a 24-hour "HH:MM" time of day, e.g. "09:00"') from err
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError('an IANA time zone name such as "Europe/Paris" or "UTC"') from err
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.time is not None
+
+    @property
+    def local_time(self) -> dt.time:
+        assert self.time is not None
+        return dt.time.fromisoformat(self.time)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTarget:
+    """A channel the config sends to, the key that names it, and whether it may be public."""
+
+    key: str
+    channel: str
+    allow_public: bool
 
 
 class SlackSettings(StrictModel):
@@ -23,21 +241,58 @@ class SlackSettings(StrictModel):
     base_url: str | None = None
     """Override Slack's API base URL (a proxy, or the tests' fake), e.g. http://127.0.0.1:9000/api/"""
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    allow_public_channel: bool = False
+    """Customer complaints belong in private channels: a public `channel` is refused unless
+    this is true."""
+    app_token_env: str | None = "SLACK_APP_TOKEN"
+    """The app-level token (xapp-..., scope connections:write) for Socket Mode: with it alerts
+    carry Claim / Resolved / Not a complaint buttons; without it they go out without buttons."""
+    routes: list[RouteRule] = Field(default_factory=list)
+    vip: VipSettings = Field(default_factory=VipSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    storms: StormSettings = Field(default_factory=StormSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @field_validator("channel")
     @classmethod
     def _channel_is_an_id(cls, value: str | None) -> str | None:
         """Slack accepts a name when posting but only an id when reading history, which the
         duplicate check after a lost reply needs; so a name must fail here, not on that day."""
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not _CHANNEL_ID.match(value):
-            raise ValueError(
-                "use the channel's id (like C0123456789), not its name: in Slack open the "
-                "channel's details; the id is at the bottom of the About tab"
+        return channel_id(value)
+
+    @property
+    def interactive(self) -> bool:
+        """Buttons need Socket Mode, which needs the app-level token."""
+        return self.secret("app_token") is not None
+
+    def target_channels(self) -> list[ChannelTarget]:
+        """Every channel this config posts to, once each (a repeat keeps the strictest flag)."""
+        targets: list[ChannelTarget] = []
+        if self.channel:
+            targets.append(
+                ChannelTarget("[slack] channel", self.channel, self.allow_public_channel)
             )
-        return value
+        for index, route in enumerate(self.routes):
+            targets.append(
+                ChannelTarget(
+                    f"[[slack.routes]] #{index + 1} channel",
+                    route.channel,
+                    route.allow_public_channel,
+                )
+            )
+        for key, table in (
+            ("[slack.vip] channel", self.vip),
+            ("[slack.escalation] channel", self.escalation),
+            ("[slack.digest] channel", self.digest),
+        ):
+            if table.channel:
+                targets.append(ChannelTarget(key, table.channel, table.allow_public_channel))
+        unique: dict[str, ChannelTarget] = {}
+        for target in targets:
+            seen = unique.get(target.channel)
+            if seen is None or (seen.allow_public and not target.allow_public):
+                unique[target.channel] = target
+        return list(unique.values())
 
     @field_validator("base_url")
     @classmethod
@@ -59,6 +314,12 @@ class SlackSettings(StrictModel):
             raise ValueError(
                 f"{self.token_env} holds an app-level token (xapp-...); alerts need the app's "
                 "Bot User OAuth Token (xoxb-...) from the OAuth & Permissions page"
+            )
+        app_token = secret_from_env(info, self.app_token_env)
+        if app_token is not None and not app_token.get_secret_value().startswith("xapp-"):
+            raise ValueError(
+                f"{self.app_token_env} must hold the app-level token (xapp-...) used for Socket "
+                "Mode: Basic Information → App-Level Tokens, with the connections:write scope"
             )
         if self.sink != "slack":
             return self

@@ -10,7 +10,9 @@ Every alert carries message metadata ``{"event_type": "complaint_alert", "event_
 {"alert_id": N}}`` so that after a lost answer `find_existing` can tell whether Slack has it.
 
 Scopes the Slack app needs: ``chat:write`` (post), ``groups:history`` (find an alert after a lost
-answer, in a private channel), ``groups:read`` (``check-config --online`` verifies the channel).
+answer, in a private channel), ``groups:read`` (start-up and ``check-config --online`` verify
+every channel is private and the bot is in it); with buttons, an app-level token with
+``connections:write`` for Socket Mode and the ``commands`` scope for ``/complaint-monitor``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,44 @@ class SlackSink:
             logger=_sdk_logger(),
         )
 
+    def resolve_channel(self, channel: str | None) -> str:
+        """The channel a message for `channel` lands in (None: ``[slack] channel``)."""
+        return self._channel(channel)
+
+    def find_in_thread(self, channel: str, thread_ts: str, event_type: str) -> dict[int, str]:
+        """alert id → ts of our replies in a thread carrying `event_type` metadata with
+        ``alert_ids`` (a storm reply whose answer was lost). Failures raise `OutcomeUnknown`."""
+        found: dict[int, str] = {}
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            try:
+                with self._errors("conversations.replies", channel):
+                    page = self._client.conversations_replies(
+                        channel=channel,
+                        ts=thread_ts,
+                        include_all_metadata=True,
+                        limit=HISTORY_PAGE_SIZE,
+                        cursor=cursor,
+                    )
+            except TransientError as err:
+                if isinstance(err, OutcomeUnknown):
+                    raise
+                raise OutcomeUnknown(
+                    f"could not read the thread {thread_ts}: {err}", retry_after=err.retry_after
+                ) from err
+            for item in page.get("messages") or []:
+                metadata = item.get("metadata") or {}
+                if not isinstance(metadata, dict) or metadata.get("event_type") != event_type:
+                    continue
+                payload = metadata.get("event_payload") or {}
+                for raw in str(payload.get("alert_ids") or "").split(","):
+                    if raw.strip().isdigit():
+                        found[int(raw)] = str(item["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or not cursor:
+                break
+        return found
+
     def _channel(self, channel: str | None) -> str:
         chosen = channel or self.default_channel
         if not chosen:
@@ -113,9 +153,19 @@ class SlackSink:
             )
         return chosen
 
+    @property
+    def client(self) -> WebClient:
+        """The bot's Web API client (Socket Mode reuses its base URL and timeout)."""
+        return self._client
+
+    def render(self, message: AlertMessage, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+        """An alert as this workspace shows it: buttons with Socket Mode, a ping for VIPs."""
+        mention = self.settings.vip.mention if message.vip else None
+        return alert_blocks(message, now, buttons=self.settings.interactive, mention=mention)
+
     def send(self, message: AlertMessage, now: datetime) -> Delivered:
         channel = self._channel(message.channel)
-        text, blocks = alert_blocks(message, now)
+        text, blocks = self.render(message, now)
         with self._errors("chat.postMessage", channel):
             response = self._client.chat_postMessage(
                 channel=channel,
@@ -176,6 +226,103 @@ class SlackSink:
         )
         return None
 
+    def post(
+        self,
+        channel: str | None,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Delivered:
+        """One message (our own text: the caller escapes anything a customer wrote)."""
+        chosen = self._channel(channel)
+        arguments: dict[str, Any] = {
+            "channel": chosen,
+            "text": text,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "link_names": False,
+            "parse": "none",
+        }
+        if blocks is not None:
+            arguments["blocks"] = blocks
+        if thread_ts is not None:
+            arguments["thread_ts"] = thread_ts
+        if metadata is not None:
+            arguments["metadata"] = metadata
+        with self._errors("chat.postMessage", chosen):
+            response = self._client.chat_postMessage(**arguments)
+        return Delivered(channel=str(response.get("channel") or chosen), ts=str(response["ts"]))
+
+    def update(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Rewrite a message we posted (a click's result, a storm's count)."""
+        arguments: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        if blocks is not None:
+            arguments["blocks"] = blocks
+        with self._errors("chat.update", channel):
+            self._client.chat_update(**arguments, link_names=False, parse="none")
+
+    def ephemeral(self, channel: str, user: str, text: str) -> None:
+        """A note only `user` sees (a click that could not be recorded). Never raises."""
+        try:
+            with self._errors("chat.postEphemeral", channel):
+                self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except Exception as err:
+            log.warning("could not tell %s in %s: %s (%s)", user, channel, text, err)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to a message, for copies posted elsewhere; None when Slack won't say."""
+        try:
+            with self._errors("chat.getPermalink", channel):
+                response = self._client.chat_getPermalink(channel=channel, message_ts=ts)
+        except Exception as err:
+            log.debug("no permalink for %s/%s: %s", channel, ts, err)
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    def verify_channels(self) -> list[str]:
+        """Check with conversations.info that every channel the config posts to is private
+        (unless its ``allow_public_channel = true``) and has the bot in it.
+
+        Raises `ConfigError` naming the key to fix; returns one line per channel checked.
+        Without the groups:read scope a channel can't be checked: that is said, not fatal.
+        """
+        lines: list[str] = []
+        for target in self.settings.target_channels():
+            channel = target.channel
+            try:
+                with self._errors("conversations.info", channel):
+                    info = self._client.conversations_info(channel=channel)["channel"]
+            except ConfigError as err:
+                if "missing_scope" in str(err):
+                    lines.append(
+                        f"channel {channel} not verified (add the groups:read scope to check it)"
+                    )
+                    continue
+                raise ConfigError(f"{target.key} {channel}: {err}") from err
+            name = info.get("name", channel)
+            if not info.get("is_private") and not target.allow_public:
+                raise ConfigError(
+                    f"{target.key} {channel} (#{name}) is a public channel: alerts quote "
+                    "customers and belong in a private channel. Create a private channel and "
+                    "invite the bot, or, if this channel must stay public, set "
+                    "allow_public_channel = true next to that channel key"
+                )
+            if not info.get("is_member", True):
+                raise ConfigError(
+                    f"{target.key} {channel} (#{name}): the bot is not a member; invite it "
+                    "with /invite @app in that channel"
+                )
+            if info.get("is_private"):
+                lines.append(f"posting to private channel #{name}")
+            else:
+                lines.append(f"posting to PUBLIC channel #{name} (allowed by {target.key})")
+        return lines
+
     def notify(self, text: str) -> None:
         try:
             channel = self._channel(None)
@@ -196,24 +343,31 @@ class SlackSink:
         with self._errors("auth.test", None):
             auth = self._client.auth_test()
         who = f"authenticated as {auth.get('user', '?')} in {auth.get('team', '?')}"
-        if not self.default_channel:
-            return who
-        channel = self.default_channel
+        checked = self.verify_channels()
+        return "; ".join([who, *checked, self._check_app_token()])
+
+    def _check_app_token(self) -> str:
+        """Buttons need Socket Mode: prove the app-level token opens a connection."""
+        token = self.settings.secret("app_token")
+        if token is None:
+            return f"no app-level token in {self.settings.app_token_env}: alerts have no buttons"
+        client = WebClient(
+            base_url=self._client.base_url,
+            timeout=self._client.timeout,
+            retry_handlers=[],
+            logger=_sdk_logger(),
+        )
         try:
-            with self._errors("conversations.info", channel):
-                info = self._client.conversations_info(channel=channel)["channel"]
-        except ConfigError as err:
-            if "missing_scope" not in str(err):
-                raise
-            return f"{who}; channel {channel} not verified (add the groups:read scope to check it)"
-        if not info.get("is_private"):
-            raise ConfigError(
-                f"[slack] channel {channel} (#{info.get('name', '?')}) is public: alerts quote "
-                "customers and belong in a private channel; create one and invite the bot"
-            )
-        if not info.get("is_member", True):
-            raise ConfigError(_channel_fix(channel, "not_in_channel"))
-        return f"{who}; posting to private channel #{info.get('name', channel)}"
+            with self._errors("apps.connections.open", None):
+                client.apps_connections_open(app_token=token.get_secret_value())
+        except AuthError as err:
+            raise AuthError(
+                f"Slack refused the app-level token in {self.settings.app_token_env}: create a "
+                "new one under Basic Information → App-Level Tokens (scope connections:write) "
+                "and enable Socket Mode",
+                credential=self.settings.app_token_env,
+            ) from err
+        return "Socket Mode: the app-level token works, buttons are on"
 
     def close(self) -> None:
         """Nothing to release: slack_sdk's urllib client opens a connection per request."""

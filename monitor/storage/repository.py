@@ -25,6 +25,7 @@ from monitor.storage.tables import (
     ClassificationRow,
     DailyCountRow,
     FeedbackRow,
+    MutedAuthorRow,
     PostRow,
     SourceCursorRow,
     SourceLeaseRow,
@@ -41,6 +42,8 @@ class NewPost:
     alert_priority: int | None
     """None: no alert (not a complaint); otherwise the outbox priority (higher goes first)."""
     channel: str | None = None
+    topic: str | None = None
+    """What the complaint is about (groups storms); see `monitor.slack.routing.TopicFinder`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,12 @@ class Repository:
         with self.database.session() as session:
             row = session.get(SourceLeaseRow, source)
             return row.owner if row is not None and row.expires_at > now else None
+
+    def muted_authors(self) -> set[tuple[str, str]]:
+        """(platform, lower-case handle) of every author muted from Slack ("Mute author")."""
+        with self.database.session() as session:
+            rows = session.execute(select(MutedAuthorRow.platform, MutedAuthorRow.handle))
+            return {(platform, handle) for platform, handle in rows}
 
     # -- the outbox ----------------------------------------------------------------------
 
@@ -443,6 +452,7 @@ def _alert_values(post_id: int, item: NewPost, now: datetime) -> dict[str, Any]:
         "status": "pending",
         "priority": item.alert_priority,
         "channel": item.channel,
+        "topic": item.topic,
         "attempts": 0,
         "outcome_unknown": False,
         "created_at": now,

@@ -116,6 +116,24 @@ class AlertRow(Base):
     next_attempt_at: Mapped[datetime]
     last_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # The team's workflow on a sent alert (monitor.slack.interactivity, escalation, storms).
+    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    """open, claimed, resolved or not_complaint (what the buttons set)."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_by_name: Mapped[str | None] = mapped_column(String(256))
+    claimed_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_by_name: Mapped[str | None] = mapped_column(String(256))
+    resolved_at: Mapped[datetime | None]
+    """When it was closed: resolved, or marked not a complaint."""
+    escalated_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    topic: Mapped[str | None] = mapped_column(String(64))
+    """What the complaint is about (a keyword cluster or the strongest problem cue): storms."""
+    storm_id: Mapped[int | None] = mapped_column(
+        ForeignKey("storms.id", ondelete="SET NULL", name="fk_alerts_storm_id")
+    )
+    """Set when the alert was posted in a storm's thread instead of on its own."""
 
     post: Mapped[PostRow] = relationship(back_populates="alert")
 
@@ -167,3 +185,59 @@ class FeedbackRow(Base):
     author: Mapped[str | None] = mapped_column(String(128))
     """Who gave it (a Slack user id, or the import file)."""
     created_at: Mapped[datetime]
+
+
+class AlertEventRow(Base):
+    """Who did what to an alert, when: every button click, escalation and reminder."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_alert_id", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    user_name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+
+
+class MutedAuthorRow(Base):
+    """Authors muted from Slack ("Mute author"): the pipeline skips them, as brand.muted_authors."""
+
+    __tablename__ = "muted_authors"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(256), primary_key=True)
+    """Lower case, without @."""
+    muted_by: Mapped[str | None] = mapped_column(String(64))
+    muted_by_name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+
+
+class StormRow(Base):
+    """A burst of complaints on one topic, posted as one parent message and a thread."""
+
+    __tablename__ = "storms"
+    __table_args__ = (Index("ix_storms_channel_topic", "channel", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    """None: the default channel."""
+    topic: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    last_alert_at: Mapped[datetime]
+    parent_channel: Mapped[str | None] = mapped_column(String(64))
+    parent_ts: Mapped[str | None] = mapped_column(String(32))
+    shown_count: Mapped[int] = mapped_column(Integer, default=0)
+    """The count the parent message shows now (updated with chat.update when it changes)."""
+
+
+class DigestRow(Base):
+    """One row per daily digest sent, so a restart or a second replica never sends it twice."""
+
+    __tablename__ = "digests"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    slack_ts: Mapped[str | None] = mapped_column(String(32))

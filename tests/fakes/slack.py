@@ -15,7 +15,9 @@ stored, then the connection drops without an answer) and slow answers (for clien
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -26,10 +28,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.socket_mode import Envelope, FakeSocketMode
+
 DEFAULT_CHANNEL = "C1"
 """A private channel the bot is a member of; `FakeSlack.channel` names it."""
 
 _JSON_FIELDS = ("blocks", "metadata", "attachments")
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+"""Methods Slack only accepts with the app-level token (xapp-...)."""
+DEFAULT_USERS = {"U0ALICE01": "alice", "U0BOB0002": "bob"}
 """Form-encoded bodies carry these as JSON strings; decode them so tests see structures."""
 
 
@@ -53,12 +60,14 @@ class FakeSlack:
         self,
         *,
         token: str = "xoxb-test-token",
+        app_token: str = "xapp-1-test-app-token",
         channels: dict[str, dict[str, Any]] | None = None,
         clock: Callable[[], float] | None = None,
         team: str = "Acme Corp",
         bot_name: str = "complaint-monitor",
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.team = team
         self.team_id = "T0TEAM001"
         self.bot_name = bot_name
@@ -82,6 +91,18 @@ class FakeSlack:
         """Every Nth chat.postMessage call answers 429 with ``Retry-After: rate_limit_retry_after``
         (a storm, beside what `queue_error` queues)."""
         self.rate_limit_retry_after: int | None = 1
+        self.rate_limit_per_second: float | None = None
+        """Slack's posting limit per channel (e.g. 1.0): a post beyond it answers 429 with
+        ``Retry-After: 1`` and takes no effect. `rate_limit_burst` posts may go at once."""
+        self.rate_limit_burst = 3
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.message_times: dict[str, float] = {}
+        """ts → time.monotonic() when the message became visible (for benchmarks)."""
+        self.ephemerals: list[dict[str, Any]] = []
+        """chat.postEphemeral calls: channel, user, text (only that user saw them)."""
+        self.users: dict[str, str] = dict(DEFAULT_USERS)
+        self._socket_mode: FakeSocketMode | None = None
+        self._trigger_ids = itertools.count(1)
         self._post_count = 0
         self._clock = clock or time.time
         self._last_ts = 0.0
@@ -116,6 +137,8 @@ class FakeSlack:
 
     def close(self) -> None:
         self._closing.set()  # wakes handlers sleeping on a queued delay
+        if self._socket_mode is not None:
+            self._socket_mode.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -160,6 +183,107 @@ class FakeSlack:
         failure = _QueuedFailure(error, status, retry_after, drop_after_accept, delay)
         with self._lock:
             self._queued.setdefault(method, deque()).extend(failure for _ in range(count))
+
+    @property
+    def socket_mode(self) -> FakeSocketMode:
+        """The Socket Mode WebSocket server, started on first use."""
+        with self._lock:
+            if self._socket_mode is None:
+                self._socket_mode = FakeSocketMode().start()
+            return self._socket_mode
+
+    def click(
+        self,
+        ts: str,
+        action_id: str,
+        *,
+        user: str = "U0ALICE01",
+        option: str | None = None,
+        block_id: str | None = None,
+    ) -> Envelope:
+        """Press a button (or pick an overflow `option`, by its value or text) that is on the
+        stored message `ts`, as `user`; Slack sends the ``block_actions`` envelope over Socket
+        Mode. Raises LookupError when the message shows no such control: a test can only click
+        what a person would see."""
+        with self._lock:
+            stored = self.message(ts)
+            element, found_block = _find_element(stored.get("blocks") or [], action_id, block_id)
+            action: dict[str, Any] = {
+                "type": element["type"],
+                "action_id": action_id,
+                "block_id": found_block,
+                "action_ts": f"{time.time():.6f}",
+            }
+            if element["type"] == "overflow":
+                chosen = _find_option(element, option)
+                action["selected_option"] = chosen
+            else:
+                action["text"] = element.get("text")
+                action["value"] = element.get("value")
+            channel_id = stored["channel"]
+            payload = {
+                "type": "block_actions",
+                "user": {
+                    "id": user,
+                    "username": self.users.get(user, user.lower()),
+                    "name": self.users.get(user, user.lower()),
+                    "team_id": self.team_id,
+                },
+                "api_app_id": "A0APP0001",
+                "token": "verification-token-unused-in-socket-mode",
+                "container": {
+                    "type": "message",
+                    "message_ts": ts,
+                    "channel_id": channel_id,
+                    "is_ephemeral": False,
+                    **({"thread_ts": stored["thread_ts"]} if stored.get("thread_ts") else {}),
+                },
+                "trigger_id": f"{next(self._trigger_ids)}.trigger",
+                "team": {"id": self.team_id, "domain": "acme"},
+                "channel": {
+                    "id": channel_id,
+                    "name": self.channels.get(channel_id, {}).get("name", channel_id),
+                },
+                "message": self._as_history_item(stored, with_metadata=True),
+                "response_url": "https://hooks.slack.invalid/actions/T0TEAM001/1/x",
+                "actions": [action],
+            }
+        return self.socket_mode.push("interactive", payload)
+
+    def slash_command(
+        self, text: str, *, user: str = "U0ALICE01", command: str = "/complaint-monitor"
+    ) -> Envelope:
+        """Someone types ``/complaint-monitor <text>``: a ``slash_commands`` envelope."""
+        payload = {
+            "token": "verification-token-unused-in-socket-mode",
+            "team_id": self.team_id,
+            "team_domain": "acme",
+            "channel_id": self.channel,
+            "channel_name": self.channels.get(self.channel, {}).get("name", "complaints"),
+            "user_id": user,
+            "user_name": self.users.get(user, user.lower()),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0APP0001",
+            "is_enterprise_install": "false",
+            "response_url": "https://hooks.slack.invalid/commands/T0TEAM001/1/x",
+            "trigger_id": f"{next(self._trigger_ids)}.trigger",
+        }
+        return self.socket_mode.push("slash_commands", payload, accepts_response_payload=True)
+
+    def thread(self, ts: str) -> list[dict[str, Any]]:
+        """The replies in a message's thread, oldest first."""
+        with self._lock:
+            return [m for m in self.messages if m.get("thread_ts") == ts and m["ts"] != ts]
+
+    def top_level(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages not in a thread (what the channel shows), oldest first."""
+        with self._lock:
+            return [
+                m
+                for m in self.messages
+                if not m.get("thread_ts") and (channel is None or m["channel"] == channel)
+            ]
 
     def message(self, ts: str) -> dict[str, Any]:
         with self._lock:
@@ -207,11 +331,28 @@ class FakeSlack:
                 and (self._post_count % self.rate_limit_every == 0)
             ):
                 failure = _QueuedFailure(None, 429, self.rate_limit_retry_after, False, 0.0)
+            if failure is None and self.rate_limit_per_second and not self._take_token(body):
+                failure = _QueuedFailure(None, 429, 1, False, 0.0)
             if failure is None:
                 self.post_statuses.append(200)
             else:
                 self.post_statuses.append(0 if failure.drop_after_accept else failure.status)
             return failure
+
+    def _take_token(self, body: dict[str, Any]) -> bool:
+        """A token bucket per channel: `rate_limit_burst` deep, refilled at the rate set."""
+        assert self.rate_limit_per_second
+        channel = str(body.get("channel") or "")
+        now = time.monotonic()
+        tokens, last = self._buckets.get(channel, (float(self.rate_limit_burst), now))
+        tokens = min(
+            float(self.rate_limit_burst), tokens + (now - last) * self.rate_limit_per_second
+        )
+        if tokens < 1.0:
+            self._buckets[channel] = (tokens, now)
+            return False
+        self._buckets[channel] = (tokens - 1.0, now)
+        return True
 
     def _next_ts(self) -> str:
         with self._lock:
@@ -223,7 +364,12 @@ class FakeSlack:
         """The API's answer; raises nothing: every problem is an ``ok: false`` reply."""
         if token is None:
             return _fail("not_authed")
-        if token != self.token:
+        if method in _APP_TOKEN_METHODS:
+            if token != self.app_token:
+                return _fail("not_allowed_token_type" if token == self.token else "invalid_auth")
+        elif token == self.app_token:
+            return _fail("not_allowed_token_type")
+        elif token != self.token:
             return _fail("invalid_auth")
         handler = _METHODS.get(method)
         if handler is None:
@@ -297,7 +443,13 @@ class FakeSlack:
         }
         if metadata is not None:
             stored["metadata"] = metadata  # absent otherwise, as in Slack's own history
+        thread_ts = body.get("thread_ts")
+        if thread_ts is not None and not any(
+            m["ts"] == thread_ts and m["channel"] == channel_id for m in self.messages
+        ):
+            return _fail("thread_not_found")
         self.messages.append(stored)
+        self.message_times[stored["ts"]] = time.monotonic()
         return {
             "ok": True,
             "channel": channel_id,
@@ -310,6 +462,10 @@ class FakeSlack:
         if isinstance(resolved, str):
             return _fail(resolved)
         channel_id, _ = resolved
+        blocks = body.get("blocks")
+        problem = _block_problem(blocks) if blocks else None
+        if problem is not None:
+            return {**_fail("invalid_blocks"), "errors": [problem]}
         for stored in self.messages:
             if stored["channel"] == channel_id and stored["ts"] == body.get("ts"):
                 for key in ("text", "blocks", "metadata"):
@@ -378,6 +534,53 @@ class FakeSlack:
             },
         }
 
+    def _replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._find_channel(str(body.get("channel") or ""), by_name=False)
+        if found is None:
+            return _fail("channel_not_found")
+        channel_id, info = found
+        if not info.get("is_member", True):
+            return _fail("not_in_channel")
+        ts = str(body.get("ts") or "")
+        parent = [m for m in self.messages if m["channel"] == channel_id and m["ts"] == ts]
+        if not parent:
+            return _fail("thread_not_found")
+        replies = [m for m in self.messages if m["channel"] == channel_id and m["thread_ts"] == ts]
+        replies.sort(key=lambda m: float(m["ts"]))
+        with_metadata = _truthy(body.get("include_all_metadata"))
+        return {
+            "ok": True,
+            "messages": [
+                self._as_history_item(m, with_metadata=with_metadata) for m in parent + replies
+            ],
+            "has_more": False,
+        }
+
+    def _ephemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        resolved = self._channel_for_write(body)
+        if isinstance(resolved, str):
+            return _fail(resolved)
+        if not body.get("user"):
+            return _fail("user_not_in_channel")
+        self.ephemerals.append(
+            {"channel": resolved[0], "user": body["user"], "text": body.get("text", "")}
+        )
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _permalink(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel") or "")
+        ts = str(body.get("message_ts") or "")
+        if not any(m["channel"] == channel and m["ts"] == ts for m in self.messages):
+            return _fail("message_not_found")
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
+    def _connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.socket_mode.issue_url()}
+
     def _as_history_item(self, stored: dict[str, Any], *, with_metadata: bool) -> dict[str, Any]:
         item: dict[str, Any] = {
             "type": "message",
@@ -402,6 +605,10 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.update": FakeSlack._update,
     "conversations.history": FakeSlack._history,
     "conversations.info": FakeSlack._info,
+    "conversations.replies": FakeSlack._replies,
+    "chat.postEphemeral": FakeSlack._ephemeral,
+    "chat.getPermalink": FakeSlack._permalink,
+    "apps.connections.open": FakeSlack._connections_open,
 }
 
 
@@ -526,6 +733,11 @@ def _block_problem(blocks: Any) -> str | None:
             for field in fields:
                 if not 1 <= len(str(field.get("text", ""))) <= 2000:
                     return f"{where}.fields: each must be 1 to 2000 characters"
+            accessory = block.get("accessory")
+            if accessory is not None:
+                problem = _element_problem(accessory, f"{where}.accessory")
+                if problem:
+                    return problem
         elif block["type"] == "context":
             elements = block.get("elements") or []
             if not 1 <= len(elements) <= 10:
@@ -533,7 +745,72 @@ def _block_problem(blocks: Any) -> str | None:
             for element in elements:
                 if len(str(element.get("text", ""))) > 2000:
                     return f"{where}.elements: text over 2000 characters"
+        elif block["type"] == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 25:
+                return f"{where}.elements: 1 to 25 elements"
+            for n, element in enumerate(elements):
+                problem = _element_problem(element, f"{where}.elements[{n}]")
+                if problem:
+                    return problem
+        if len(str(block.get("block_id") or "")) > 255:
+            return f"{where}.block_id: over 255 characters"
+    ids = [b.get("block_id") for b in blocks if b.get("block_id")]
+    if len(ids) != len(set(ids)):
+        return "block_id values must be unique in a message"
     return None
+
+
+_ACTION_ID = re.compile(r"^.{1,255}$", re.DOTALL)
+
+
+def _element_problem(element: Any, where: str) -> str | None:
+    """Slack's rules for the interactive elements we use: buttons and overflow menus."""
+    if not isinstance(element, dict) or element.get("type") not in {"button", "overflow"}:
+        return f"{where}: unsupported element"
+    if not _ACTION_ID.match(str(element.get("action_id") or "")):
+        return f"{where}.action_id: 1 to 255 characters"
+    if element["type"] == "button":
+        text = element.get("text") or {}
+        if text.get("type") != "plain_text" or not 1 <= len(str(text.get("text", ""))) <= 75:
+            return f"{where}.text: plain_text of 1 to 75 characters"
+        if len(str(element.get("value") or "")) > 2000:
+            return f"{where}.value: over 2000 characters"
+        if element.get("style") not in {None, "primary", "danger"}:
+            return f"{where}.style: primary or danger"
+        return None
+    options = element.get("options") or []
+    if not 2 <= len(options) <= 5:
+        return f"{where}.options: 2 to 5 options"
+    for option in options:
+        text = option.get("text") or {}
+        if text.get("type") != "plain_text" or not 1 <= len(str(text.get("text", ""))) <= 75:
+            return f"{where}.options: each text plain_text of 1 to 75 characters"
+        if not 1 <= len(str(option.get("value") or "")) <= 150:
+            return f"{where}.options: each value 1 to 150 characters"
+    return None
+
+
+def _find_element(
+    blocks: list[dict[str, Any]], action_id: str, block_id: str | None
+) -> tuple[dict[str, Any], str]:
+    for block in blocks:
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
+        candidates = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        if block.get("accessory"):
+            candidates.append(block["accessory"])
+        for element in candidates:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return element, str(block.get("block_id") or "")
+    raise LookupError(f"no control with action_id {action_id!r} on this message")
+
+
+def _find_option(element: dict[str, Any], wanted: str | None) -> dict[str, Any]:
+    for option in element.get("options") or []:
+        if wanted is None or wanted in (option.get("value"), option["text"].get("text")):
+            return dict(option)
+    raise LookupError(f"the overflow menu has no option {wanted!r}")
 
 
 def _fail(error: str) -> dict[str, Any]:

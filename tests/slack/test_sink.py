@@ -273,8 +273,30 @@ def test_check_reports_the_bot_the_team_and_the_private_channel(
     fake_slack: FakeSlack, sink: SlackSink
 ) -> None:
     assert sink.check() == (
-        "authenticated as complaint-monitor in Acme Corp; posting to private channel #complaints"
+        "authenticated as complaint-monitor in Acme Corp; posting to private channel #complaints; "
+        "no app-level token in SLACK_APP_TOKEN: alerts have no buttons"
     )
+
+
+def test_check_proves_the_app_level_token_opens_socket_mode(fake_slack: FakeSlack) -> None:
+    def with_app_token(value: str) -> SlackSink:
+        raw = {
+            "sink": "slack",
+            "token_env": TOKEN_ENV,
+            "app_token_env": "TEST_APP_TOKEN",
+            "channel": "C1",
+            "base_url": fake_slack.base_url,
+        }
+        env = {TOKEN_ENV: fake_slack.token, "TEST_APP_TOKEN": value}
+        return SlackSink(SlackSettings.model_validate(raw, context={"env": env}))
+
+    assert (
+        with_app_token(fake_slack.app_token)
+        .check()
+        .endswith("Socket Mode: the app-level token works, buttons are on")
+    )
+    with pytest.raises(AuthError, match="refused the app-level token in TEST_APP_TOKEN"):
+        with_app_token("xapp-revoked").check()
 
 
 def test_check_refuses_a_public_channel(fake_slack: FakeSlack, sink: SlackSink) -> None:

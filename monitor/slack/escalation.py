@@ -1,0 +1,150 @@
+"""Escalation: an alert nobody claimed within its severity's SLA pings the on-call group.
+
+An unclaimed alert past its SLA gets a reply in its own thread mentioning ``oncall_group`` (and a
+copy, with a link, in ``[slack.escalation] channel`` when one is set); a claimed alert still not
+resolved after ``reminder_minutes`` gets a reply reminding whoever claimed it. Each happens once
+per alert: the right to send is taken in the database first (so neither a second replica nor
+the next run repeats it) and given back only when Slack refused the post.
+
+Time comes from the injectable clock, so tests move a `FakeClock` instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.clock import Clock
+from monitor.errors import MonitorError
+from monitor.slack.blocks import group_mention, platform_name, time_ago, user_mention
+from monitor.slack.escaping import escape_mrkdwn
+from monitor.slack.settings import EscalationSettings
+from monitor.slack.sink import SlackSink
+from monitor.storage.workflow import AlertView, WorkflowStore
+
+log = logging.getLogger(__name__)
+
+ESCALATION_EVENT_TYPE = "complaint_escalation"
+
+
+@dataclass
+class EscalationReport:
+    escalated: int = 0
+    reminded: int = 0
+    failed: int = 0
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+
+
+def _about(view: AlertView, now: datetime) -> str:
+    post = view.post
+    return (
+        f"{view.verdict.severity.value} complaint from "
+        f"@{escape_mrkdwn(post.author.handle.lstrip('@'), limit=100)} on "
+        f"{platform_name(post.platform)} (posted {time_ago(post.created_at, now)}, "
+        f"alert #{view.alert_id})"
+    )
+
+
+class Escalator:
+    def __init__(
+        self, settings: EscalationSettings, store: WorkflowStore, sink: SlackSink, clock: Clock
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.sink = sink
+        self.clock = clock
+
+    def run(self) -> EscalationReport:
+        report = EscalationReport()
+        now = self.clock.now()
+        sla = {s: p for s in self.settings.sla_minutes if (p := self.settings.sla(s))}
+        for view in self.store.unclaimed_past_sla(now, sla):
+            if self._escalate(view, now):
+                report.escalated += 1
+            else:
+                report.failed += 1
+        reminders = {
+            s: p for s in self.settings.reminder_minutes if (p := self.settings.reminder(s))
+        }
+        for view in self.store.claimed_past_reminder(now, reminders):
+            if self._remind(view, now):
+                report.reminded += 1
+            else:
+                report.failed += 1
+        if report.escalated or report.reminded or report.failed:
+            log.info(
+                "escalation escalated=%d reminded=%d failed=%d",
+                report.escalated,
+                report.reminded,
+                report.failed,
+            )
+        return report
+
+    def _escalate(self, view: AlertView, now: datetime) -> bool:
+        assert view.channel is not None and view.slack_ts is not None and view.sent_at is not None
+        if not self.store.mark_once(view.alert_id, "escalated", now):
+            return True  # another run or replica took it
+        waited = _minutes((now - view.sent_at).total_seconds())
+        ping = group_mention(self.settings.oncall_group) or "<!here>"
+        text = (
+            f"{ping} :rotating_light: Not claimed after {waited}: {_about(view, now)}. "
+            "Please claim it with the button on the alert."
+        )
+        try:
+            self.sink.post(view.channel, text, thread_ts=view.slack_ts, metadata=_meta(view, "sla"))
+            if self.settings.channel:
+                link = self.sink.permalink(view.channel, view.slack_ts)
+                where = f"<{link}|the alert>" if link else f"the alert in <#{view.channel}>"
+                self.sink.post(
+                    self.settings.channel,
+                    f"{ping} :rotating_light: {_about(view, now).capitalize()} has not been "
+                    f"claimed after {waited}: see {where}.",
+                    metadata=_meta(view, "sla"),
+                )
+        except MonitorError as err:
+            self.store.unmark(view.alert_id, "escalated")
+            log.warning(
+                "alert=%d escalation not posted (%s); next run tries again", view.alert_id, err
+            )
+            return False
+        self.store.record_event(view.alert_id, "escalate", now)
+        log.warning("alert=%d escalated: unclaimed after %s", view.alert_id, waited)
+        return True
+
+    def _remind(self, view: AlertView, now: datetime) -> bool:
+        assert view.channel is not None and view.slack_ts is not None
+        assert view.claimed_at is not None
+        if not self.store.mark_once(view.alert_id, "reminded", now):
+            return True
+        held = _minutes((now - view.claimed_at).total_seconds())
+        who = user_mention(view.claimed_by.id if view.claimed_by else None)
+        text = (
+            f"{who} :hourglass: Reminder: you claimed this {held} ago and it is not resolved yet "
+            f"({_about(view, now)}). Press Resolved when it is done."
+        )
+        try:
+            self.sink.post(
+                view.channel, text, thread_ts=view.slack_ts, metadata=_meta(view, "reminder")
+            )
+        except MonitorError as err:
+            self.store.unmark(view.alert_id, "reminded")
+            log.warning(
+                "alert=%d reminder not posted (%s); next run tries again", view.alert_id, err
+            )
+            return False
+        self.store.record_event(view.alert_id, "remind", now)
+        return True
+
+
+def _meta(view: AlertView, kind: str) -> dict[str, object]:
+    return {
+        "event_type": ESCALATION_EVENT_TYPE,
+        "event_payload": {"alert_id": view.alert_id, "kind": kind},
+    }

@@ -1,0 +1,108 @@
+"""The support team's workflow in Slack, as one object the daemon starts and stops.
+
+Buttons and escalation need Socket Mode (``[slack] app_token_env``); storms and the digest only
+need the bot token. With the console sink none of this runs: alerts print, nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.clock import Clock
+from monitor.errors import AuthError, ConfigError, MonitorError
+from monitor.slack.digest import DigestSender
+from monitor.slack.escalation import EscalationReport, Escalator
+from monitor.slack.interactivity import Interactions, SocketModeListener
+from monitor.slack.settings import SlackSettings
+from monitor.slack.sink import SlackSink
+from monitor.slack.storms import StormReport, StormSender
+from monitor.storage import Repository
+from monitor.storage.workflow import WorkflowStore
+
+log = logging.getLogger(__name__)
+
+
+class SlackWorkflow:
+    def __init__(
+        self,
+        settings: SlackSettings,
+        sink: SlackSink,
+        repository: Repository,
+        clock: Clock,
+        *,
+        ping_interval: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.store = WorkflowStore(repository.database, settings.channel)
+        self.interactions = Interactions(self.store, sink, clock)
+        self.listener: SocketModeListener | None = None
+        self.escalator: Escalator | None = None
+        if settings.interactive:
+            self.listener = SocketModeListener(
+                settings, sink, self.interactions, ping_interval=ping_interval
+            )
+            self.escalator = Escalator(settings.escalation, self.store, sink, clock)
+        self.storms = StormSender(settings.storms, self.store, repository, sink, clock)
+        self.digest = (
+            DigestSender(settings.digest, self.store, sink, clock)
+            if settings.digest.enabled
+            else None
+        )
+
+    def verify_channels(self) -> None:
+        """At start-up: a public or unreachable channel stops the daemon (ConfigError); Slack
+        being down does not (alerts wait in the outbox)."""
+        try:
+            for line in self.sink.verify_channels():
+                log.info("slack: %s", line)
+        except ConfigError:
+            raise
+        except (AuthError, MonitorError) as err:
+            log.warning("slack channels not verified at start-up: %s", err)
+
+    def start(self) -> None:
+        """Open the Socket Mode connection (in the background) when there is an app token."""
+        if self.listener is not None:
+            self.listener.start()
+        else:
+            log.info(
+                "no app-level token (%s): alerts go out without buttons",
+                self.settings.app_token_env or "[slack] app_token_env",
+            )
+
+    def schedule(self, scheduler: Any) -> None:
+        """Add the escalation and digest jobs to the daemon's APScheduler."""
+        if self.escalator is not None:
+            scheduler.add_job(
+                self.escalate,
+                "interval",
+                id="escalate",
+                seconds=self.settings.escalation.check_interval_seconds,
+                replace_existing=True,
+            )
+        if self.digest is not None:
+            digest = self.settings.digest
+            when = digest.local_time
+            scheduler.add_job(
+                self.digest.send,
+                CronTrigger(hour=when.hour, minute=when.minute, timezone=digest.zone),
+                id="digest",
+                misfire_grace_time=3600,
+                replace_existing=True,
+            )
+
+    def deliver_storms(self) -> StormReport:
+        return self.storms.deliver()
+
+    def escalate(self) -> EscalationReport:
+        if self.escalator is None:
+            return EscalationReport()
+        return self.escalator.run()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
