@@ -5,12 +5,16 @@ Pushes N generated posts (default 100,000) through fetch (JSONL file) → classi
 `SentimentIntensityAnalyzer.polarity_scores` over the same texts. Prints posts per second for
 both, their ratio, the delivery rate, and peak RSS.
 
-    .venv/bin/python bench/pipeline.py [--posts 100000] [--complaint-share 0.1]
+    .venv/bin/python bench/pipeline.py [--posts 100000] [--complaint-share 0.1] [--texts CSV]
+
+The generated posts are short templates, which makes VADER unusually cheap; `--texts
+../shared/data/customer_service_uva2015.csv` runs the same on real tweets (cycled to --posts).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
 import resource
@@ -48,13 +52,24 @@ OTHERS = [
 ]
 
 
-def generate(path: Path, count: int, complaint_share: float, rng: random.Random) -> list[str]:
+def real_texts(csv_path: Path) -> list[str]:
+    """Texts of a labeled CSV (e.g. ../shared/data/*.csv, which allows benchmarks)."""
+    with csv_path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle) if row.get("text")]
+
+
+def generate(
+    path: Path, count: int, complaint_share: float, rng: random.Random, corpus: list[str]
+) -> list[str]:
     start = datetime(2026, 11, 23, tzinfo=UTC)
     texts = []
     with path.open("w", encoding="utf-8") as handle:
         for n in range(count):
-            pool = COMPLAINTS if rng.random() < complaint_share else OTHERS
-            text = rng.choice(pool).format(n=n)
+            if corpus:  # real tweets, made unique and on-brand: each post is stored and scored
+                text = f"@acme {corpus[n % len(corpus)]} #{n}"
+            else:
+                pool = COMPLAINTS if rng.random() < complaint_share else OTHERS
+                text = rng.choice(pool).format(n=n)
             texts.append(text)
             line = {
                 "id": str(n),
@@ -74,11 +89,13 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=100_000)
     parser.add_argument("--complaint-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--texts", type=Path, help="take texts from a CSV with a text column")
     args = parser.parse_args()
+    corpus = real_texts(args.texts) if args.texts else []
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack:
         feed = Path(tmp) / "mentions.jsonl"
-        texts = generate(feed, args.posts, args.complaint_share, rng)
+        texts = generate(feed, args.posts, args.complaint_share, rng, corpus)
         config = parse_config(
             {
                 "brand": {"name": "Acme", "handles": ["acme", "acmehelp"]},
