@@ -21,11 +21,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from connectors import connector_for
 from connectors.base import Connector
 from monitor.classifier import Classifier
+from monitor.classifier.training import NotEnoughFeedback
 from monitor.clock import Clock, SystemClock
 from monitor.config import MonitorConfig
 from monitor.coordinator import SourceRunner
 from monitor.delivery import Deliverer, DeliveryReport
 from monitor.errors import StorageUnavailable
+from monitor.learning import Learner
 from monitor.logsetup import Throttle
 from monitor.pipeline import Pipeline
 from monitor.slack.routing import Router, TopicFinder
@@ -56,14 +58,17 @@ class Daemon:
         self.database = Database(config.database_url)
         self.repository = Repository(self.database)
         self.sink: Sink = sink or build_sink(config.slack)
+        self.learner = Learner(config, self.database, self.clock)
         self.pipeline = Pipeline(
             config.brand,
             self.repository,
-            Classifier(config.classifier, config.brand),
+            Classifier(config.classifier, config.brand),  # the model is loaded in `prepare`
             self.clock,
             route=Router(config.slack),
             topic=TopicFinder(config.slack.storms.topics),
         )
+        self._model_file: str | None = None
+        self._training_blocked: str | None = None
         self.workflow: SlackWorkflow | None = None
         if isinstance(self.sink, SlackSink):  # buttons, storms, escalation, digest
             self.workflow = SlackWorkflow(config.slack, self.sink, self.repository, self.clock)
@@ -92,11 +97,13 @@ class Daemon:
         self.database.upgrade()
         if self.workflow is not None:
             self.workflow.verify_channels()
+        self._load_model()
         log.info(
-            "ready: database=%s sources=%s sink=%s",
+            "ready: database=%s sources=%s sink=%s classifier=%s",
             self.database.display_url,
             ",".join(r.name for r in self.runners),
             type(self.sink).__name__,
+            self.pipeline.classifier.version,
         )
 
     def close(self) -> None:
@@ -163,6 +170,49 @@ class Daemon:
         log.info("retention purged=%d posts older than %d days", purged, days)
         return purged
 
+    # -- learning ------------------------------------------------------------------------------
+
+    def refresh_model(self) -> None:
+        """Pick up a model `complaint-monitor train` promoted, and retrain (auto_train) once
+        `retrain_after_feedback` new labels arrived. Training runs in this job's thread; polls
+        and delivery carry on in theirs."""
+        try:
+            if self.learner.models.current_name() != self._model_file:
+                self._load_model()
+            settings = self.config.classifier
+            if not (settings.auto_train and settings.use_model):
+                return
+            if not self.learner.retrain_due(self.pipeline.classifier.model):
+                return
+            outcome = self.learner.train()
+        except NotEnoughFeedback as err:
+            if str(err) != self._training_blocked:
+                log.info("not retrained yet: %s", err)
+            self._training_blocked = str(err)
+            return
+        except StorageUnavailable as err:
+            log.warning("retraining skipped: %s; it is tried again later", err)
+            return
+        self._training_blocked = None
+        report = outcome.result.report()
+        log.info(
+            "trained %s on %d labels: cross-validated macro-F1 %.3f, scorer alone %.3f; %s",
+            outcome.result.model.name,
+            report["examples"],
+            report["cross_validated"]["macro_f1"],
+            report["scorer_only"]["macro_f1"],
+            "promoted" if outcome.promoted else "NOT promoted (it did not beat the scorer)",
+        )
+        if outcome.promoted:
+            self._load_model()
+
+    def _load_model(self) -> None:
+        self._model_file = self.learner.models.current_name()
+        classifier = self.learner.live_classifier()
+        if classifier.version != self.pipeline.classifier.version:
+            log.info("classifier is now %s", classifier.version)
+        self.pipeline.classifier = classifier  # one assignment: a poll sees the old or the new
+
     # -- the schedule ------------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -199,6 +249,13 @@ class Daemon:
                 hours=24,
                 next_run_time=now + timedelta(minutes=5),
             )
+        scheduler.add_job(
+            self.refresh_model,
+            "interval",
+            id="learn",
+            minutes=self.config.classifier.retrain_check_minutes,
+            next_run_time=now + timedelta(seconds=30),
+        )
         if self.workflow is not None:
             self.workflow.schedule(scheduler)
             self.workflow.start()

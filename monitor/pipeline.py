@@ -1,7 +1,8 @@
 """One poll of one source, as a short sequence of stages.
 
-fetch → drop what is stored → drop muted authors and posts off the brand → classify →
-store posts, verdicts, pending alerts and the new cursor in ONE transaction.
+fetch → drop what is stored → drop muted authors and posts off the brand → classify (scorer,
+learned model, optional second opinion near the threshold) → store posts, verdicts, pending
+alerts and the new cursor in ONE transaction.
 
 Delivery is separate (`monitor.delivery`): an alert written here is sent even if Slack is down
 now, or the process dies before it gets to it.
@@ -50,6 +51,8 @@ RouteFn = Callable[[Post, Verdict, bool], str | None]
 """(post, verdict, vip) → the alert's Slack channel; None: the default channel."""
 TopicFn = Callable[[Post, Verdict], str | None]
 """(post, verdict) → what the complaint is about (storms group alerts by it)."""
+ReviewFn = Callable[[str, Verdict], Verdict]
+"""(text, verdict) → the verdict after a second opinion on posts near the threshold."""
 
 
 def alert_priority(severity: Severity, vip: bool) -> int:
@@ -67,6 +70,7 @@ class Pipeline:
         *,
         route: RouteFn | None = None,
         topic: TopicFn | None = None,
+        second_opinion: ReviewFn | None = None,
     ) -> None:
         self.brand = brand
         self.repository = repository
@@ -75,6 +79,7 @@ class Pipeline:
         self.matcher = BrandMatcher(brand)
         self.route = route
         self.topic = topic
+        self.second_opinion = second_opinion
 
     def poll(self, connector: Connector[Any]) -> PollReport:
         started = time.perf_counter()
@@ -126,6 +131,8 @@ class Pipeline:
         verdict = self.classifier.classify(
             post.text, language=post.language, followers=post.author.followers, vip=vip
         )
+        if self.second_opinion is not None:
+            verdict = self.second_opinion(post.text, verdict)
         wants_alert = verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE
         return NewPost(
             post=post,

@@ -25,6 +25,7 @@ from monitor.classifier.settings import ClassifierSettings
 from monitor.models import Label, Reason, Severity, Verdict
 
 if TYPE_CHECKING:  # a runtime import would be circular: monitor.config imports our settings
+    from monitor.classifier.model import LearnedModel
     from monitor.config import BrandSettings
 
 VERSION = "scorer-1"
@@ -139,12 +140,32 @@ class _Text:
     names_brand: bool
 
 
+@dataclass(slots=True)
+class _Scored:
+    """The scorer's evidence on one post, before a model or the threshold has a say."""
+
+    reasons: list[Reason]
+    log_odds: float
+    kinds: set[str]
+    shouting: list[str]
+    compound: float
+    sentiment: dict[str, float]
+
+
 class Classifier:
     """Scores posts for being complaints; build once, call `classify` for every post."""
 
-    def __init__(self, settings: ClassifierSettings, brand: BrandSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: ClassifierSettings,
+        brand: BrandSettings | None = None,
+        model: LearnedModel | None = None,
+    ) -> None:
         self.settings = settings
-        self.version = VERSION
+        self.brand = brand
+        self.model = model
+        """Learned from the team's feedback; it adjusts the score and says which words moved it."""
+        self.version = VERSION if model is None else f"{VERSION}+{model.name}"
         self._sentiment = Sentiment()
         self._index = build_index(CUES)
         self._supported = frozenset(_language_code(code) for code in settings.supported_languages)
@@ -176,7 +197,42 @@ class Classifier:
         unscored; `vip` or `followers` >= `high_reach_followers` raise a complaint's severity."""
         if language is not None and not self._is_supported(language):
             return self._unsupported(language, followers=followers, vip=vip)
+        scored = self._score(text)
+        reasons = scored.reasons
+        log_odds = scored.log_odds
+        if self.model is not None:
+            log_odds, learned = self.model.explain(
+                text, log_odds, scored.compound, self.settings.threshold
+            )
+            reasons.append(learned)
+        score = logistic(log_odds)
+        reasons.sort(key=lambda r: abs(r.weight), reverse=True)
+        is_complaint = score >= self.settings.threshold
+        if is_complaint:
+            severity = self._severity(
+                score, scored.kinds, scored.shouting, scored.compound, followers, vip, reasons
+            )
+        else:
+            severity = Severity.LOW
+        return Verdict(
+            label=Label.COMPLAINT if is_complaint else Label.NOT_COMPLAINT,
+            score=score,
+            severity=severity,
+            reasons=tuple(reasons),
+            sentiment=scored.sentiment,
+            classifier_version=self.version,
+        )
 
+    def with_model(self, model: LearnedModel | None) -> Classifier:
+        """The same scorer with another model (or none): swapped in whole, never mutated."""
+        return Classifier(self.settings, self.brand, model)
+
+    def log_odds(self, text: str) -> tuple[float, float]:
+        """The scorer's own log-odds (before any model) and VADER compound: the model's inputs."""
+        scored = self._score(text)
+        return scored.log_odds, scored.compound
+
+    def _score(self, text: str) -> _Scored:
         post = self._prepare(text)
         sentiment = self._sentiment.scores(
             _NUMBER.sub(" ", post.clean) if post.has_digit else post.clean
@@ -228,21 +284,8 @@ class Classifier:
             mood = sum(r.weight for r in reasons if r.weight > 0)
             reasons.append(Reason("no_target", NO_TARGET_MARGIN - mood, _NO_TARGET))
 
-        score = logistic(BIAS + sum(r.weight for r in reasons))
-        reasons.sort(key=lambda r: abs(r.weight), reverse=True)
-        is_complaint = score >= self.settings.threshold
-        if is_complaint:
-            severity = self._severity(score, kinds, shouting, compound, followers, vip, reasons)
-        else:
-            severity = Severity.LOW
-        return Verdict(
-            label=Label.COMPLAINT if is_complaint else Label.NOT_COMPLAINT,
-            score=score,
-            severity=severity,
-            reasons=tuple(reasons),
-            sentiment=sentiment,
-            classifier_version=self.version,
-        )
+        log_odds = BIAS + sum(r.weight for r in reasons)
+        return _Scored(reasons, log_odds, kinds, shouting, compound, sentiment)
 
     def _prepare(self, text: str) -> _Text:
         """Links, @handles and the brand's names are blanked, so "@united" or "Best Buy" don't

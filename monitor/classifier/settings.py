@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
 
 from monitor.config_base import StrictModel
 
@@ -16,3 +19,47 @@ class ClassifierSettings(StrictModel):
     """Brand-specific phrases and their weight, e.g. {"app crashed" = 1.5}."""
     high_reach_followers: int = Field(default=10_000, ge=0)
     """An author with at least this many followers gets complaint severity raised one level."""
+
+    # -- learning from the team's feedback ------------------------------------------------------
+    use_model: bool = True
+    """Combine the scorer with the model trained on feedback, when one has been trained."""
+    auto_train: bool = True
+    """Retrain on a schedule once `retrain_after_feedback` new labels exist."""
+    retrain_after_feedback: int = Field(default=50, ge=1)
+    """New labels (Slack clicks, imports) since the current model that trigger a retrain."""
+    retrain_check_minutes: int = Field(default=60, ge=1)
+    """How often the daemon looks for new feedback (and for a model `train` saved)."""
+    min_training_examples: int = Field(default=40, ge=10)
+    """Fewer labels than this (or fewer than 10 of either class) and the scorer runs alone."""
+
+    # -- optional second opinion from a language model the team hosts --------------------------
+    llm_base_url: str | None = None
+    """An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (a local model server keeps
+    customer text in-house). Unset: no second opinion."""
+    llm_model: str | None = None
+    llm_api_key_env: str | None = None
+    """Environment variable holding the endpoint's API key, if it needs one."""
+    llm_timeout_seconds: float = Field(default=4.0, gt=0, le=60)
+    llm_per_minute: int = Field(default=30, ge=1)
+    """At most this many posts per minute are sent; the rest keep the scorer's verdict."""
+    llm_margin: float = Field(default=0.1, gt=0, le=0.5)
+    """Only posts whose score is within this of the threshold are sent."""
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "llm_base_url must be an http(s) URL such as http://127.0.0.1:8080/v1 "
+                "(the part before /chat/completions)"
+            )
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _model_named(self) -> Self:
+        if self.llm_base_url and not (self.llm_model or "").strip():
+            raise ValueError("llm_base_url is set but llm_model is not: name the model to ask")
+        return self

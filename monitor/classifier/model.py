@@ -1,0 +1,328 @@
+"""The model learned from the team's feedback, stacked on the scorer.
+
+Two stages, both logistic regressions (fitted by `monitor.classifier.training`):
+
+1. a *text model* over word (1-2) and character (2-5) n-grams, TF-IDF weighted, that learns the
+   brand's own vocabulary ("no signal", "dropped call") from labeled posts;
+2. a *blender* that weighs the text model's log-odds against the scorer's own log-odds and VADER
+   compound. It is fitted on out-of-fold text-model predictions, so it learns how far to trust
+   the n-grams on posts they have not seen, and the scorer's general cues keep counting.
+
+The model is saved as plain gzipped JSON (vocabulary, IDF, coefficients, figures), never as a
+pickle: loading a file from the state directory cannot run code, and a model outlives upgrades
+of scikit-learn. Scoring here is plain Python over those numbers; scikit-learn is needed only
+to train, and its tokenizers (`build_analyzer`) guarantee the same n-grams as in training.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import ConfigError
+from monitor.models import Reason
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""Bumped when the file layout changes; an unknown format is refused with a clear message."""
+MODEL_GLOB = "model-*.json.gz"
+CURRENT = "current"
+"""A one-line file naming the model in use; replaced atomically, so readers never see half."""
+KEEP_MODELS = 10
+"""Older model files are deleted; the feedback they came from stays in the database."""
+
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """What the n-grams see: links and @handles become placeholders (the brand's handle would
+    otherwise be the strongest "feature" of every post), case folded, spaces collapsed."""
+    text = _URL.sub(" _url_ ", text)
+    text = _HANDLE.sub(" _user_ ", text)
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def fingerprint(text: str) -> str:
+    """Identifies a text regardless of spacing and case: `eval` excludes what a model saw."""
+    return hashlib.sha256(_SPACE.sub(" ", text).strip().casefold().encode()).hexdigest()[:16]
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True, slots=True)
+class NgramBlock:
+    """One TF-IDF block: sublinear term frequency times IDF, L2-normalized, dotted with `coef`."""
+
+    analyzer: str
+    """"word" or "char_wb", as scikit-learn names them."""
+    ngram_range: tuple[int, int]
+    terms: dict[str, tuple[float, float]]
+    """n-gram → (IDF, coefficient)."""
+
+    def tokenizer(self) -> Callable[[str], list[str]]:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(
+            analyzer=self.analyzer, ngram_range=self.ngram_range, lowercase=False
+        )
+        analyzer: Callable[[str], list[str]] = vectorizer.build_analyzer()
+        return analyzer
+
+    def contributions(self, tokens: Iterable[str]) -> dict[str, float]:
+        """Each known n-gram's share of the block's log-odds."""
+        values: dict[str, tuple[float, float]] = {}
+        squares = 0.0
+        for term, count in Counter(tokens).items():
+            entry = self.terms.get(term)
+            if entry is None:
+                continue
+            value = (1.0 + math.log(count)) * entry[0]
+            values[term] = (value, entry[1])
+            squares += value * value
+        if not squares:
+            return {}
+        norm = math.sqrt(squares)
+        return {term: value * coef / norm for term, (value, coef) in values.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Blender:
+    """P(complaint) from the text model's log-odds, the scorer's log-odds and VADER compound."""
+
+    text_weight: float
+    scorer_weight: float
+    compound_weight: float
+    intercept: float
+
+    def log_odds(self, text_z: float, scorer_z: float, compound: float) -> float:
+        return (
+            self.text_weight * text_z
+            + self.scorer_weight * scorer_z
+            + self.compound_weight * compound
+            + self.intercept
+        )
+
+
+@dataclass(slots=True)
+class LearnedModel:
+    version: int
+    blocks: tuple[NgramBlock, ...]
+    text_intercept: float
+    blender: Blender
+    decision_threshold: float
+    """The blender's probability that counts as a complaint, chosen in training to keep recall."""
+    scorer_version: str
+    """The scorer whose log-odds the blender learned to weigh; another scorer needs a retrain."""
+    trained_on: frozenset[str]
+    """Fingerprints of the training texts, so an evaluation can leave them out."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Figures from training: examples, cross-validated scores, feedback id, timestamps."""
+    _tokenizers: list[Callable[[str], list[str]]] = field(default_factory=list, repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"model-{self.version}"
+
+    @property
+    def examples(self) -> int:
+        return int(self.meta.get("examples", len(self.trained_on)))
+
+    @property
+    def feedback_max_id(self) -> int:
+        """The newest feedback row it learned from: newer rows count toward a retrain."""
+        return int(self.meta.get("feedback_max_id", 0))
+
+    def text_log_odds(self, text: str) -> tuple[float, dict[str, float]]:
+        """The text model's log-odds, and each *word* n-gram's share (to explain it)."""
+        return self.prepared_log_odds(normalize(text))
+
+    def prepared_log_odds(self, prepared: str) -> tuple[float, dict[str, float]]:
+        """As `text_log_odds`, for a text already through `normalize`."""
+        if not self._tokenizers:
+            self._tokenizers = [block.tokenizer() for block in self.blocks]
+        total = self.text_intercept
+        words: dict[str, float] = {}
+        for block, tokenize in zip(self.blocks, self._tokenizers, strict=True):
+            shares = block.contributions(tokenize(prepared))
+            total += sum(shares.values())
+            if block.analyzer == "word":
+                words = shares
+        return total, words
+
+    def adjust(self, text: str, scorer_z: float, compound: float, threshold: float) -> float:
+        """The combined log-odds, placed so that `score >= threshold` means the blender's
+        probability reached `decision_threshold`: one threshold knob for both."""
+        return self.explain(text, scorer_z, compound, threshold)[0]
+
+    def explain(
+        self, text: str, scorer_z: float, compound: float, threshold: float
+    ) -> tuple[float, Reason]:
+        text_z, words = self.text_log_odds(text)
+        blended = self.blender.log_odds(text_z, scorer_z, compound)
+        threshold = min(max(threshold, 0.01), 0.99)
+        combined = blended - logit(self.decision_threshold) + logit(threshold)
+        shift = combined - scorer_z
+        scale = self.blender.text_weight
+        direction = 1 if shift >= 0 else -1
+        telling = sorted(
+            (
+                (term, share * scale)
+                for term, share in words.items()
+                if share * direction > 0 and "_" not in term  # not the _user_/_url_ stand-ins
+            ),
+            key=lambda item: abs(item[1]),
+            reverse=True,
+        )[:3]
+        terms = ", ".join(f'"{term}" {weight:+.2f}' for term, weight in telling)
+        detail = f"{self.name}, learned from {self.examples:,} team labels"
+        detail += f": {terms}" if terms else ""
+        return combined, Reason("learned", round(shift, 4) + 0.0, detail)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "scorer_version": self.scorer_version,
+            "decision_threshold": self.decision_threshold,
+            "text_intercept": self.text_intercept,
+            "blender": {
+                "text_weight": self.blender.text_weight,
+                "scorer_weight": self.blender.scorer_weight,
+                "compound_weight": self.blender.compound_weight,
+                "intercept": self.blender.intercept,
+            },
+            "blocks": [
+                {
+                    "analyzer": b.analyzer,
+                    "ngram_range": list(b.ngram_range),
+                    "terms": list(b.terms),
+                    "idf": [round(v[0], 6) for v in b.terms.values()],
+                    "coef": [round(v[1], 6) for v in b.terms.values()],
+                }
+                for b in self.blocks
+            ],
+            "trained_on": sorted(self.trained_on),
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LearnedModel:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"model format {data.get('format')!r}, this version reads {FORMAT}")
+        blocks = tuple(
+            NgramBlock(
+                analyzer=str(b["analyzer"]),
+                ngram_range=(int(b["ngram_range"][0]), int(b["ngram_range"][1])),
+                terms={
+                    str(t): (float(i), float(c))
+                    for t, i, c in zip(b["terms"], b["idf"], b["coef"], strict=True)
+                },
+            )
+            for b in data["blocks"]
+        )
+        return cls(
+            version=int(data["version"]),
+            blocks=blocks,
+            text_intercept=float(data["text_intercept"]),
+            blender=Blender(**{k: float(v) for k, v in data["blender"].items()}),
+            decision_threshold=float(data["decision_threshold"]),
+            scorer_version=str(data["scorer_version"]),
+            trained_on=frozenset(str(f) for f in data["trained_on"]),
+            meta=dict(data.get("meta", {})),
+        )
+
+
+class ModelStore:
+    """Versioned models in `<state_dir>/models/`, and which one is current."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.directory = state_dir / "models"
+
+    def path_of(self, version: int) -> Path:
+        return self.directory / f"model-{version:04d}.json.gz"
+
+    def next_version(self) -> int:
+        versions = [_version_of(p) for p in self.directory.glob(MODEL_GLOB)]
+        return max([v for v in versions if v is not None], default=0) + 1
+
+    def current_name(self) -> str | None:
+        """The file name the pointer names, cheap enough to check every few minutes."""
+        try:
+            return (self.directory / CURRENT).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def current(self) -> LearnedModel | None:
+        """The model in use, or None (the scorer runs alone) when none was promoted."""
+        name = self.current_name()
+        return self.load(self.directory / name) if name else None
+
+    def load(self, path: Path) -> LearnedModel:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                return LearnedModel.from_json(json.load(handle))
+        except FileNotFoundError as err:
+            raise ConfigError(
+                f"model file {path} is missing; run `complaint-monitor train` to make a new one"
+            ) from err
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(
+                f"model file {path} is unreadable ({err}); "
+                "run `complaint-monitor train` to make a new one"
+            ) from err
+
+    def save(self, model: LearnedModel, *, promote: bool) -> Path:
+        """Write the model (atomically) and, when `promote`, make it current."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path_of(model.version)
+        temporary = path.with_suffix(".tmp")
+        with gzip.open(temporary, "wt", encoding="utf-8") as handle:
+            json.dump(model.to_json(), handle, separators=(",", ":"))
+        os.replace(temporary, path)
+        if promote:
+            self.promote(path.name)
+        self._prune()
+        return path
+
+    def promote(self, name: str) -> None:
+        pointer = self.directory / CURRENT
+        temporary = pointer.with_suffix(".tmp")
+        temporary.write_text(name + "\n", encoding="utf-8")
+        os.replace(temporary, pointer)
+
+    def _prune(self) -> None:
+        current = self.current_name()
+        files = sorted(self.directory.glob(MODEL_GLOB), key=lambda p: _version_of(p) or 0)
+        for old in files[:-KEEP_MODELS]:
+            if old.name != current:
+                old.unlink(missing_ok=True)
+
+
+def _version_of(path: Path) -> int | None:
+    digits = path.name.removeprefix("model-").split(".")[0]
+    return int(digits) if digits.isdigit() else None

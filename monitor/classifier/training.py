@@ -1,0 +1,230 @@
+"""Fit a `LearnedModel` on the team's labels, and decide whether it beats the scorer.
+
+Stacking keeps a small feedback set from overruling the scorer: the blender is fitted on text-model
+predictions made *out of fold* (on posts that fold never trained on), so it learns how much the
+n-grams are worth on new posts, not how well they memorised old ones. The same out-of-fold
+predictions choose the decision threshold and give the figures `train` prints, so a model is only
+promoted when it beat the scorer on labels it had not seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from monitor.classifier.model import Blender, LearnedModel, NgramBlock, fingerprint, normalize
+from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.classifier.evaluation import LabeledRow
+    from monitor.classifier.scorer import Classifier
+
+MIN_PER_CLASS = 10
+"""Fewer complaints (or non-complaints) than this and cross-validation would be noise."""
+FOLDS = 5
+RECALL_CAP = 0.8
+"""The model must keep the scorer's recall on the feedback, up to this: never downplay."""
+TEXT_C = 1.0
+"""Inverse regularisation of the text model; stronger (smaller) shrinks n-grams toward zero."""
+BLOCKS: tuple[tuple[str, tuple[int, int]], ...] = (("word", (1, 2)), ("char_wb", (2, 5)))
+
+
+class NotEnoughFeedback(MonitorError):
+    """Training needs labels of both kinds; the message says how many more."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    precision: float
+    recall: float
+    macro_f1: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            k: round(v, 4)
+            for k, v in (
+                ("precision", self.precision),
+                ("recall", self.recall),
+                ("macro_f1", self.macro_f1),
+            )
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingResult:
+    model: LearnedModel
+    model_figures: Figures
+    """Cross-validated on the feedback (out of fold)."""
+    scorer_figures: Figures
+    """The scorer alone on the same feedback."""
+
+    @property
+    def beats_scorer(self) -> bool:
+        return self.model_figures.macro_f1 > self.scorer_figures.macro_f1
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "examples": self.model.examples,
+            "complaints": self.model.meta.get("complaints"),
+            "cross_validated": self.model_figures.as_dict(),
+            "scorer_only": self.scorer_figures.as_dict(),
+            "beats_scorer": self.beats_scorer,
+            "decision_threshold": round(self.model.decision_threshold, 3),
+        }
+
+
+def train(
+    examples: Sequence[LabeledRow],
+    scorer: Classifier,
+    *,
+    version: int,
+    now: datetime,
+    feedback_max_id: int = 0,
+    min_examples: int = 40,
+) -> TrainingResult:
+    """Fit both stages on `examples` (deduplicated by text, the last label wins).
+
+    `scorer` must be the scorer alone (no model attached): its log-odds are a feature.
+    """
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline, make_union
+
+    rows = list({fingerprint(r.text): r for r in examples}.values())
+    complaints = sum(r.label for r in rows)
+    others = len(rows) - complaints
+    if len(rows) < min_examples or min(complaints, others) < MIN_PER_CLASS:
+        raise NotEnoughFeedback(
+            f"training needs at least {min_examples} labeled posts with {MIN_PER_CLASS} of each "
+            f"kind; the feedback has {len(rows)} ({complaints} complaints, {others} not). "
+            "Import labeled posts with `complaint-monitor feedback import FILE.csv` "
+            "or keep marking alerts in Slack"
+        )
+
+    texts = [normalize(r.text) for r in rows]
+    labels = np.array([r.label for r in rows])
+    scorer_z, compound, scorer_says = _scorer_features(scorer, rows)
+
+    vectorizers = [
+        TfidfVectorizer(
+            analyzer=kind, ngram_range=span, lowercase=False, min_df=2, sublinear_tf=True
+        )
+        for kind, span in BLOCKS
+    ]
+    text_model = make_pipeline(
+        make_union(*vectorizers), LogisticRegression(C=TEXT_C, max_iter=3000)
+    )
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+    out_of_fold = cross_val_predict(text_model, texts, labels, cv=folds, method="decision_function")
+    text_model.fit(texts, labels)
+
+    stacked = np.column_stack([out_of_fold, scorer_z, compound])
+    blender_fit = LogisticRegression().fit(stacked, labels)
+    probability = blender_fit.predict_proba(stacked)[:, 1]
+
+    scorer_figures = _figures(labels, scorer_says)
+    floor = min(scorer_figures.recall, RECALL_CAP)
+    threshold, model_figures = _choose_threshold(labels, probability, floor)
+
+    coef = text_model[-1].coef_[0]
+    blocks: list[NgramBlock] = []
+    offset = 0
+    for (kind, span), vectorizer in zip(BLOCKS, vectorizers, strict=True):
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        idf = vectorizer.idf_
+        terms = {t: (float(idf[i]), float(coef[offset + i])) for t, i in vocabulary.items()}
+        blocks.append(NgramBlock(kind, span, dict(sorted(terms.items()))))
+        offset += len(vocabulary)
+    weights = blender_fit.coef_[0]
+    model = LearnedModel(
+        version=version,
+        blocks=tuple(blocks),
+        text_intercept=float(text_model[-1].intercept_[0]),
+        blender=Blender(
+            text_weight=float(weights[0]),
+            scorer_weight=float(weights[1]),
+            compound_weight=float(weights[2]),
+            intercept=float(blender_fit.intercept_[0]),
+        ),
+        decision_threshold=threshold,
+        scorer_version=scorer.version,
+        trained_on=frozenset(fingerprint(r.text) for r in rows),
+        meta={
+            "examples": len(rows),
+            "complaints": complaints,
+            "feedback_max_id": feedback_max_id,
+            "trained_at": now.isoformat(),
+            "cross_validated": model_figures.as_dict(),
+            "scorer_only": scorer_figures.as_dict(),
+        },
+    )
+    _check_reproduces(model, text_model, texts)
+    return TrainingResult(model, model_figures, scorer_figures)
+
+
+def _scorer_features(
+    scorer: Classifier, rows: Sequence[LabeledRow]
+) -> tuple[list[float], list[float], list[int]]:
+    z: list[float] = []
+    compound: list[float] = []
+    says: list[int] = []
+    for row in rows:
+        log_odds, sentiment = scorer.log_odds(row.text)
+        z.append(log_odds)
+        compound.append(sentiment)
+        says.append(1 if log_odds >= _logit(scorer.settings.threshold) else 0)
+    return z, compound, says
+
+
+def _choose_threshold(labels: Any, probability: Any, recall_floor: float) -> tuple[float, Figures]:
+    """The cut with the best macro-F1 among those that keep complaint recall >= the floor."""
+    best: tuple[float, Figures] | None = None
+    for step in range(5, 96):
+        cut = step / 100
+        figures = _figures(labels, [1 if p >= cut else 0 for p in probability])
+        if figures.recall < recall_floor:
+            break  # recall only falls as the cut rises
+        if best is None or figures.macro_f1 > best[1].macro_f1:
+            best = (cut, figures)
+    if best is None:
+        return 0.05, _figures(labels, [1 if p >= 0.05 else 0 for p in probability])
+    return best
+
+
+def _figures(labels: Any, predicted: Sequence[int]) -> Figures:
+    tp = fp = fn = tn = 0
+    for y, p in zip(labels, predicted, strict=True):
+        if y and p:
+            tp += 1
+        elif p:
+            fp += 1
+        elif y:
+            fn += 1
+        else:
+            tn += 1
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    f1_negative = 2 * tn / (2 * tn + fn + fp) if tn else 0.0
+    return Figures(precision, recall, (f1 + f1_negative) / 2)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def _check_reproduces(model: LearnedModel, fitted: Any, texts: Sequence[str]) -> None:
+    """The saved numbers must score exactly as scikit-learn did, or the file is not the model."""
+    sample = list(texts[:25])
+    expected = fitted.decision_function(sample)
+    for text, want in zip(sample, expected, strict=True):
+        got = model.prepared_log_odds(text)[0]
+        if abs(got - float(want)) > 1e-6:
+            raise RuntimeError(f"model export differs from the fitted model: {got} != {want}")

@@ -1,0 +1,97 @@
+"""Learning from the team: feedback in, a versioned model out, the live classifier swapped.
+
+One place decides which classifier runs (`live_classifier`), so the daemon, `eval`, `replay` and
+`train` always agree: the scorer, plus the current model when one was promoted, it was trained
+for this scorer, and `[classifier] use_model` is on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from monitor.classifier import Classifier
+from monitor.classifier.model import LearnedModel, ModelStore
+from monitor.classifier.training import TrainingResult, train
+from monitor.clock import Clock
+from monitor.config import MonitorConfig
+from monitor.errors import ConfigError
+from monitor.storage import Database
+from monitor.storage.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingOutcome:
+    result: TrainingResult
+    promoted: bool
+    path: str
+
+
+def current_model(config: MonitorConfig, scorer_version: str) -> LearnedModel | None:
+    """The promoted model if it can be used; otherwise None, and the log says why."""
+    if not config.classifier.use_model:
+        return None
+    try:
+        model = ModelStore(config.daemon.state_path).current()
+    except ConfigError as err:
+        log.error("%s; scoring with the scorer alone meanwhile", err)
+        return None
+    if model is not None and model.scorer_version != scorer_version:
+        log.warning(
+            "%s was trained on %s's features, the scorer is now %s: it is set aside until "
+            "`complaint-monitor train` runs (the daemon retrains on its own when auto_train)",
+            model.name,
+            model.scorer_version,
+            scorer_version,
+        )
+        return None
+    return model
+
+
+class Learner:
+    def __init__(self, config: MonitorConfig, database: Database, clock: Clock) -> None:
+        self.config = config
+        self.settings = config.classifier
+        self.clock = clock
+        self.feedback = FeedbackStore(database)
+        self.models = ModelStore(config.daemon.state_path)
+        self.scorer = Classifier(config.classifier, config.brand)
+
+    def current_model(self) -> LearnedModel | None:
+        return current_model(self.config, self.scorer.version)
+
+    def live_classifier(self) -> Classifier:
+        return self.scorer.with_model(self.current_model())
+
+    def train(self, *, force: bool = False) -> TrainingOutcome:
+        """Fit on all feedback; promote when it beats the scorer out of fold (or `force`)."""
+        examples = self.feedback.examples()
+        result = train(
+            examples.rows,
+            self.scorer,
+            version=self.models.next_version(),
+            now=self.clock.now(),
+            feedback_max_id=examples.max_id,
+            min_examples=self.settings.min_training_examples,
+        )
+        result.model.meta["feedback_by_origin"] = examples.by_origin
+        promote = force or result.beats_scorer
+        path = self.models.save(result.model, promote=promote)
+        return TrainingOutcome(result, promote, str(path))
+
+    def retrain_due(self, model: LearnedModel | None) -> bool:
+        """Enough labels arrived since `model` (or since the start, with no model yet)."""
+        since = model.feedback_max_id if model is not None else 0
+        newest = self._newest_trained_id()
+        return self.feedback.count_after(max(since, newest)) >= self.settings.retrain_after_feedback
+
+    def _newest_trained_id(self) -> int:
+        """A model trained but not promoted still counts: retraining on the same labels would
+        only make the same model again."""
+        try:
+            newest = self.models.load(self.models.path_of(self.models.next_version() - 1))
+        except ConfigError:
+            return 0
+        return newest.feedback_max_id

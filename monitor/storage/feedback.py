@@ -1,0 +1,102 @@
+"""Labeled examples from the team: Slack clicks ("Not a complaint", a reported miss) and imports.
+
+The feedback table is what `complaint-monitor train` learns from. A text labeled twice keeps its
+latest label (a "Not a complaint" later reopened is removed by the workflow, a re-import with a
+corrected label wins), so the model never sees one text as both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from monitor.classifier.evaluation import LabeledRow
+from monitor.classifier.model import fingerprint
+from monitor.storage.database import Database
+from monitor.storage.tables import FeedbackRow
+
+IMPORT_ORIGIN = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    added: int
+    """New texts, or texts whose label changed."""
+    unchanged: int
+    """Already stored with the same label: importing a file twice adds nothing."""
+    relabeled: int
+    """Of `added`, texts stored before with the other label; the import's label wins."""
+
+
+@dataclass(frozen=True, slots=True)
+class Examples:
+    rows: tuple[LabeledRow, ...]
+    max_id: int
+    """The newest feedback row among them: a model trained on these is current up to it."""
+    by_origin: dict[str, int]
+
+
+class FeedbackStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def import_rows(
+        self, rows: Sequence[LabeledRow], *, source: str, now: datetime
+    ) -> ImportReport:
+        """Store labeled rows in one transaction (all or nothing); repeats are skipped."""
+        latest = {fingerprint(r.text): r.label for r in self.examples().rows}
+        added = unchanged = relabeled = 0
+        with self.database.session() as session:
+            for row in rows:
+                key = fingerprint(row.text)
+                before = latest.get(key)
+                if before == row.label:
+                    unchanged += 1
+                    continue
+                relabeled += before is not None
+                latest[key] = row.label
+                added += 1
+                session.add(
+                    FeedbackRow(
+                        post_id=None,
+                        text=row.text,
+                        label=row.label,
+                        origin=IMPORT_ORIGIN,
+                        author=source[:128],
+                        created_at=now,
+                    )
+                )
+        return ImportReport(added, unchanged, relabeled)
+
+    def examples(self) -> Examples:
+        """Every labeled text once, with its latest label, oldest first."""
+        with self.database.session() as session:
+            stored = session.execute(
+                select(FeedbackRow.id, FeedbackRow.text, FeedbackRow.label, FeedbackRow.origin)
+                .where(FeedbackRow.label.in_((0, 1)))
+                .order_by(FeedbackRow.id)
+            ).all()
+        latest: dict[str, LabeledRow] = {}
+        origins: dict[str, int] = {}
+        for _id, text, label, origin in stored:
+            key = fingerprint(text)
+            latest.pop(key, None)  # re-insert: the latest label, at its latest position
+            latest[key] = LabeledRow(text, int(label))
+            origins[origin] = origins.get(origin, 0) + 1
+        max_id = max((row[0] for row in stored), default=0)
+        return Examples(tuple(latest.values()), max_id, origins)
+
+    def count_after(self, feedback_id: int) -> int:
+        """Labels newer than a model: enough of them and the daemon retrains."""
+        with self.database.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(FeedbackRow)
+                    .where(FeedbackRow.id > feedback_id)
+                )
+                or 0
+            )
