@@ -16,11 +16,14 @@ import threading
 from collections.abc import Sequence
 from datetime import timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.config import MonitorConfig, load_config, masked_dump
 from monitor.errors import ConfigError, MonitorError, StorageUnavailable
+
+if TYPE_CHECKING:
+    from monitor.classifier import Classifier
 
 log = logging.getLogger("monitor")
 
@@ -63,11 +66,43 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("texts", nargs="+", metavar="TEXT")
     classify.add_argument("--config", "-c", metavar="PATH", help="use its classifier settings")
 
-    evaluate = commands.add_parser("eval", help="measure the classifier on a labeled CSV")
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure the classifier on a labeled CSV",
+        description="Scores every row with the live classifier: the scorer plus the current "
+        "model when --config names a state directory that has one. Rows the model was trained "
+        "on are left out and counted.",
+    )
     evaluate.add_argument("file", metavar="FILE.csv")
     evaluate.add_argument("--text-column", default="text")
     evaluate.add_argument("--label-column", default="label")
-    evaluate.add_argument("--config", "-c", metavar="PATH", help="use its classifier settings")
+    evaluate.add_argument("--config", "-c", metavar="PATH", help="use its classifier and model")
+    evaluate.add_argument("--scorer-only", action="store_true", help="leave the model out")
+    evaluate.add_argument(
+        "--holdout-fraction",
+        type=_fraction,
+        metavar="F",
+        help="train a throwaway model on the first 1-F of FILE, measure on the last F "
+        "(nothing is stored)",
+    )
+
+    feedback = commands.add_parser("feedback", help="labeled examples the model learns from")
+    feedback_commands = feedback.add_subparsers(
+        dest="feedback_command", required=True, metavar="ACTION"
+    )
+    feedback_import = with_config(
+        feedback_commands.add_parser("import", help="store a labeled CSV (same columns as eval)")
+    )
+    feedback_import.add_argument("file", metavar="FILE.csv")
+    feedback_import.add_argument("--text-column", default="text")
+    feedback_import.add_argument("--label-column", default="label")
+
+    training = with_config(
+        commands.add_parser("train", help="fit a model on the feedback; promote it if better")
+    )
+    training.add_argument(
+        "--force", action="store_true", help="promote even if it does not beat the scorer"
+    )
 
     match = with_config(commands.add_parser("match", help="does a text match the brand's terms?"))
     match.add_argument("texts", nargs="+", metavar="TEXT")
@@ -78,7 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = with_config(commands.add_parser("stats", help="counts and delays"))
     stats.add_argument("--since", type=parse_duration, default=timedelta(days=7), metavar="AGE")
+
+    replay = with_config(
+        commands.add_parser(
+            "replay", help="re-score stored posts with today's config; show what would change"
+        )
+    )
+    replay.add_argument("--since", type=parse_duration, default=timedelta(days=30), metavar="AGE")
+    replay.add_argument("--json", action="store_true", help="one JSON object a line")
+    replay.add_argument("--limit", type=int, metavar="N", help="list at most N changes per group")
     return parser
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1, e.g. 0.5")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,14 +214,15 @@ def _check_online(config: MonitorConfig) -> int:
     return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_CONFIG
 
 
-def _classifier(args: argparse.Namespace) -> Any:
+def _classifier(args: argparse.Namespace, *, scorer_only: bool = False) -> Classifier:
+    """The config's classifier with its current model; without --config the default scorer."""
     from monitor.classifier import Classifier
     from monitor.classifier.settings import ClassifierSettings
 
-    if getattr(args, "config", None):
-        config = _config(args)
-        return Classifier(config.classifier, config.brand)
-    return Classifier(ClassifierSettings())
+    if not getattr(args, "config", None):
+        return Classifier(ClassifierSettings())
+    only = scorer_only or getattr(args, "scorer_only", False)
+    return _live_classifier(_config(args), scorer_only=only)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -194,9 +249,108 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from monitor.classifier.evaluation import evaluate, read_labeled_csv
+    from monitor.classifier.model import fingerprint
 
     labeled = read_labeled_csv(args.file, args.text_column, args.label_column)
-    _print_json(evaluate(_classifier(args), labeled))
+    if args.holdout_fraction is not None:
+        _print_json(_eval_holdout(args, labeled.rows, args.holdout_fraction))
+        return EXIT_OK
+    classifier = _classifier(args)
+    rows = labeled.rows
+    excluded = 0
+    if classifier.model is not None:  # a model is never judged on what it learned from
+        seen = classifier.model.trained_on
+        rows = tuple(r for r in labeled.rows if fingerprint(r.text) not in seen)
+        excluded = len(labeled.rows) - len(rows)
+    result = evaluate(classifier, rows)
+    result["skipped_empty_text"] = labeled.skipped_empty_text
+    result["skipped_bad_label"] = labeled.skipped_bad_label
+    result["excluded_seen_in_training"] = excluded
+    result["classifier"] = classifier.version
+    _print_json(result)
+    return EXIT_OK
+
+
+def _eval_holdout(args: argparse.Namespace, rows: Sequence[Any], fraction: float) -> Any:
+    """Learn from the head of the file, judge on its tail: the file order is kept, so a file
+    sorted by date measures what next month's posts would meet."""
+    from datetime import UTC, datetime
+
+    from monitor.classifier.evaluation import evaluate
+    from monitor.classifier.training import train
+
+    scorer = _classifier(args, scorer_only=True)
+    cut = round(len(rows) * (1 - fraction))
+    learn_from, judge_on = rows[:cut], rows[cut:]
+    minimum = scorer.settings.min_training_examples
+    trained = train(learn_from, scorer, version=0, now=datetime.now(UTC), min_examples=minimum)
+    with_model = evaluate(scorer.with_model(trained.model), judge_on)
+    return with_model | {
+        "classifier": f"{scorer.version}+holdout-model",
+        "trained_on_rows": len(learn_from),
+        "training": trained.report(),
+        "scorer_only": evaluate(scorer, judge_on),
+    }
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from monitor.classifier.evaluation import read_labeled_csv
+    from monitor.clock import SystemClock
+    from monitor.storage import Database
+    from monitor.storage.feedback import FeedbackStore
+
+    config = _config(args)
+    labeled = read_labeled_csv(args.file, args.text_column, args.label_column)
+    database = Database(config.database_url)
+    try:
+        database.upgrade()
+        store = FeedbackStore(database)
+        report = store.import_rows(labeled.rows, source=str(args.file), now=SystemClock().now())
+        examples = store.examples()
+    finally:
+        database.close()
+    complaints = sum(r.label for r in examples.rows)
+    _print_json(
+        {
+            "file": str(args.file),
+            "added": report.added,
+            "relabeled": report.relabeled,
+            "already_stored": report.unchanged,
+            "skipped_empty_text": labeled.skipped_empty_text,
+            "skipped_bad_label": labeled.skipped_bad_label,
+            "feedback_total": len(examples.rows),
+            "feedback_complaints": complaints,
+        }
+    )
+    print("run `complaint-monitor train` to learn from it", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from monitor.clock import SystemClock
+    from monitor.learning import Learner
+    from monitor.storage import Database
+
+    config = _config(args)
+    database = Database(config.database_url)
+    try:
+        database.upgrade()
+        outcome = Learner(config, database, SystemClock()).train(force=args.force)
+    finally:
+        database.close()
+    _print_json(outcome.result.report() | {"promoted": outcome.promoted, "file": outcome.path})
+    if outcome.promoted:
+        print(
+            f"{outcome.result.model.name} is current; a running daemon picks it up within "
+            f"{config.classifier.retrain_check_minutes} min",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"{outcome.result.model.name} was saved but NOT promoted: it did not beat the scorer "
+            "on feedback it had not seen. Keep labeling, or use --force",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -239,6 +393,42 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _live_classifier(config: MonitorConfig, *, scorer_only: bool = False) -> Classifier:
+    """The scorer and current model, as the daemon runs them. Never the language-model second
+    opinion: `eval` and `replay` must send no customer text anywhere."""
+    from monitor.classifier import Classifier
+    from monitor.learning import current_model
+
+    scorer = Classifier(config.classifier, config.brand)
+    if scorer_only:
+        return scorer
+    return scorer.with_model(current_model(config, scorer.version))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Dry run of a config change: reads the store, writes nothing, sends nothing."""
+    from monitor.clock import SystemClock
+    from monitor.replay import format_json, format_text, replay
+    from monitor.storage import Database, Repository
+
+    if args.limit is not None and args.limit < 0:
+        print("error: --limit must be 0 or more", file=sys.stderr)
+        return EXIT_CONFIG
+    config = _config(args)
+    classifier = _live_classifier(config)
+    database = Database(config.database_url)
+    try:
+        database.upgrade()
+        since = SystemClock().now() - args.since
+        report = replay(Repository(database), classifier, config.brand, since)
+    finally:
+        database.close()
+    lines = format_json(report, args.limit) if args.json else format_text(report, args.limit)
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
 def _print_json(data: Any, indent: int | None = 2) -> None:
     print(json.dumps(data, indent=indent, ensure_ascii=False, default=str))
 
@@ -248,7 +438,10 @@ COMMANDS = {
     "check-config": cmd_check_config,
     "classify": cmd_classify,
     "eval": cmd_eval,
+    "feedback": cmd_feedback,
+    "train": cmd_train,
     "match": cmd_match,
     "db": cmd_db,
     "stats": cmd_stats,
+    "replay": cmd_replay,
 }

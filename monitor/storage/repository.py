@@ -9,7 +9,7 @@ two replicas) is stored once, and only the transaction that inserted a post writ
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -62,6 +62,24 @@ class DueAlert:
     attempts: int
     outcome_unknown: bool
     last_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVerdict:
+    """A stored post with the verdict it got when stored: what `replay` needs to judge it again."""
+
+    post_id: int
+    platform: str
+    external_id: str
+    url: str
+    text: str
+    language: str | None
+    author_handle: str
+    author_followers: int | None
+    label: str
+    score: float
+    severity: str
+    classifier_version: str
 
 
 class Repository:
@@ -402,6 +420,37 @@ class Repository:
             "median_seconds_post_to_alert": round(statistics.median(delays), 1) if delays else None,
             "undelivered_alert_errors": errors,
         }
+
+    def stored_verdicts(self, since: datetime, batch_size: int = 500) -> Iterator[StoredVerdict]:
+        """Posts stored (fetched) since `since` with their verdicts, oldest first, for `replay`.
+
+        Keyed on `fetched_at`, like `stats` and retention: what the daemon kept in that window,
+        whatever the platform's own date says. Streamed `batch_size` rows at a time from one
+        read-only query (a consistent snapshot), so a large store is never loaded at once.
+        """
+        query = (
+            select(
+                PostRow.id.label("post_id"),
+                PostRow.platform,
+                PostRow.external_id,
+                PostRow.url,
+                PostRow.text,
+                PostRow.language,
+                PostRow.author_handle,
+                PostRow.author_followers,
+                ClassificationRow.label,
+                ClassificationRow.score,
+                ClassificationRow.severity,
+                ClassificationRow.classifier_version,
+            )
+            .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+            .where(PostRow.fetched_at >= since)
+            .order_by(PostRow.fetched_at, PostRow.id)
+            .execution_options(yield_per=batch_size)
+        )
+        with self.database.session() as session:
+            for row in session.execute(query):
+                yield StoredVerdict(**row._asdict())  # columns named as its fields
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

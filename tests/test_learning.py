@@ -1,0 +1,184 @@
+"""The daemon and the team's feedback: models picked up, retrained, set aside when unusable."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from monitor.classifier.model import ModelStore
+from monitor.cli import main
+from monitor.clock import FakeClock
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.storage.feedback import FeedbackStore
+from monitor.storage.tables import ClassificationRow, PostRow
+from tests.classifier.feedback_data import UNSEEN_COMPLAINT, team_feedback, write_csv
+from tests.test_daemon import write_feed
+
+
+def write_config(tmp_path: Path, **classifier: object) -> Path:
+    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in classifier.items())
+    path = tmp_path / "monitor.toml"
+    path.write_text(
+        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
+        '[brand]\nname = "Acme"\nhandles = ["acme"]\n'
+        f"[classifier]\n{table}"
+        '[slack]\nsink = "console"\n'
+        '[[sources]]\ntype = "jsonl"\nname = "feed"\npath = "feed.jsonl"\ninterval_seconds = 1\n'
+    )
+    write_feed(tmp_path / "feed.jsonl", {"p1": UNSEEN_COMPLAINT})
+    return path
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[object]:
+    daemons: list[Daemon] = []
+
+    def start(config_path: Path) -> Daemon:
+        daemon = Daemon(load_config(config_path), clock=FakeClock())
+        daemon.prepare()
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        daemon.close()
+
+
+def stored_versions(daemon: Daemon) -> dict[str, str]:
+    with daemon.database.session() as session:
+        rows = session.execute(
+            select(PostRow.external_id, ClassificationRow.classifier_version).join(
+                ClassificationRow, ClassificationRow.post_id == PostRow.id
+            )
+        ).all()
+    return {external_id: version for external_id, version in rows}
+
+
+def test_a_model_trained_from_the_cli_is_picked_up_by_the_running_daemon(
+    tmp_path: Path, daemon_factory: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    assert daemon.pipeline.classifier.version == "scorer-1"
+
+    feedback = write_csv(tmp_path / "team.csv", team_feedback())
+    assert main(["feedback", "import", str(feedback), "-c", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["added"] == 282
+    assert main(["train", "-c", str(config)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["promoted"] is True
+    assert report["model"] == "model-1"
+
+    daemon.refresh_model()
+    assert daemon.pipeline.classifier.version == "scorer-1+model-1"
+    assert daemon.run_once()
+    assert stored_versions(daemon) == {"p1": "scorer-1+model-1"}
+    alert = capsys.readouterr().out
+    assert "blinking orange" in alert  # the complaint the scorer alone would have let through
+    assert "learned +" in alert  # the console shows each reason with its weight
+
+
+def test_the_daemon_retrains_once_enough_new_feedback_arrived(
+    tmp_path: Path, daemon_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(tmp_path, retrain_after_feedback=20)
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    store = FeedbackStore(daemon.database)
+    rows = team_feedback()
+    store.import_rows(rows[:12], source="a.csv", now=daemon.clock.now())
+
+    caplog.set_level(logging.INFO, logger="monitor")
+    daemon.refresh_model()  # 12 new labels: below 20, nothing happens
+    assert daemon.pipeline.classifier.version == "scorer-1"
+    assert "trained" not in caplog.text
+
+    store.import_rows(rows[12:], source="b.csv", now=daemon.clock.now())
+    daemon.refresh_model()
+    assert daemon.pipeline.classifier.version == "scorer-1+model-1"
+    assert "trained model-1 on 282 labels" in caplog.text
+    assert "promoted" in caplog.text
+
+    caplog.clear()
+    daemon.refresh_model()  # nothing new: no second model
+    assert ModelStore(tmp_path / "state").next_version() == 2
+    assert "trained" not in caplog.text
+
+
+def test_feedback_of_one_kind_only_is_reported_once_not_every_check(
+    tmp_path: Path, daemon_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(tmp_path, retrain_after_feedback=5)
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    complaints = [r for r in team_feedback() if r.label == 1][:50]
+    FeedbackStore(daemon.database).import_rows(complaints, source="a.csv", now=daemon.clock.now())
+
+    caplog.set_level(logging.INFO, logger="monitor")
+    daemon.refresh_model()
+    daemon.refresh_model()
+    assert caplog.text.count("not retrained yet") == 1
+    assert "50 complaints, 0 not" in caplog.text
+    assert daemon.pipeline.classifier.version == "scorer-1"
+
+
+def test_with_auto_train_off_the_daemon_never_trains(
+    tmp_path: Path, daemon_factory: object
+) -> None:
+    config = write_config(tmp_path, auto_train=False, retrain_after_feedback=1)
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    FeedbackStore(daemon.database).import_rows(
+        team_feedback(), source="a.csv", now=daemon.clock.now()
+    )
+    daemon.refresh_model()
+    assert ModelStore(tmp_path / "state").current_name() is None
+
+
+def test_a_damaged_model_leaves_the_scorer_running_and_says_so(
+    tmp_path: Path, daemon_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(tmp_path)
+    feedback = write_csv(tmp_path / "team.csv", team_feedback())
+    main(["feedback", "import", str(feedback), "-c", str(config)])
+    main(["train", "-c", str(config)])
+    model_file = tmp_path / "state" / "models" / "model-0001.json.gz"
+    model_file.write_bytes(b"half a file")
+
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    assert daemon.pipeline.classifier.version == "scorer-1"
+    assert str(model_file) in caplog.text
+    assert "scorer alone" in caplog.text
+    assert daemon.run_once()
+    assert stored_versions(daemon) == {"p1": "scorer-1"}
+
+
+def test_a_model_for_another_scorer_version_is_set_aside(
+    tmp_path: Path, daemon_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(tmp_path)
+    feedback = write_csv(tmp_path / "team.csv", team_feedback())
+    main(["feedback", "import", str(feedback), "-c", str(config)])
+    main(["train", "-c", str(config)])
+    store = ModelStore(tmp_path / "state")
+    model = store.current()
+    assert model is not None
+    model.scorer_version = "scorer-0"
+    store.save(model, promote=True)
+
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    assert daemon.pipeline.classifier.version == "scorer-1"
+    assert "trained on scorer-0's features" in caplog.text
+
+
+def test_use_model_off_keeps_the_scorer_alone(tmp_path: Path, daemon_factory: object) -> None:
+    config = write_config(tmp_path)
+    feedback = write_csv(tmp_path / "team.csv", team_feedback())
+    main(["feedback", "import", str(feedback), "-c", str(config)])
+    main(["train", "-c", str(config)])
+    off = write_config(tmp_path, use_model=False)
+    daemon = daemon_factory(off)  # type: ignore[operator]
+    assert daemon.pipeline.classifier.version == "scorer-1"
