@@ -81,6 +81,9 @@ class RetentionSettings(StrictModel):
     """Delete posts, verdicts and delivered alerts older than this (daily counts are kept for
     `stats`); unset keeps everything. Undelivered alerts are never purged."""
     batch_size: int = Field(default=500, ge=10, le=100_000)
+    feedback_days: int | None = Field(default=None, ge=1)
+    """Delete the team's labeled examples (post text included) older than this; unset keeps them,
+    since they are what the model is retrained from. Saved models keep only n-gram weights."""
 
 
 class BrandSettings(StrictModel):

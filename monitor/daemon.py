@@ -158,16 +158,24 @@ class Daemon:
             self._db_down_since = None
 
     def purge_old_posts(self) -> int:
-        days = self.config.retention.days
-        if not days:
-            return 0
-        cutoff = self.clock.now() - timedelta(days=days)
+        """`[retention]`: posts older than `days`, labeled examples older than `feedback_days`."""
+        retention = self.config.retention
+        purged = 0
         try:
-            purged = self.repository.purge_before(cutoff, self.config.retention.batch_size)
+            if retention.days:
+                cutoff = self.clock.now() - timedelta(days=retention.days)
+                purged = self.repository.purge_before(cutoff, retention.batch_size)
+                log.info("retention purged=%d posts older than %d days", purged, retention.days)
+            if retention.feedback_days:
+                cutoff = self.clock.now() - timedelta(days=retention.feedback_days)
+                dropped = self.learner.feedback.purge_before(cutoff)
+                log.info(
+                    "retention purged=%d labeled examples older than %d days",
+                    dropped,
+                    retention.feedback_days,
+                )
         except StorageUnavailable as err:
             log.warning("retention skipped: %s; it runs again tomorrow", err)
-            return 0
-        log.info("retention purged=%d posts older than %d days", purged, days)
         return purged
 
     # -- learning ------------------------------------------------------------------------------
@@ -241,7 +249,7 @@ class Daemon:
             seconds=self.config.daemon.deliver_interval_seconds,
             next_run_time=now,
         )
-        if self.config.retention.days:
+        if self.config.retention.days or self.config.retention.feedback_days:
             scheduler.add_job(
                 self.purge_old_posts,
                 "interval",

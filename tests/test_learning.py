@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,12 @@ from tests.classifier.feedback_data import UNSEEN_COMPLAINT, team_feedback, writ
 from tests.test_daemon import write_feed
 
 
-def write_config(tmp_path: Path, **classifier: object) -> Path:
+def write_config(tmp_path: Path, retention: str = "", **classifier: object) -> Path:
     table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in classifier.items())
     path = tmp_path / "monitor.toml"
     path.write_text(
         f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
+        f"[retention]\n{retention}\n"
         '[brand]\nname = "Acme"\nhandles = ["acme"]\n'
         f"[classifier]\n{table}"
         '[slack]\nsink = "console"\n'
@@ -182,3 +184,30 @@ def test_use_model_off_keeps_the_scorer_alone(tmp_path: Path, daemon_factory: ob
     off = write_config(tmp_path, use_model=False)
     daemon = daemon_factory(off)  # type: ignore[operator]
     assert daemon.pipeline.classifier.version == "scorer-1"
+
+
+def test_retention_deletes_old_labeled_examples_when_asked(
+    tmp_path: Path, daemon_factory: object
+) -> None:
+    """Labeled texts are customer text: `feedback_days` bounds how long they are kept."""
+    config = write_config(tmp_path, retention="feedback_days = 30")
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    store = FeedbackStore(daemon.database)
+    rows = team_feedback()
+    now = daemon.clock.now()
+    store.import_rows(rows[:100], source="old.csv", now=now - timedelta(days=40))
+    store.import_rows(rows[100:], source="new.csv", now=now - timedelta(days=10))
+
+    daemon.purge_old_posts()
+    assert [r.text for r in store.examples().rows] == [r.text for r in rows[100:]]
+
+
+def test_without_feedback_days_labeled_examples_are_kept(
+    tmp_path: Path, daemon_factory: object
+) -> None:
+    daemon = daemon_factory(write_config(tmp_path, retention="days = 7"))  # type: ignore[operator]
+    store = FeedbackStore(daemon.database)
+    old = daemon.clock.now() - timedelta(days=400)
+    store.import_rows(team_feedback(), source="old.csv", now=old)
+    daemon.purge_old_posts()
+    assert len(store.examples().rows) == 282

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from monitor.classifier.evaluation import LabeledRow
 from monitor.classifier.model import fingerprint
@@ -100,3 +100,9 @@ class FeedbackStore:
                 )
                 or 0
             )
+
+    def purge_before(self, cutoff: datetime) -> int:
+        """`[retention] feedback_days`: labeled texts are customer text too."""
+        with self.database.session() as session:
+            result = session.execute(delete(FeedbackRow).where(FeedbackRow.created_at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)
