@@ -21,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from connectors import connector_for
 from connectors.base import Connector
 from monitor.classifier import Classifier
+from monitor.classifier.second_opinion import build_second_opinion
 from monitor.classifier.training import NotEnoughFeedback
 from monitor.clock import Clock, SystemClock
 from monitor.config import MonitorConfig
@@ -59,6 +60,7 @@ class Daemon:
         self.repository = Repository(self.database)
         self.sink: Sink = sink or build_sink(config.slack)
         self.learner = Learner(config, self.database, self.clock)
+        self.second_opinion = build_second_opinion(config.classifier, self.clock)
         self.pipeline = Pipeline(
             config.brand,
             self.repository,
@@ -66,6 +68,7 @@ class Daemon:
             self.clock,
             route=Router(config.slack),
             topic=TopicFinder(config.slack.storms.topics),
+            second_opinion=self.second_opinion.review if self.second_opinion else None,
         )
         self._model_file: str | None = None
         self._training_blocked: str | None = None
@@ -112,6 +115,8 @@ class Daemon:
         for runner in self.runners:
             runner.release()
             runner.connector.close()
+        if self.second_opinion is not None:
+            self.second_opinion.close()
         self.sink.close()
         self.database.close()
 

@@ -215,3 +215,53 @@ def _wait_for(process: subprocess.Popen[str], needle: str, timeout: float) -> bo
             return True
         time.sleep(0.1)
     return False
+
+
+BORDERLINE = "@acme meh, the hub is blinking orange"
+"""The scorer gives it 0.45: under the threshold, within the second opinion's margin."""
+
+
+def write_llm_config(tmp_path: Path, slack: FakeSlack, llm_base_url: str) -> Path:
+    config = write_config(tmp_path, slack)
+    text = config.read_text().replace(
+        "[brand]", f'[classifier]\nllm_base_url = "{llm_base_url}"\nllm_model = "local"\n[brand]'
+    )
+    config.write_text(text)
+    write_feed(
+        tmp_path / "feed.jsonl",
+        {"b1": BORDERLINE, "c1": COMPLAINTS["c1"], "n1": NOT_COMPLAINTS["n1"]},
+    )
+    return config
+
+
+def test_a_second_opinion_flags_a_borderline_post_and_says_why(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    from tests.fakes.openai_api import FakeOpenAI
+
+    with FakeOpenAI() as llm:
+        llm.then(FakeOpenAI.verdict(True, "an orange light on the hub means it is offline"))
+        config = write_llm_config(tmp_path, slack, llm.base_url)
+        assert main(["run", "--once", "--config", str(config)]) == 0
+
+    assert len(llm.requests) == 1  # only the borderline post was sent; the clear ones were not
+    assert "blinking orange" in json.dumps(llm.requests[0].messages)
+    texts = sent_texts(slack)
+    assert len(texts) == 2
+    flagged = next(t for t in texts if "blinking orange" in t)
+    assert "second_opinion" in flagged
+    assert "local: complaint \\u2014 an orange light on the hub means it is offline" in flagged
+
+
+def test_with_the_second_opinion_down_the_scorer_decides_and_nothing_stops(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    from tests.fakes.openai_api import FakeOpenAI
+
+    with FakeOpenAI() as llm:
+        llm.then(status=500, times=5)
+        config = write_llm_config(tmp_path, slack, llm.base_url)
+        assert main(["run", "--once", "--config", str(config)]) == 0
+
+    texts = sent_texts(slack)
+    assert len(texts) == 1 and "refund" in texts[0]  # the clear complaint, as without an LLM

@@ -42,8 +42,9 @@ class ClassifierSettings(StrictModel):
     llm_timeout_seconds: float = Field(default=4.0, gt=0, le=60)
     llm_per_minute: int = Field(default=30, ge=1)
     """At most this many posts per minute are sent; the rest keep the scorer's verdict."""
-    llm_margin: float = Field(default=0.1, gt=0, le=0.5)
-    """Only posts whose score is within this of the threshold are sent."""
+    llm_margin: float = Field(default=0.08, gt=0, le=0.5)
+    """Only posts whose score is within this of the threshold are sent. A post with no cue at
+    all scores 0.40; at 0.1 or more every such post (most mentions) would be sent too."""
 
     @field_validator("llm_base_url")
     @classmethod

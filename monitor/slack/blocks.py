@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import Label, Severity
+from monitor.classifier.second_opinion import CUE as SECOND_OPINION
+from monitor.models import Label, Reason, Severity
 from monitor.slack.escaping import (
     FALLBACK_TEXT_LIMIT,
     FIELD_TEXT_LIMIT,
@@ -99,10 +100,16 @@ def _followers(count: int | None) -> str:
     return "unknown" if count is None else f"{count:,}"
 
 
+def ranked_reasons(reasons: Sequence[Reason]) -> list[Reason]:
+    """Strongest first, but a second opinion always leads: it carries no weight when it only
+    agrees or disagrees, and would otherwise be the reason cut from a long list."""
+    return sorted(reasons, key=lambda r: (r.cue != SECOND_OPINION, -abs(r.weight)))
+
+
 def _reasons(message: AlertMessage) -> str:
     verdict = message.verdict
     lines = [f"*Why flagged:* score {verdict.score:.2f}, severity {verdict.severity.value}"]
-    ranked = sorted(verdict.reasons, key=lambda r: abs(r.weight), reverse=True)
+    ranked = ranked_reasons(verdict.reasons)
     for reason in ranked[:MAX_REASONS]:
         line = f"• `{escape_mrkdwn(reason.cue, limit=80)}` {reason.weight:+.2f}"
         if reason.detail:

@@ -34,7 +34,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
 from monitor.models import Label
-from monitor.slack.blocks import alert_blocks, platform_name, time_ago
+from monitor.slack.blocks import alert_blocks, platform_name, ranked_reasons, time_ago
 from monitor.slack.escaping import (
     SECTION_TEXT_LIMIT,
     clean_text,
@@ -547,8 +547,7 @@ def format_console_alert(message: AlertMessage, now: datetime) -> str:
         who += " [VIP]"
     followers = "unknown" if author.followers is None else f"{author.followers:,}"
     reasons = ", ".join(
-        f"{clean_text(r.cue)} {r.weight:+.2f}"
-        for r in sorted(verdict.reasons, key=lambda r: abs(r.weight), reverse=True)[:8]
+        f"{clean_text(r.cue)} {r.weight:+.2f}" for r in ranked_reasons(verdict.reasons)[:8]
     )
     contact = safe_url(post.contact_url) if post.contact_url else None
     step = (
