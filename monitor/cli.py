@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from types import FrameType
@@ -283,12 +284,14 @@ def _eval_holdout(args: argparse.Namespace, rows: Sequence[Any], fraction: float
     cut = round(len(rows) * (1 - fraction))
     learn_from, judge_on = rows[:cut], rows[cut:]
     minimum = scorer.settings.min_training_examples
+    started = time.perf_counter()
     trained = train(learn_from, scorer, version=0, now=datetime.now(UTC), min_examples=minimum)
+    seconds = round(time.perf_counter() - started, 1)
     with_model = evaluate(scorer.with_model(trained.model), judge_on)
     return with_model | {
         "classifier": f"{scorer.version}+holdout-model",
         "trained_on_rows": len(learn_from),
-        "training": trained.report(),
+        "training": trained.report() | {"seconds": seconds},
         "scorer_only": evaluate(scorer, judge_on),
     }
 
