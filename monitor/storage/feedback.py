@@ -7,6 +7,7 @@ corrected label wins), so the model never sees one text as both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from monitor.storage.database import Database
 from monitor.storage.tables import FeedbackRow
 
 IMPORT_ORIGIN = "import"
+_BARE_LINK = re.compile(r"<?https?://\S+>?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class FeedbackStore:
         latest: dict[str, LabeledRow] = {}
         origins: dict[str, int] = {}
         for _id, text, label, origin in stored:
+            if _BARE_LINK.fullmatch(text.strip()):
+                continue  # a miss reported by link for a post we never stored: no text to learn
             key = fingerprint(text)
             latest.pop(key, None)  # re-insert: the latest label, at its latest position
             latest[key] = LabeledRow(text, int(label))

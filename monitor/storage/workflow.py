@@ -634,17 +634,16 @@ def _close(state: str) -> Any:
         row.state = state
         row.resolved_by, row.resolved_by_name, row.resolved_at = person.id, person.name, now
         _drop_feedback(session, post.id)
-        if state == "not_complaint":
-            session.add(
-                FeedbackRow(
-                    post_id=post.id,
-                    text=post.text,
-                    label=0,
-                    origin=FEEDBACK_ORIGIN,
-                    author=person.id,
-                    created_at=now,
-                )
+        session.add(  # the team's verdict is a label: resolved = a complaint, else a false alarm
+            FeedbackRow(
+                post_id=post.id,
+                text=post.text,
+                label=1 if state == "resolved" else 0,
+                origin=FEEDBACK_ORIGIN,
+                author=person.id,
+                created_at=now,
             )
+        )
         return True
 
     return close
@@ -656,7 +655,7 @@ def _reopen(session: Session, row: AlertRow, post: PostRow, person: Person, now:
     row.state = "open"
     row.claimed_by = row.claimed_by_name = row.claimed_at = None
     row.resolved_by = row.resolved_by_name = row.resolved_at = None
-    _drop_feedback(session, post.id)  # a "Not a complaint" taken back is no longer a label
+    _drop_feedback(session, post.id)  # a verdict taken back is no longer a label
     return True
 
 
@@ -677,11 +676,10 @@ def _mute(session: Session, row: AlertRow, post: PostRow, person: Person, now: d
 
 
 def _drop_feedback(session: Session, post_id: int) -> None:
+    """The alert's earlier verdict from Slack: one label per alert, the latest click's."""
     session.execute(
         delete(FeedbackRow).where(
-            FeedbackRow.post_id == post_id,
-            FeedbackRow.origin == FEEDBACK_ORIGIN,
-            FeedbackRow.label == 0,
+            FeedbackRow.post_id == post_id, FeedbackRow.origin == FEEDBACK_ORIGIN
         )
     )
 

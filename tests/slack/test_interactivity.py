@@ -83,7 +83,7 @@ def test_claim_then_resolve_updates_the_message_and_records_who_and_when(
         assert state == ("resolved", "U0ALICE01", "U0BOB0002")
 
 
-def test_not_a_complaint_becomes_labeled_feedback_and_reopen_takes_it_back(
+def test_not_a_complaint_and_resolved_become_labels_and_reopen_takes_them_back(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     with harness(tmp_path, fake_slack) as h:
@@ -103,6 +103,10 @@ def test_not_a_complaint_becomes_labeled_feedback_and_reopen_takes_it_back(
         assert "said <@" not in blocks_text(fake_slack.message(ts))
         assert h.store.feedback() == [], "a mistaken click taken back is not a training label"
         assert [a for a, _, _ in h.store.events(1)] == ["not_complaint", "reopen"]
+
+        fake_slack.click(ts, "cm_resolve", user="U0BOB0002")
+        wait_until(lambda: h.store.feedback() != [])
+        assert h.store.feedback() == [(1, REFUND, 1, "slack", "U0BOB0002")], "a confirmed complaint"
 
 
 def test_mute_author_is_shown_recorded_and_honoured_by_the_next_poll(

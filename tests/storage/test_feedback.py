@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.classifier.evaluation import LabeledRow
-from monitor.storage import Database
+from monitor.models import Label
+from monitor.storage import Database, NewPost, Repository
 from monitor.storage.feedback import FeedbackStore
 from monitor.storage.workflow import Person, WorkflowStore
+from tests.storage.test_repository import post, verdict
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 ROWS = [
@@ -57,10 +59,25 @@ def test_slack_feedback_is_training_data_too(database: Database) -> None:
     """A complaint reported missed in Slack arrives as a label 1, next to the imports."""
     store = FeedbackStore(database)
     store.import_rows(ROWS, source="team.csv", now=NOW)
+    missed = NewPost(post("1"), verdict(label=Label.NOT_COMPLAINT), vip=False, alert_priority=None)
+    Repository(database).store_poll(
+        source="x", platform="x", new_posts=[missed], cursor={}, now=NOW
+    )
     WorkflowStore(database).report_missed("https://x.com/dana/status/1", Person("U1", "sam"), NOW)
 
     examples = store.examples()
     assert examples.by_origin == {"import": 3, "slack": 1}
-    assert examples.rows[-1].label == 1
+    assert examples.rows[-1] == LabeledRow("acme refund 1", 1)
     assert store.count_after(0) == 4
     assert store.count_after(examples.max_id) == 0
+
+
+def test_a_miss_reported_by_a_link_we_never_stored_teaches_nothing(database: Database) -> None:
+    """`/complaint-monitor missed <link>` for an unknown post keeps the link as its only text:
+    worth recording, but not a text to learn complaint language from."""
+    store = FeedbackStore(database)
+    store.import_rows(ROWS, source="team.csv", now=NOW)
+    WorkflowStore(database).report_missed(
+        "https://reddit.com/r/acme/comments/abc", Person("U1", "sam"), NOW
+    )
+    assert list(store.examples().rows) == ROWS
