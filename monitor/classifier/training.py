@@ -33,7 +33,7 @@ BLOCKS: tuple[tuple[str, tuple[int, int]], ...] = (("word", (1, 2)), ("char_wb",
 
 
 class NotEnoughFeedback(MonitorError):
-    """Training needs labels of both kinds; the message says how many more."""
+    """Training needs enough labels of both kinds; the message gives the counts and the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,9 @@ class Figures:
 
     def as_dict(self) -> dict[str, float]:
         return {
-            k: round(v, 4)
-            for k, v in (
-                ("precision", self.precision),
-                ("recall", self.recall),
-                ("macro_f1", self.macro_f1),
-            )
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "macro_f1": round(self.macro_f1, 4),
         }
 
 
