@@ -18,6 +18,7 @@ import csv
 import json
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from monitor.classifier.model import ModelStore
 from monitor.clock import SystemClock
 from monitor.config import parse_config
 from monitor.daemon import Daemon
@@ -90,14 +92,23 @@ def main() -> None:
     parser.add_argument("--complaint-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--texts", type=Path, help="take texts from a CSV with a text column")
+    parser.add_argument(
+        "--model", type=Path, help="a saved model-NNNN.json.gz to run beside the scorer"
+    )
     args = parser.parse_args()
     corpus = real_texts(args.texts) if args.texts else []
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack:
         feed = Path(tmp) / "mentions.jsonl"
         texts = generate(feed, args.posts, args.complaint_share, rng, corpus)
+        if args.model:  # as `train` would leave it: in the state directory, made current
+            models = ModelStore(Path(tmp))
+            models.directory.mkdir(parents=True)
+            shutil.copy(args.model, models.directory / args.model.name)
+            models.promote(args.model.name)
         config = parse_config(
             {
+                "daemon": {"state_dir": tmp},
                 "brand": {"name": "Acme", "handles": ["acme", "acmehelp"]},
                 "database": {"url": f"sqlite:///{tmp}/bench.db"},
                 "slack": {
@@ -113,6 +124,7 @@ def main() -> None:
         daemon = Daemon(config, clock=SystemClock())
         daemon.prepare()
         (runner,) = daemon.runners
+        classifier = daemon.pipeline.classifier.version
 
         started = time.perf_counter()
         while (report := runner.poll()) is not None and report.more:
@@ -134,6 +146,7 @@ def main() -> None:
     end_to_end = finished - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"posts                          {args.posts}")
+    print(f"classifier                     {classifier}")
     print(f"alerts sent to the fake Slack  {sent} (deliverer report: {delivered})")
     print(f"raw VADER                      {args.posts / vader_seconds:10.0f} posts/s")
     print(

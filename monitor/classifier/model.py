@@ -91,6 +91,19 @@ class NgramBlock:
         analyzer: Callable[[str], list[str]] = vectorizer.build_analyzer()
         return analyzer
 
+    def log_odds(self, tokens: Iterable[str]) -> float:
+        """The block's share of the log-odds, without the per-term breakdown (the hot path)."""
+        terms = self.terms
+        dot = squares = 0.0
+        for term, count in Counter(tokens).items():
+            entry = terms.get(term)
+            if entry is None:
+                continue
+            value = entry[0] if count == 1 else (1.0 + math.log(count)) * entry[0]
+            squares += value * value
+            dot += value * entry[1]
+        return dot / math.sqrt(squares) if squares else 0.0
+
     def contributions(self, tokens: Iterable[str]) -> dict[str, float]:
         """Each known n-gram's share of the block's log-odds."""
         values: dict[str, tuple[float, float]] = {}
@@ -166,10 +179,11 @@ class LearnedModel:
         total = self.text_intercept
         words: dict[str, float] = {}
         for block, tokenize in zip(self.blocks, self._tokenizers, strict=True):
-            shares = block.contributions(tokenize(prepared))
-            total += sum(shares.values())
-            if block.analyzer == "word":
-                words = shares
+            if block.analyzer == "word":  # readable terms: worth their breakdown
+                words = block.contributions(tokenize(prepared))
+                total += sum(words.values())
+            else:
+                total += block.log_odds(tokenize(prepared))
         return total, words
 
     def adjust(self, text: str, scorer_z: float, compound: float, threshold: float) -> float:
