@@ -186,14 +186,12 @@ class LearnedModel:
                 total += block.log_odds(tokenize(prepared))
         return total, words
 
-    def adjust(self, text: str, scorer_z: float, compound: float, threshold: float) -> float:
-        """The combined log-odds, placed so that `score >= threshold` means the blender's
-        probability reached `decision_threshold`: one threshold knob for both."""
-        return self.explain(text, scorer_z, compound, threshold)[0]
-
     def explain(
         self, text: str, scorer_z: float, compound: float, threshold: float
     ) -> tuple[float, Reason]:
+        """The combined log-odds, placed so that `score >= threshold` means the blender's
+        probability reached `decision_threshold` (one threshold knob for both), and the reason
+        that shows the shift and the words behind it."""
         text_z, words = self.text_log_odds(text)
         blended = self.blender.log_odds(text_z, scorer_z, compound)
         threshold = min(max(threshold, 0.01), 0.99)
