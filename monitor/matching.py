@@ -7,6 +7,7 @@ Compiled once into regular expressions; matching is case-insensitive and on word
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from monitor.config import BrandSettings
@@ -60,3 +61,16 @@ class BrandMatcher:
         if not self._any.search(text):
             return False
         return not any(pattern.search(text) for _, pattern in self._exclusions)
+
+
+def handle_key(handle: str) -> str:
+    """How handles are compared everywhere: no @, case-insensitive."""
+    return handle.strip().lstrip("@").lower()
+
+
+def author_muted(
+    brand: BrandSettings, slack_muted: Collection[tuple[str, str]], platform: str, handle: str
+) -> bool:
+    """Muted in the config (`brand.muted_authors`) or from Slack ("Mute author", stored as
+    (platform, `handle_key`) pairs): the pipeline and `replay` drop the same posts."""
+    return brand.is_muted(handle) or (platform, handle_key(handle)) in slack_muted

@@ -20,7 +20,7 @@ from connectors.base import Connector
 from monitor.classifier import Classifier
 from monitor.clock import Clock
 from monitor.config import BrandSettings
-from monitor.matching import BrandMatcher
+from monitor.matching import BrandMatcher, author_muted
 from monitor.models import Label, Post, Severity, Verdict
 from monitor.storage import NewPost, Repository
 
@@ -119,12 +119,8 @@ class Pipeline:
     def _drop_muted(self, posts: list[Post]) -> list[Post]:
         """brand.muted_authors, and the authors muted from Slack with "Mute author"."""
         muted = self.repository.muted_authors() if posts else set()
-        return [
-            p
-            for p in posts
-            if not self.brand.is_muted(p.author.handle)
-            and (p.platform, p.author.handle.strip().lstrip("@").lower()) not in muted
-        ]
+        brand = self.brand
+        return [p for p in posts if not author_muted(brand, muted, p.platform, p.author.handle)]
 
     def _judge(self, post: Post) -> NewPost:
         vip = self.brand.is_vip(post.author.handle, post.author.followers)

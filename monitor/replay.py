@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
+from monitor.classifier.evaluation import Scorer
 from monitor.config import BrandSettings
-from monitor.matching import BrandMatcher
+from monitor.matching import BrandMatcher, author_muted
 from monitor.models import Label, Reason, Severity, Verdict
 from monitor.storage.repository import Repository, StoredVerdict
 
@@ -31,20 +32,6 @@ TEXT_WIDTH = 100
 OFF_BRAND = "off_brand"
 MUTED = "muted"
 """`new_label` of a post the current brand filters would skip before classifying it."""
-
-
-class Scorer(Protocol):
-    """What replay needs of a classifier: the call `Pipeline` makes. Whatever combines the
-    scorer with a learned model fits, as long as it sends nothing anywhere."""
-
-    def classify(
-        self,
-        text: str,
-        *,
-        language: str | None = None,
-        followers: int | None = None,
-        vip: bool = False,
-    ) -> Verdict: ...
 
 
 class ChangeKind(StrEnum):
@@ -100,11 +87,10 @@ def replay(
     report = ReplayReport(since=since)
     for stored in repository.stored_verdicts(since):
         report.replayed += 1
-        handle = stored.author_handle.strip().lstrip("@").lower()
         skip = None
         if not matcher.matches(stored.text):
             skip = (OFF_BRAND, "no longer matches the brand's terms")
-        elif brand.is_muted(stored.author_handle) or (stored.platform, handle) in muted:
+        elif author_muted(brand, muted, stored.platform, stored.author_handle):
             skip = (MUTED, "the author is muted")
         if skip is not None:
             report.skipped += 1

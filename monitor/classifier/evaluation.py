@@ -19,7 +19,9 @@ from monitor.errors import ConfigError
 from monitor.models import Verdict
 
 
-class _Scorer(Protocol):
+class Scorer(Protocol):
+    """What `eval` and `replay` need: the call the pipeline makes, whatever sits behind it."""
+
     def classify(
         self,
         text: str,
@@ -87,7 +89,7 @@ def read_labeled_csv(
     return LabeledData(tuple(rows), empty, bad, str(path))
 
 
-def evaluate(classifier: _Scorer, rows: LabeledData | Sequence[LabeledRow]) -> dict[str, Any]:
+def evaluate(classifier: Scorer, rows: LabeledData | Sequence[LabeledRow]) -> dict[str, Any]:
     """Score every row once; report complaint-class P/R/F1, macro-F1, AUC and posts/second."""
     items = rows.rows if isinstance(rows, LabeledData) else tuple(rows)
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.classifier.cues import CUES, Kind
-from monitor.matching import term_pattern
+from monitor.matching import handle_key, term_pattern
 from monitor.models import Post, Verdict
 from monitor.slack.settings import RouteRule, SlackSettings
 
@@ -21,11 +21,6 @@ TOPICAL_KINDS = frozenset({Kind.PROBLEM, Kind.URGENT})
 _NOT_TOPICS = frozenset({"complaint_question", "demand", "still_not"})
 """Problem cues that say a complaint is there but not what it is about."""
 TOPICAL_CUES = frozenset(c.name for c in CUES if c.kind in TOPICAL_KINDS) - _NOT_TOPICS
-
-
-def handle_key(handle: str) -> str:
-    """How handles are compared: no @, case-insensitive."""
-    return handle.strip().lstrip("@").lower()
 
 
 @dataclass(frozen=True, slots=True)

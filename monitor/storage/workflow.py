@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.matching import handle_key
 from monitor.models import Post, Severity, Verdict
 from monitor.storage.database import Database
 from monitor.storage.repository import Repository, _post_from_row, _verdict_from_row
@@ -664,7 +665,7 @@ def _mute(session: Session, row: AlertRow, post: PostRow, person: Person, now: d
         Repository._insert(session, MutedAuthorRow)
         .values(
             platform=post.platform,
-            handle=post.author_handle.strip().lstrip("@").lower(),
+            handle=handle_key(post.author_handle),
             muted_by=person.id,
             muted_by_name=person.name,
             created_at=now,
