@@ -23,12 +23,12 @@ from monitor.clock import SystemClock
 from monitor.config import parse_config
 from monitor.delivery import Deliverer
 from monitor.models import Author, Label, Post, Reason, Severity, Verdict
-from monitor.slack.sink import SlackSink
-from monitor.storage import Database, NewPost, Repository
+from monitor.slack.sink import SlackNotifier
+from monitor.storage import Database, NewPost, Outbox, PostStore
 from tests.fakes.slack import FakeSlack
 
 
-def fill_outbox(repository: Repository, count: int) -> None:
+def fill_outbox(store: PostStore, count: int) -> None:
     now = datetime.now(UTC)
     verdict = Verdict(Label.COMPLAINT, 0.9, Severity.MEDIUM, (Reason("refund", 1.1),), {}, "bench")
     posts = [
@@ -47,7 +47,7 @@ def fill_outbox(repository: Repository, count: int) -> None:
         )
         for n in range(count)
     ]
-    repository.store_poll(source="bench", platform="x", new_posts=posts, cursor={}, now=now)
+    store.store_poll(source="bench", platform="x", new_posts=posts, cursor={}, now=now)
 
 
 def run(count: int, rate_limit_every: int) -> tuple[float, int, int]:
@@ -69,9 +69,8 @@ def run(count: int, rate_limit_every: int) -> tuple[float, int, int]:
         )
         database = Database(f"sqlite:///{tmp}/bench.db")
         database.upgrade()
-        repository = Repository(database)
-        fill_outbox(repository, count)
-        deliverer = Deliverer(repository, SlackSink(config.slack), SystemClock())
+        fill_outbox(PostStore(database), count)
+        deliverer = Deliverer(Outbox(database), SlackNotifier(config.slack), SystemClock())
         started = time.perf_counter()
         while len(slack.messages) < count:
             if not deliverer.deliver_due():

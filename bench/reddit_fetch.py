@@ -25,8 +25,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.reddit import RedditConnector, RedditSettings
+from monitor.brand import BrandSettings
 from monitor.clock import FakeClock
-from monitor.config import BrandSettings
 from tests.fakes.reddit_api import BASE_CREATED, FakeReddit
 
 PAGE = 100
@@ -72,7 +72,7 @@ def raw_pages(session: requests.Session, base_url: str, token: str) -> int:
             f"{base_url}/r/acme/new",
             params=params,
             headers={"Authorization": f"bearer {token}"},
-            timeout_seconds=10,
+            timeout=10,
         )
         response.raise_for_status()
         data = response.json()["data"]
@@ -103,7 +103,7 @@ def main() -> None:
         posts = 0
         for _ in range(args.repeat):
             started = time.perf_counter()
-            result = source.fetch(None)
+            result = source.poll(None)
             ours.append(time.perf_counter() - started)
             posts = len(result.posts)
             started = time.perf_counter()

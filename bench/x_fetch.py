@@ -30,8 +30,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.x import XConnector, XSettings
+from monitor.brand import BrandSettings
 from monitor.clock import SystemClock
-from monitor.config import BrandSettings, parse_config
+from monitor.config import parse_config
 from monitor.daemon import Daemon
 from tests.fakes.x_api import FakeXApi
 
@@ -72,7 +73,7 @@ def connector_run(x: FakeXApi, posts: int, cursor: dict[str, Any]) -> tuple[floa
     fetched = 0
     started = time.perf_counter()
     while True:
-        result = connector.fetch(cursor)
+        result = connector.poll(cursor)
         fetched += len(result.posts)
         cursor = result.cursor
         if not result.more:
@@ -129,7 +130,7 @@ def stored_run(x: FakeXApi, posts: int, seed: str, tmp: str) -> float:
     daemon.prepare()
     (runner,) = daemon.runners
     seed_cursor = {"v": 1, "queries": {"mentions:@acme": {"since_id": seed}}}
-    daemon.repository.store_poll(
+    daemon.storage.posts.store_poll(
         source="x", platform="x", new_posts=[], cursor=seed_cursor, now=SystemClock().now()
     )
     started = time.perf_counter()

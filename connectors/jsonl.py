@@ -18,17 +18,17 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from connectors.base import Connector
-from monitor.config import SourceSettings
-from monitor.config_base import base_dir_from
+from connectors.base import Connector, CursorState, Fetched, SourceSettings
 from monitor.errors import TransientError
-from monitor.models import Author, Cursor, FetchResult, Post
+from monitor.models import Author, Post
+from monitor.settings_base import base_dir_from
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,22 @@ class JsonlSettings(SourceSettings):
         return path if path.is_absolute() else base_dir_from(info) / path
 
 
-class JsonlConnector(Connector[JsonlSettings]):
+@dataclass(frozen=True, slots=True)
+class JsonlCursor(CursorState):
+    """How far the file was read: which file (its inode), the byte offset and the line number."""
+
+    version: ClassVar[int | None] = None  # stored without a version since the first release
+    inode: int
+    offset: int
+    line: int
+
+
+class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
     kind = "jsonl"
     settings_class = JsonlSettings
+    cursor_class = JsonlCursor
 
-    def fetch(self, cursor: Cursor | None) -> FetchResult:
+    def fetch(self, cursor: JsonlCursor | None) -> Fetched[JsonlCursor]:
         path = self.settings.path
         try:
             stat = path.stat()
@@ -76,17 +87,16 @@ class JsonlConnector(Connector[JsonlSettings]):
                 if post is not None:
                     posts.append(post)
             more = bool(handle.readline().endswith(b"\n"))
-        next_cursor = {"inode": stat.st_ino, "offset": offset, "line": line_number}
-        return FetchResult(posts=posts, cursor=next_cursor, more=more)
+        next_cursor = JsonlCursor(inode=stat.st_ino, offset=offset, line=line_number)
+        return Fetched(posts=posts, cursor=next_cursor, more=more)
 
-    def _start(self, cursor: Cursor | None, stat: os.stat_result) -> tuple[int, int]:
-        if not cursor:
+    def _start(self, cursor: JsonlCursor | None, stat: os.stat_result) -> tuple[int, int]:
+        if cursor is None:
             return 0, 0
-        offset, line = int(cursor.get("offset", 0)), int(cursor.get("line", 0))
-        if cursor.get("inode") != stat.st_ino or stat.st_size < offset:
+        if cursor.inode != stat.st_ino or stat.st_size < cursor.offset:
             log.info("source=%s file was rotated or truncated; reading from the start", self.name)
             return 0, 0
-        return offset, line
+        return cursor.offset, cursor.line
 
     def _parse(self, raw: bytes, line_number: int) -> Post | None:
         where = f"{self.settings.path.name}:{line_number}"

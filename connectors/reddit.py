@@ -1,28 +1,30 @@
 """Reddit through praw: new posts and comments in subreddits, site-wide search, inbox mentions.
 
-Reddit listings are newest first and have no ``since_id``. Each listing keeps, in the cursor, the
-newest ``created_utc`` it has stored and the fullnames stored at or after ``newest -
-lookback_seconds``. A poll reads a listing page by page until it meets an item older than that
-floor; items in a seen set are skipped. Nothing hangs on one anchor post, so a post deleted or
-edited between polls changes nothing, and the lookback catches posts that Reddit lists late (search
-indexing, posts approved from the spam filter) without repeating the ones already stored.
+Reddit listings are newest first and have no ``since_id``. Each listing keeps, in the cursor, a
+`SeenWindow`: the newest ``created_utc`` it has stored and the fullnames stored at or after
+``newest - lookback_seconds``. A poll reads a listing page by page until it meets an item older
+than that floor; items in a seen set are skipped. Nothing hangs on one anchor post, so a post
+deleted or edited between polls changes nothing, and the lookback catches posts that Reddit lists
+late (search indexing, posts approved from the spam filter) without repeating the ones already
+stored.
 
-praw must never hold the scheduler for long, so every HTTP call goes through `_Requestor` (praw's
-documented ``requestor_class`` hook). It enforces our timeout, fails fast on 5xx and connection
-errors instead of letting prawcore retry with sleeps, and keeps the ``x-ratelimit-*`` budget
-itself: when it is spent, the next call raises `TransientError` until the reset instead of letting
-prawcore sleep up to ten minutes.
+praw must never hold the scheduler for long: every HTTP call goes through `_reddit_http`'s
+`Requestor` and `RateBudget` (no sleeps, our timeout, 5xx and 429 fail fast). `_reddit_posts`
+turns an item into a `Post`. What stays here (about 470 lines, a quarter of it the settings and
+their validation) is the poll and its per-listing cursor, kept together so the reading order can
+be followed top to bottom.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from datetime import datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
 
 import praw
 import prawcore
@@ -30,17 +32,25 @@ import requests
 from praw.models import ListingGenerator
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import Connector
+from connectors._reddit_http import (
+    Credentials,
+    RateBudget,
+    Requestor,
+    float_or_none,
+    reason,
+    translate,
+)
+from connectors._reddit_posts import default_search_query, to_post
+from connectors.base import Connector, CursorState, Fetched, SeenWindow, SourceSettings
+from monitor.brand import BrandMatcher, BrandSettings
 from monitor.clock import Clock
-from monitor.config import BrandSettings, SourceSettings
-from monitor.errors import AuthError, ConfigError, TransientError
-from monitor.matching import BrandMatcher
-from monitor.models import Author, Cursor, FetchResult, Post
+from monitor.errors import ConfigError
+from monitor.models import Post
 
 log = logging.getLogger(__name__)
 
-WEB_URL = "https://www.reddit.com"
-"""Links for people always point at the website, whatever `reddit_url` the API calls use."""
+__all__ = ["RedditConnector", "RedditCursor", "RedditSettings", "default_search_query"]
+
 PAGE_SIZE = 100
 """Reddit's largest page."""
 MAX_SEEN = 1000
@@ -48,8 +58,6 @@ MAX_SEEN = 1000
 (storage drops the repeats)."""
 UNREADABLE_RECHECK = timedelta(hours=6)
 """A private, quarantined or banned subreddit is tried again this often (it may reopen)."""
-TOKEN_PATH = "/api/v1/access_token"
-CURSOR_VERSION = 1
 
 _USER_AGENT = re.compile(
     r"(?P<platform>[A-Za-z0-9][\w.\-]*):(?P<app>[A-Za-z0-9][\w.\-]*):(?P<version>v?\d[\w.\-]*)"
@@ -194,13 +202,6 @@ class _Listing:
 
 
 @dataclass(slots=True)
-class _Position:
-    newest: float
-    seen: dict[str, float] = field(default_factory=dict)
-    """Fullname -> created_utc, for items at or after ``newest - lookback``."""
-
-
-@dataclass(slots=True)
 class _Item:
     fullname: str
     created: float
@@ -215,121 +216,30 @@ class _Unreadable:
     recheck_at: datetime
 
 
-class _RateBudget:
-    """Reddit's ``x-ratelimit-*`` budget, read from every API response.
-
-    prawcore would sleep inside the call when the budget is spent (up to the ten-minute reset)
-    and pace calls with sleeps of up to 10 s; a scheduler thread must not. So the requestor takes
-    the headers away from prawcore, and a call made while the budget is spent raises
-    `TransientError` with the seconds to the reset instead.
-    """
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.remaining: float | None = None
-        self.reset_at: datetime | None = None
-
-    def check(self) -> None:
-        if self.remaining is None or self.remaining >= 1 or self.reset_at is None:
-            return
-        wait = (self.reset_at - self.clock.now()).total_seconds()
-        if wait > 0:
-            raise TransientError(
-                f"Reddit's rate limit is spent; it resets in {wait:.0f}s", retry_after=wait
-            )
-
-    def take(self, headers: MutableMapping[str, str]) -> None:
-        remaining = headers.pop("x-ratelimit-remaining", None)
-        headers.pop("x-ratelimit-used", None)
-        reset = headers.pop("x-ratelimit-reset", None)
-        if remaining is None:
-            if self.remaining is not None:
-                self.remaining -= 1
-            return
-        try:
-            self.remaining = float(remaining)
-            self.reset_at = self.clock.now() + timedelta(seconds=float(reset or 0))
-        except ValueError:
-            self.remaining = self.reset_at = None
-
-    def seconds_to_reset(self) -> float | None:
-        if self.reset_at is None:
-            return None
-        return max(0.0, (self.reset_at - self.clock.now()).total_seconds())
-
-    def spent(self, seconds: float) -> None:
-        self.remaining = 0
-        self.reset_at = self.clock.now() + timedelta(seconds=seconds)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RedditCursor(CursorState):
+    listings: dict[str, SeenWindow] = field(default_factory=dict)
+    """By listing key (``r/acme/new``, ``search:acme``...); a listing removed from the config is
+    forgotten."""
 
 
-class _Requestor(prawcore.Requestor):
-    """praw's HTTP layer, made to answer quickly: see the module docstring."""
-
-    def __init__(self, *, budget: _RateBudget, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.budget = budget
-
-    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        method, url = str(args[0]).upper(), str(args[1])
-        path = urlsplit(url).path
-        api_call = not path.endswith(TOKEN_PATH)  # the token endpoint has its own limits
-        if api_call:
-            self.budget.check()
-        try:
-            # prawcore passes its own 16 s default on API calls; ours wins everywhere.
-            kwargs["timeout"] = self.timeout
-            response: requests.Response = self._http.request(*args, **kwargs)
-        except requests.RequestException as err:
-            raise TransientError(
-                f"cannot reach Reddit ({method} {path}): {type(err).__name__}"
-            ) from err
-        if api_call:
-            self.budget.take(response.headers)
-        if response.status_code == 429:
-            wait = self.budget.seconds_to_reset() if api_call else None
-            if not wait:
-                wait = _float(response.headers.get("retry-after")) or 60.0
-            self.budget.spent(wait)
-            raise TransientError(
-                f"Reddit rate limit (429) on {method} {path}; pausing {wait:.0f}s",
-                retry_after=wait,
-            )
-        if response.status_code >= 500:
-            # prawcore would retry twice with ~4 s of sleeps; the scheduler's backoff does it.
-            raise TransientError(f"Reddit answered {response.status_code} for {method} {path}")
-        return response
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def default_search_query(brand: BrandSettings) -> str:
-    """The brand's name, terms and handles OR-ed together (Reddit search has no wildcards)."""
-    words: dict[str, str] = {}
-    for term in [brand.name, *brand.terms, *brand.handles]:
-        text = " ".join(term.strip().strip("\"'").replace("*", " ").split())
-        if text:
-            words.setdefault(text.lower(), f'"{text}"' if " " in text else text)
-    return " OR ".join(words.values())
-
-
-class RedditConnector(Connector[RedditSettings]):
+class RedditConnector(Connector[RedditSettings, RedditCursor]):
     kind = "reddit"
     settings_class = RedditSettings
-    requires = ("praw",)
+    cursor_class = RedditCursor
+    requires = {"praw": "reddit"}
 
     def __init__(
         self, settings: RedditSettings, brand: BrandSettings, clock: Clock | None = None
     ) -> None:
         super().__init__(settings, brand, clock)
+        # Subreddit listings carry everything posted there, so they are filtered by brand here,
+        # although the pipeline filters every post again: off-brand items must not count
+        # toward max_posts_per_poll (they still move the cursor).
         self.matcher = BrandMatcher(brand)
         self.listings = self._listings()
         self._unreadable: dict[str, _Unreadable] = {}
-        self._budget = _RateBudget(self.clock)
+        self._budget = RateBudget(self.clock)
         self._http = requests.Session()
         self.reddit = self._client()
 
@@ -358,7 +268,7 @@ class RedditConnector(Connector[RedditSettings]):
             reddit_url=s.reddit_url,
             check_for_updates=False,  # otherwise praw asks the package index at start-up
             check_for_async=False,  # we run in scheduler threads, not an event loop
-            requestor_class=_Requestor,
+            requestor_class=Requestor,
             requestor_kwargs={
                 "budget": self._budget,
                 "session": self._http,
@@ -405,10 +315,10 @@ class RedditConnector(Connector[RedditSettings]):
 
     # -- fetch ----------------------------------------------------------------------------
 
-    def fetch(self, cursor: Cursor | None) -> FetchResult:
-        positions = self._load(cursor)
+    def fetch(self, cursor: RedditCursor | None) -> Fetched[RedditCursor]:
+        windows = dict(cursor.listings) if cursor else {}
         known: set[str] = set()
-        for stored in positions.values():
+        for stored in windows.values():
             known.update(stored.seen)
         now = self.clock.now()
         first_floor = now.timestamp() - self.settings.backfill_seconds
@@ -416,28 +326,26 @@ class RedditConnector(Connector[RedditSettings]):
         for listing in self.listings:
             if not self._readable(listing, now):
                 continue
-            position = positions.get(listing.key)
+            window = windows.get(listing.key)
             try:
-                items = list(self._scan(listing, position, known, first_floor))
+                items = list(self._scan(listing, window, known, first_floor))
             except prawcore.PrawcoreException as err:
                 if listing.subreddit and self._skip_subreddit(listing, err, now):
                     continue
-                raise self._translate(err, listing) from err
+                raise translate(err, self._credentials, listing.key) from err
             self._recovered(listing)
-            if position is None:
-                positions[listing.key] = _Position(newest=first_floor)
+            if window is None:
+                windows[listing.key] = SeenWindow(newest=first_floor)
             for item in items:
                 found.setdefault(item.fullname, item).listings.add(listing.key)
-        posts, more = self._consume(found, positions)
-        return FetchResult(posts=posts, cursor=self._dump(positions), more=more)
+        posts, more, read = self._consume(found)
+        return Fetched(posts, self._next_cursor(windows, read), more)
 
     def _scan(
-        self, listing: _Listing, position: _Position | None, known: set[str], first_floor: float
+        self, listing: _Listing, window: SeenWindow | None, known: set[str], first_floor: float
     ) -> Iterator[_Item]:
         """New items of one listing, newest first, down to the floor (pages fetched lazily)."""
-        floor = (
-            first_floor if position is None else position.newest - self.settings.lookback_seconds
-        )
+        floor = first_floor if window is None else window.floor(self.settings.lookback_seconds)
         limit = self.settings.limit
         generator = ListingGenerator(
             self.reddit,
@@ -451,7 +359,10 @@ class RedditConnector(Connector[RedditSettings]):
         for thing in generator:
             read += 1
             data = vars(thing)  # never getattr: a missing attribute makes praw fetch the item
-            fullname, created = str(data.get("name", "")), _float(str(data.get("created_utc")))
+            fullname, created = (
+                str(data.get("name", "")),
+                float_or_none(str(data.get("created_utc"))),
+            )
             if not fullname or created is None:
                 continue
             if created < floor:
@@ -459,8 +370,8 @@ class RedditConnector(Connector[RedditSettings]):
                 break
             if fullname in known:
                 continue
-            yield _Item(fullname, created, self._post(data, listing))
-        if position is not None and read >= limit and not reached_floor:
+            yield _Item(fullname, created, self._on_brand(to_post(data), listing))
+        if window is not None and read >= limit and not reached_floor:
             log.warning(
                 "source=%s %s: read %d items without reaching the last stored one; older new "
                 "items are skipped. Raise limit or poll more often",
@@ -469,12 +380,17 @@ class RedditConnector(Connector[RedditSettings]):
                 read,
             )
 
+    def _on_brand(self, post: Post, listing: _Listing) -> Post | None:
+        return None if listing.prefilter and not self.matcher.matches(post.text) else post
+
     def _consume(
-        self, found: Mapping[str, _Item], positions: dict[str, _Position]
-    ) -> tuple[list[Post], bool]:
-        """Oldest first up to the per-poll cap; the cursor moves over exactly what is returned."""
+        self, found: Mapping[str, _Item]
+    ) -> tuple[list[Post], bool, dict[str, list[tuple[str, float]]]]:
+        """Oldest first up to the per-poll cap; the cursor moves over exactly what is returned
+        (and the prefiltered items among them): the (fullname, created) read, by listing."""
         posts: list[Post] = []
         more = False
+        read: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for item in sorted(found.values(), key=lambda i: (i.created, i.fullname)):
             if item.post is not None:
                 if len(posts) >= self.settings.max_posts_per_poll:
@@ -482,78 +398,22 @@ class RedditConnector(Connector[RedditSettings]):
                     break
                 posts.append(item.post)
             for key in item.listings:
-                position = positions[key]
-                position.newest = max(position.newest, item.created)
-                position.seen[item.fullname] = item.created
-        return posts, more
+                read[key].append((item.fullname, item.created))
+        return posts, more, read
 
-    # -- posts ----------------------------------------------------------------------------
-
-    def _post(self, data: Mapping[str, Any], listing: _Listing) -> Post | None:
-        fullname = str(data["name"])
-        comment = fullname.startswith("t1_")
-        author = data.get("author")
-        handle = str(author) if author is not None else "[deleted]"
-        if comment:
-            text = str(data.get("body") or "")
-            link = data.get("permalink") or data.get("context") or ""
-        else:
-            title, body = str(data.get("title") or ""), str(data.get("selftext") or "")
-            link = data.get("permalink") or ""
-            outside = "" if data.get("is_self", True) else str(data.get("url") or "")
-            text = "\n\n".join(part for part in (title, body, outside) if part)
-        if listing.prefilter and not self.matcher.matches(text):
-            return None
-        extra: dict[str, Any] = {
-            "subreddit": str(data.get("subreddit") or ""),
-            "score": data.get("score"),
-            "kind": "comment" if comment else "post",
-        }
-        if comment:
-            extra["parent_title"] = data.get("link_title")
-        return Post(
-            platform="reddit",
-            external_id=fullname,
-            author=Author(id=handle, handle=handle),
-            text=text,
-            url=f"{WEB_URL}{link}" if str(link).startswith("/") else str(link or WEB_URL),
-            created_at=datetime.fromtimestamp(float(data["created_utc"]), UTC),
-            contact_url=(
-                f"{WEB_URL}/message/compose/?to={quote(handle)}"
-                if handle not in ("[deleted]", "[removed]")
-                else None
-            ),
-            extra=extra,
-        )
-
-    # -- cursor ---------------------------------------------------------------------------
-
-    def _load(self, cursor: Cursor | None) -> dict[str, _Position]:
-        if not cursor or cursor.get("v") != CURSOR_VERSION:
-            return {}
-        positions: dict[str, _Position] = {}
-        for key, raw in (cursor.get("listings") or {}).items():
-            try:
-                seen = {str(k): float(v) for k, v in (raw.get("seen") or {}).items()}
-                positions[str(key)] = _Position(float(raw["newest"]), seen)
-            except (AttributeError, KeyError, TypeError, ValueError):
-                log.warning(
-                    "source=%s cursor for %s unreadable; starting it afresh", self.name, key
+    def _next_cursor(
+        self, windows: Mapping[str, SeenWindow], read: Mapping[str, list[tuple[str, float]]]
+    ) -> RedditCursor:
+        lookback = self.settings.lookback_seconds
+        return RedditCursor(
+            listings={
+                listing.key: windows[listing.key].advanced(
+                    read.get(listing.key, ()), lookback=lookback, keep=MAX_SEEN
                 )
-        return positions
-
-    def _dump(self, positions: Mapping[str, _Position]) -> Cursor:
-        wanted = {listing.key for listing in self.listings}
-        listings: dict[str, Any] = {}
-        for key, position in positions.items():
-            if key not in wanted:
-                continue  # a listing removed from the config
-            floor = position.newest - self.settings.lookback_seconds
-            kept = sorted(((c, f) for f, c in position.seen.items() if c >= floor), reverse=True)[
-                :MAX_SEEN
-            ]
-            listings[key] = {"newest": position.newest, "seen": {f: c for c, f in kept}}
-        return {"v": CURSOR_VERSION, "listings": listings}
+                for listing in self.listings
+                if listing.key in windows
+            }
+        )
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -570,67 +430,31 @@ class RedditConnector(Connector[RedditSettings]):
         assert listing.subreddit is not None
         if not isinstance(err, prawcore.Forbidden | prawcore.NotFound | prawcore.Redirect):
             return False
-        reason = _reason(err)
+        why = reason(err)
         sub = listing.subreddit.lower()
         before = self._unreadable.get(sub)
-        self._unreadable[sub] = _Unreadable(reason, now + UNREADABLE_RECHECK)
-        if before is None or before.reason != reason:
+        self._unreadable[sub] = _Unreadable(why, now + UNREADABLE_RECHECK)
+        if before is None or before.reason != why:
             log.warning(
                 "source=%s r/%s cannot be read (%s); skipping it, the other listings go on, "
                 "retrying every %s",
                 self.name,
                 listing.subreddit,
-                reason,
+                why,
                 UNREADABLE_RECHECK,
             )
         return True
 
+    @property
+    def _credentials(self) -> Credentials:
+        s = self.settings
+        return Credentials(
+            s.client_id_env, s.client_secret_env, s.username_env, s.password_env, s.password_grant
+        )
+
     def _recovered(self, listing: _Listing) -> None:
         if listing.subreddit and self._unreadable.pop(listing.subreddit.lower(), None):
             log.info("source=%s r/%s can be read again", self.name, listing.subreddit)
-
-    def _credentials(self) -> tuple[str, str]:
-        s = self.settings
-        if s.password_grant:
-            return s.password_env, f"{s.username_env} / {s.password_env}"
-        return s.client_secret_env, f"{s.client_id_env} / {s.client_secret_env}"
-
-    def _translate(self, err: prawcore.PrawcoreException, listing: _Listing | None) -> Exception:
-        s = self.settings
-        where = f" reading {listing.key}" if listing else ""
-        if isinstance(err, prawcore.OAuthException):
-            credential, names = self._credentials()
-            return AuthError(
-                f"Reddit refused the login ({err.error}): check {names}",
-                credential=credential,
-            )
-        if isinstance(err, prawcore.ResponseException) and err.response.url.endswith(TOKEN_PATH):
-            return AuthError(
-                f"Reddit refused the app's credentials (HTTP {err.response.status_code} from the "
-                f"token endpoint): check {s.client_id_env} / {s.client_secret_env}",
-                credential=s.client_secret_env,
-            )
-        if isinstance(err, prawcore.InvalidToken):
-            credential, names = self._credentials()
-            return AuthError(
-                f"Reddit rejected a fresh access token{where}: check {names}",
-                credential=credential,
-            )
-        if isinstance(err, prawcore.InsufficientScope | prawcore.Forbidden):
-            if listing is not None and listing.key == "mentions":
-                return AuthError(
-                    f"Reddit refused the inbox of the account in {s.username_env} "
-                    f"({_reason(err)}); use a script app whose developer is that account",
-                    credential=s.username_env,
-                )
-            return AuthError(
-                f"Reddit answered 403 Forbidden{where} ({_reason(err)}): the app may be "
-                f"blocked or its user_agent refused; check {s.client_id_env} and user_agent",
-                credential=s.client_id_env,
-            )
-        if isinstance(err, prawcore.BadRequest):
-            return ConfigError(f"Reddit refused the request{where} as malformed (HTTP 400)")
-        return TransientError(f"Reddit request failed{where}: {err}")
 
     # -- the rest of the interface ----------------------------------------------------------
 
@@ -644,22 +468,7 @@ class RedditConnector(Connector[RedditSettings]):
             list(ListingGenerator(self.reddit, "search", limit=1, params=params))  # one request
             return f"authenticated as app {self.settings.client_id_env} (read-only)"
         except prawcore.PrawcoreException as err:
-            raise self._translate(err, None) from err
+            raise translate(err, self._credentials, None) from err
 
     def close(self) -> None:
         self._http.close()
-
-
-def _reason(err: prawcore.PrawcoreException) -> str:
-    """Reddit's reason for a refusal ("private", "quarantined", "banned"...), else the status."""
-    if isinstance(err, prawcore.Redirect):
-        return f"redirected to {err.path}: no such subreddit"
-    if isinstance(err, prawcore.ResponseException):
-        try:
-            body = err.response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("reason"):
-            return str(body["reason"])
-        return f"HTTP {err.response.status_code}"
-    return str(err)

@@ -2,6 +2,9 @@
 
 Exit codes: 0 success, 1 ran but something failed (a source, a delivery), 2 configuration or
 usage error (nothing was started).
+
+Longer than most modules on purpose: every command is here, each a short function over the
+parser, so that nothing else in the project reads argv or decides an exit code.
 """
 
 from __future__ import annotations
@@ -123,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--since", type=parse_duration, default=timedelta(days=30), metavar="AGE")
     replay.add_argument("--json", action="store_true", help="one JSON object a line")
     replay.add_argument("--limit", type=int, metavar="N", help="list at most N changes per group")
+
+    commands.add_parser(
+        "connectors", help="list every source type, available or not (and why), with its keys"
+    )
     return parser
 
 
@@ -193,7 +200,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def _check_online(config: MonitorConfig) -> int:
     from monitor.clock import SystemClock
     from monitor.daemon import build_connectors
-    from monitor.slack.sink import build_sink
+    from monitor.slack.sink import build_notifier
 
     results: list[tuple[str, bool, str]] = []
     for connector in build_connectors(config, SystemClock()):
@@ -203,13 +210,13 @@ def _check_online(config: MonitorConfig) -> int:
             results.append((f"source {connector.name}", False, str(err)))
         finally:
             connector.close()
-    sink = build_sink(config.slack)
+    notifier = build_notifier(config.slack)
     try:
-        results.append(("slack", True, sink.check()))
+        results.append(("slack", True, notifier.check()))
     except MonitorError as err:
         results.append(("slack", False, str(err)))
     finally:
-        sink.close()
+        notifier.close()
     for what, ok, detail in results:
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}", file=sys.stderr)
     return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_CONFIG
@@ -250,7 +257,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from monitor.classifier.evaluation import evaluate, read_labeled_csv
-    from monitor.classifier.model import fingerprint
+    from monitor.models import fingerprint
 
     labeled = read_labeled_csv(args.file, args.text_column, args.label_column)
     if args.holdout_fraction is not None:
@@ -299,8 +306,7 @@ def _eval_holdout(args: argparse.Namespace, rows: Sequence[Any], fraction: float
 def cmd_feedback(args: argparse.Namespace) -> int:
     from monitor.classifier.evaluation import read_labeled_csv
     from monitor.clock import SystemClock
-    from monitor.storage import Database
-    from monitor.storage.feedback import FeedbackStore
+    from monitor.storage import Database, FeedbackStore
 
     config = _config(args)
     labeled = read_labeled_csv(args.file, args.text_column, args.label_column)
@@ -338,7 +344,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     database = Database(config.database_url)
     try:
         database.upgrade()
-        outcome = Learner(config, database, SystemClock()).train(force=args.force)
+        outcome = Learner(
+            config.classifier, config.brand, config.daemon.state_path, database, SystemClock()
+        ).train(force=args.force)
     finally:
         database.close()
     _print_json(outcome.result.report() | {"promoted": outcome.promoted, "file": outcome.path})
@@ -358,7 +366,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from monitor.matching import BrandMatcher
+    from monitor.brand import BrandMatcher
 
     matcher = BrandMatcher(_config(args).brand)
     for text in args.texts:
@@ -381,15 +389,14 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
-    from monitor.storage import Database, Repository
-    from monitor.storage.workflow import WorkflowStore
+    from monitor.storage import Database, Reports
 
     database = Database(_config(args).database_url)
     try:
         database.upgrade()
         since = SystemClock().now() - args.since
-        stats = Repository(database).stats(since)
-        stats |= WorkflowStore(database).response_times(since)  # median/p90 by severity
+        reports = Reports(database)
+        stats = reports.stats(since) | reports.response_times(since)  # median/p90 by severity
         _print_json(stats)
     finally:
         database.close()
@@ -405,14 +412,16 @@ def _live_classifier(config: MonitorConfig, *, scorer_only: bool = False) -> Cla
     scorer = Classifier(config.classifier, config.brand)
     if scorer_only:
         return scorer
-    return scorer.with_model(current_model(config, scorer.version))
+    return scorer.with_model(
+        current_model(config.classifier, config.daemon.state_path, scorer.version)
+    )
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Dry run of a config change: reads the store, writes nothing, sends nothing."""
     from monitor.clock import SystemClock
     from monitor.replay import format_json, format_text, replay
-    from monitor.storage import Database, Repository
+    from monitor.storage import Database, PostStore
 
     if args.limit is not None and args.limit < 0:
         print("error: --limit must be 0 or more", file=sys.stderr)
@@ -423,12 +432,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         database.upgrade()
         since = SystemClock().now() - args.since
-        report = replay(Repository(database), classifier, config.brand, since)
+        report = replay(PostStore(database), classifier, config.brand, since)
     finally:
         database.close()
     lines = format_json(report, args.limit) if args.json else format_text(report, args.limit)
     for line in lines:
         print(line)
+    return EXIT_OK
+
+
+def cmd_connectors(args: argparse.Namespace) -> int:
+    """Every source type the registry found; an unavailable one says what to install."""
+    from connectors import registry
+    from connectors.base import SourceSettings
+
+    for kind, entry in registry().items():
+        if entry.connector is None:
+            print(f"{kind:<10} unavailable: {entry.unavailable_reason}")
+            continue
+        fields = entry.connector.settings_class.model_fields
+        own = [key for key in fields if key not in SourceSettings.model_fields]
+        print(f"{kind:<10} available; its keys: {', '.join(own)}")
     return EXIT_OK
 
 
@@ -447,4 +471,5 @@ COMMANDS = {
     "db": cmd_db,
     "stats": cmd_stats,
     "replay": cmd_replay,
+    "connectors": cmd_connectors,
 }

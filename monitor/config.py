@@ -20,13 +20,15 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 
+from connectors import registry
+from connectors.base import SourceSettings
+from monitor.brand import BrandSettings
 from monitor.classifier.settings import ClassifierSettings
-from monitor.config_base import StrictModel, base_dir_from, env_from
 from monitor.errors import ConfigError
+from monitor.settings_base import StrictModel, base_dir_from, env_from
 from monitor.slack.settings import SlackSettings
 
 
@@ -86,60 +88,8 @@ class RetentionSettings(StrictModel):
     since they are what the model is retrained from. Saved models keep only n-gram weights."""
 
 
-class BrandSettings(StrictModel):
-    """Who we watch for. A post must match `terms` or `handles` (and no `exclude`) to count."""
-
-    name: str = Field(min_length=1)
-    handles: list[str] = Field(default_factory=list)
-    """The brand's own account names (without @); mentioning one counts as a match."""
-    terms: list[str] = Field(default_factory=list)
-    """Words, multi-word phrases (optionally "quoted"), and `*` wildcards, case-insensitive."""
-    exclude: list[str] = Field(default_factory=list)
-    """Same syntax; a post matching any of these is not about the brand (e.g. "acme anvil")."""
-    languages: list[str] = Field(default_factory=lambda: ["en"])
-    vip_authors: list[str] = Field(default_factory=list)
-    vip_min_followers: int | None = Field(default=None, ge=0)
-    muted_authors: list[str] = Field(default_factory=list)
-
-    @field_validator("handles", "vip_authors", "muted_authors")
-    @classmethod
-    def _strip_at(cls, values: list[str]) -> list[str]:
-        return [v.strip().lstrip("@").lower() for v in values if v.strip()]
-
-    def is_vip(self, handle: str, followers: int | None) -> bool:
-        if handle.lstrip("@").lower() in self.vip_authors:
-            return True
-        return (
-            self.vip_min_followers is not None
-            and followers is not None
-            and followers >= self.vip_min_followers
-        )
-
-    def is_muted(self, handle: str) -> bool:
-        return handle.lstrip("@").lower() in self.muted_authors
-
-
-class SourceSettings(StrictModel):
-    """What every source table shares. Each connector subclasses this with its own `type`."""
-
-    type: str
-    name: str = ""
-    """Unique name for logs, cursors and `stats`; defaults to the type."""
-    interval_seconds: float = Field(default=60.0, ge=1, le=86_400)
-    jitter_seconds: float = Field(default=0.0, ge=0, le=3_600)
-    enabled: bool = True
-
-    @model_validator(mode="after")
-    def _default_name(self) -> SourceSettings:
-        if not self.name:
-            object.__setattr__(self, "name", self.type)
-        return self
-
-
 def _validate_source(raw: Any, info: ValidationInfo) -> SourceSettings:
     """Pick the settings class by the table's `type`, so each connector owns its own keys."""
-    from connectors import registry  # late: connectors import this module
-
     if not isinstance(raw, Mapping) or "type" not in raw:
         raise ValueError('each [[sources]] table needs a type, e.g. type = "jsonl"')
     available = registry()

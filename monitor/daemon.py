@@ -25,16 +25,17 @@ from monitor.classifier.second_opinion import build_second_opinion
 from monitor.classifier.training import NotEnoughFeedback
 from monitor.clock import Clock, SystemClock
 from monitor.config import MonitorConfig
-from monitor.coordinator import SourceRunner
 from monitor.delivery import Deliverer, DeliveryReport
 from monitor.errors import StorageUnavailable
+from monitor.health import Health, Outage
 from monitor.learning import Learner
-from monitor.logsetup import Throttle
+from monitor.notify import Notifier
 from monitor.pipeline import Pipeline
+from monitor.slack.app import SlackApp
 from monitor.slack.routing import Router, TopicFinder
-from monitor.slack.sink import Sink, SlackSink, build_sink
-from monitor.slack.workflow import SlackWorkflow
-from monitor.storage import Database, Repository
+from monitor.slack.sink import SlackNotifier, build_notifier
+from monitor.sources import SourceRunner
+from monitor.storage import Database, Storage
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ SHUTDOWN_GRACE_SECONDS = 8.0
 short loses nothing (its transaction never committed, its cursor never moved)."""
 
 
-def build_connectors(config: MonitorConfig, clock: Clock) -> list[Connector[Any]]:
+def build_connectors(config: MonitorConfig, clock: Clock) -> list[Connector[Any, Any]]:
     return [
         connector_for(settings.type)(settings, config.brand, clock)
         for settings in config.enabled_sources()
@@ -52,18 +53,24 @@ def build_connectors(config: MonitorConfig, clock: Clock) -> list[Connector[Any]
 
 class Daemon:
     def __init__(
-        self, config: MonitorConfig, *, clock: Clock | None = None, sink: Sink | None = None
+        self,
+        config: MonitorConfig,
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.database = Database(config.database_url)
-        self.repository = Repository(self.database)
-        self.sink: Sink = sink or build_sink(config.slack)
-        self.learner = Learner(config, self.database, self.clock)
+        self.storage = Storage(self.database, config.slack.channel)
+        self.notifier: Notifier = notifier or build_notifier(config.slack)
+        self.learner = Learner(
+            config.classifier, config.brand, config.daemon.state_path, self.database, self.clock
+        )
         self.second_opinion = build_second_opinion(config.classifier, self.clock)
         self.pipeline = Pipeline(
             config.brand,
-            self.repository,
+            self.storage.posts,
             Classifier(config.classifier, config.brand),  # the model is loaded in `prepare`
             self.clock,
             route=Router(config.slack),
@@ -72,52 +79,52 @@ class Daemon:
         )
         self._model_file: str | None = None
         self._training_blocked: str | None = None
-        self.workflow: SlackWorkflow | None = None
-        if isinstance(self.sink, SlackSink):  # buttons, storms, escalation, digest
-            self.workflow = SlackWorkflow(config.slack, self.sink, self.repository, self.clock)
+        self.slack_app: SlackApp | None = None
+        if isinstance(self.notifier, SlackNotifier):  # buttons, storms, escalation, digest
+            self.slack_app = SlackApp(config.slack, self.notifier, self.storage, self.clock)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         lease = timedelta(seconds=config.daemon.lease_seconds)
         self.runners = [
             SourceRunner(
                 connector,
                 self.pipeline,
+                self.storage.leases,
                 self.clock,
-                self.sink.notify,
+                self.notifier.notify,
                 owner=self.owner,
                 lease=lease,
             )
             for connector in build_connectors(config, self.clock)
         ]
-        self.deliverer = Deliverer(self.repository, self.sink, self.clock)
+        self.deliverer = Deliverer(self.storage.outbox, self.notifier, self.clock)
         self._scheduler: BackgroundScheduler | None = None
-        self._db_throttle = Throttle(60.0)
-        self._db_down_since: datetime | None = None
+        self.database_health = Health("database", log, self.clock, remind_seconds=60.0)
 
     def prepare(self) -> None:
         """Take the single-process lock (SQLite), bring the schema up to date, and check that
         every Slack channel configured is private with the bot in it."""
         self.database.acquire_single_process_lock()
         self.database.upgrade()
-        if self.workflow is not None:
-            self.workflow.verify_channels()
+        if self.slack_app is not None:
+            self.slack_app.verify_channels()
         self._load_model()
         log.info(
-            "ready: database=%s sources=%s sink=%s classifier=%s",
+            "ready: database=%s sources=%s notifier=%s classifier=%s",
             self.database.display_url,
             ",".join(r.name for r in self.runners),
-            type(self.sink).__name__,
+            type(self.notifier).__name__,
             self.pipeline.classifier.version,
         )
 
     def close(self) -> None:
-        if self.workflow is not None:
-            self.workflow.close()
+        if self.slack_app is not None:
+            self.slack_app.close()
         for runner in self.runners:
             runner.release()
             runner.connector.close()
         if self.second_opinion is not None:
             self.second_opinion.close()
-        self.sink.close()
+        self.notifier.close()
         self.database.close()
 
     # -- one pass ----------------------------------------------------------------------------
@@ -135,7 +142,7 @@ class Daemon:
         total = DeliveryReport()
         try:
             while True:
-                storms = self.workflow.deliver_storms().sent if self.workflow else 0
+                storms = self.slack_app.deliver_storms().sent if self.slack_app else 0
                 report = self.deliverer.deliver_due()
                 report.sent += storms
                 total.sent += report.sent
@@ -151,16 +158,17 @@ class Daemon:
         return total
 
     def _database_down(self, err: StorageUnavailable) -> None:
-        if self._db_down_since is None:
-            self._db_down_since = self.clock.now()
-        if self._db_throttle.allow("db", self.clock.now().timestamp()):
-            log.error("database unavailable (%s); alerts wait in the outbox, retrying", err)
+        def said(_outage: Outage) -> str:
+            return f"database unavailable ({err}); alerts wait in the outbox, retrying"
+
+        self.database_health.fail("unavailable", str(err), said, reminder=said, level=logging.ERROR)
 
     def _database_up(self) -> None:
-        if self._db_down_since is not None:
-            down = (self.clock.now() - self._db_down_since).total_seconds()
-            log.info("database is back after %.0fs; delivery resumed", down)
-            self._db_down_since = None
+        self.database_health.recover(
+            lambda outage: (
+                f"database is back after {outage.seconds(self.clock.now()):.0f}s; delivery resumed"
+            )
+        )
 
     def purge_old_posts(self) -> int:
         """`[retention]`: posts older than `days`, labeled examples older than `feedback_days`."""
@@ -169,7 +177,7 @@ class Daemon:
         try:
             if retention.days:
                 cutoff = self.clock.now() - timedelta(days=retention.days)
-                purged = self.repository.purge_before(cutoff, retention.batch_size)
+                purged = self.storage.posts.purge_before(cutoff, retention.batch_size)
                 log.info("retention purged=%d posts older than %d days", purged, retention.days)
             if retention.feedback_days:
                 cutoff = self.clock.now() - timedelta(days=retention.feedback_days)
@@ -269,9 +277,9 @@ class Daemon:
             minutes=self.config.classifier.retrain_check_minutes,
             next_run_time=now + timedelta(seconds=30),
         )
-        if self.workflow is not None:
-            self.workflow.schedule(scheduler)
-            self.workflow.start()
+        if self.slack_app is not None:
+            self.slack_app.schedule(scheduler)
+            self.slack_app.start()
         self._scheduler = scheduler
         scheduler.start()
         stop.wait()

@@ -25,9 +25,10 @@ from monitor.errors import (
     StorageUnavailable,
     TransientError,
 )
-from monitor.logsetup import Throttle
-from monitor.slack.sink import AlertMessage, Sink
-from monitor.storage import DueAlert, Repository
+from monitor.health import Throttle, backoff
+from monitor.models import Alert
+from monitor.notify import Notifier
+from monitor.storage import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ class DeliveryReport:
 class Deliverer:
     def __init__(
         self,
-        repository: Repository,
-        sink: Sink,
+        outbox: Outbox,
+        notifier: Notifier,
         clock: Clock,
         *,
         lease: timedelta = timedelta(seconds=120),
@@ -58,8 +59,8 @@ class Deliverer:
         backoff_cap: float = 900.0,
         rng: random.Random | None = None,
     ) -> None:
-        self.repository = repository
-        self.sink = sink
+        self.outbox = outbox
+        self.notifier = notifier
         self.clock = clock
         self.lease = lease
         self.backoff_base = backoff_base
@@ -69,24 +70,23 @@ class Deliverer:
         self._throttle = Throttle(60.0)
 
     def backoff(self, attempts: int) -> timedelta:
-        """Exponential with jitter (half to full step), capped."""
-        step: float = min(self.backoff_cap, self.backoff_base * 2.0 ** max(0, attempts - 1))
-        return timedelta(seconds=step * self.rng.uniform(0.5, 1.0))
+        """Exponential with jitter (half to full step), capped: `monitor.health.backoff`."""
+        return timedelta(seconds=backoff(attempts, self.backoff_base, self.backoff_cap, self.rng))
 
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         """Claim a batch of due alerts and send them; what is not tried goes back to the outbox."""
         report = DeliveryReport()
-        batch = self.repository.claim_due(self.clock.now(), self.lease, limit)
+        batch = self.outbox.claim_due(self.clock.now(), self.lease, limit)
         for index, due in enumerate(batch):
             now = self.clock.now()
             paused_until = self._channel_paused_until.get(due.channel)
             if paused_until and paused_until > now:
-                self.repository.release([due.alert_id], paused_until)
+                self.outbox.release([due.alert_id], paused_until)
                 report.deferred += 1
                 continue
             if self._deliver_one(due, report):
                 rest = [d.alert_id for d in batch[index + 1 :]]
-                self.repository.release(rest, now + CONFIG_RETRY)
+                self.outbox.release(rest, now + CONFIG_RETRY)
                 report.deferred += len(rest)
                 break
         if report:
@@ -99,95 +99,87 @@ class Deliverer:
             )
         return report
 
-    def _deliver_one(self, due: DueAlert, report: DeliveryReport) -> bool:
+    def _deliver_one(self, due: Alert, report: DeliveryReport) -> bool:
         """Returns True when the rest of this round is pointless (e.g. the token is refused)."""
         now = self.clock.now()
-        self.repository.mark_attempt(due.alert_id, now)
-        message = AlertMessage(
-            alert_id=due.alert_id,
-            post=due.post,
-            verdict=due.verdict,
-            vip=due.vip,
-            channel=due.channel,
-        )
+        self.outbox.mark_attempt(due.alert_id, now)
         try:
-            if due.outcome_unknown and due.last_attempt_at is not None:
-                since = due.last_attempt_at - timedelta(seconds=60)
-                existing = self.sink.find_existing(due.alert_id, due.channel, since)
-                if existing is not None:
-                    self.repository.record_sent(
-                        due.alert_id, channel=existing.channel, ts=existing.ts, now=now
-                    )
-                    log.warning(
-                        "alert=%d was already in %s (ts=%s) from an attempt whose answer was "
-                        "lost; recorded it instead of sending again",
-                        due.alert_id,
-                        existing.channel,
-                        existing.ts,
-                    )
-                    report.found_in_channel += 1
-                    return False
-            delivered = self.sink.send(message, now)
+            if self._found_in_channel(due, now):
+                report.found_in_channel += 1
+                return False
+            delivered = self.notifier.send(due, now)
         except StorageUnavailable:
             raise  # the database, not Slack: the daemon sorts that, the alert is untouched
-        except (AuthError, ConfigError) as err:
-            self._record(due, err, now + CONFIG_RETRY, outcome_unknown=False)
-            if self._throttle.allow(f"{type(err).__name__}:{err}", now.timestamp()):
-                log.error(
-                    "alert delivery refused: %s (alerts stay pending, retried each minute)", err
-                )
+        except Exception as err:
             report.failed += 1
-            return isinstance(err, AuthError)
-        except OutcomeUnknown as err:  # also a failed look-up: keep checking before any resend
-            delay = (
-                timedelta(seconds=err.retry_after)
-                if err.retry_after is not None
-                else self.backoff(due.attempts + 1)
-            )
-            self._record(due, err, now + delay, outcome_unknown=True)
-            log.warning(
-                "alert=%d outcome unknown (%s); will check the channel before resending",
-                due.alert_id,
-                err,
-            )
-            report.failed += 1
-            return False
-        except TransientError as err:
-            if err.retry_after is not None:
-                until = now + timedelta(seconds=err.retry_after)
-                self._channel_paused_until[due.channel] = until
-                self._record(due, err, until, outcome_unknown=False)
-                log.warning(
-                    "slack rate-limited channel=%s for %.0fs",
-                    due.channel or "default",
-                    err.retry_after,
-                )
-            else:
-                retry_at = now + self.backoff(due.attempts + 1)
-                self._record(due, err, retry_at, outcome_unknown=False)
-                log.warning(
-                    "alert=%d delivery failed (%s); retry at %s",
-                    due.alert_id,
-                    err,
-                    retry_at.isoformat(timespec="seconds"),
-                )
-            report.failed += 1
-            return False
-        except Exception as err:  # a bug or a library surprise: the alert waits, others go on
-            log.exception("alert=%d unexpected delivery error", due.alert_id)
-            self._record(due, err, now + self.backoff(due.attempts + 1), outcome_unknown=True)
-            report.failed += 1
-            return False
-        self.repository.record_sent(
+            return self._failed(due, err, now)
+        self.outbox.record_sent(
             due.alert_id, channel=delivered.channel, ts=delivered.ts, now=self.clock.now()
         )
         report.sent += 1
         return False
 
+    def _found_in_channel(self, due: Alert, now: datetime) -> bool:
+        """After a lost answer, the copy Slack may already have is recorded, not sent again."""
+        if not (due.outcome_unknown and due.last_attempt_at is not None):
+            return False
+        since = due.last_attempt_at - timedelta(seconds=60)
+        existing = self.notifier.find_existing(due.alert_id, due.channel, since)
+        if existing is None:
+            return False
+        self.outbox.record_sent(due.alert_id, channel=existing.channel, ts=existing.ts, now=now)
+        log.warning(
+            "alert=%d was already in %s (ts=%s) from an attempt whose answer was lost; recorded "
+            "it instead of sending again",
+            due.alert_id,
+            existing.channel,
+            existing.ts,
+        )
+        return True
+
+    def _failed(self, due: Alert, err: Exception, now: datetime) -> bool:
+        """Sort one failure: when the alert is retried, and whether the round should stop."""
+        retry = now + self.backoff(due.attempts + 1)
+        if isinstance(err, AuthError | ConfigError):
+            self._record(due, err, now + CONFIG_RETRY, outcome_unknown=False)
+            if self._throttle.allow(f"{type(err).__name__}:{err}", now.timestamp()):
+                log.error(
+                    "alert delivery refused: %s (alerts stay pending, retried each minute)", err
+                )
+            return isinstance(err, AuthError)
+        if isinstance(err, OutcomeUnknown):  # also a failed look-up: check before any resend
+            if err.retry_after is not None:
+                retry = now + timedelta(seconds=err.retry_after)
+            self._record(due, err, retry, outcome_unknown=True)
+            log.warning(
+                "alert=%d outcome unknown (%s); will check the channel before resending",
+                due.alert_id,
+                err,
+            )
+        elif isinstance(err, TransientError) and err.retry_after is not None:
+            until = now + timedelta(seconds=err.retry_after)
+            self._channel_paused_until[due.channel] = until
+            self._record(due, err, until, outcome_unknown=False)
+            log.warning(
+                "slack rate-limited channel=%s for %.0fs", due.channel or "default", err.retry_after
+            )
+        elif isinstance(err, TransientError):
+            self._record(due, err, retry, outcome_unknown=False)
+            log.warning(
+                "alert=%d delivery failed (%s); retry at %s",
+                due.alert_id,
+                err,
+                retry.isoformat(timespec="seconds"),
+            )
+        else:  # a bug or a library surprise: the alert waits, others go on
+            log.error("alert=%d unexpected delivery error", due.alert_id, exc_info=err)
+            self._record(due, err, retry, outcome_unknown=True)
+        return False
+
     def _record(
-        self, due: DueAlert, err: Exception, retry_at: datetime, *, outcome_unknown: bool
+        self, due: Alert, err: Exception, retry_at: datetime, *, outcome_unknown: bool
     ) -> None:
-        self.repository.record_failure(
+        self.outbox.record_failure(
             due.alert_id,
             error=f"{type(err).__name__}: {err}",
             retry_at=retry_at,

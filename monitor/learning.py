@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
+from monitor.brand import BrandSettings
 from monitor.classifier import Classifier
 from monitor.classifier.model import LearnedModel, ModelStore
+from monitor.classifier.settings import ClassifierSettings
 from monitor.classifier.training import TrainingResult, train
 from monitor.clock import Clock
-from monitor.config import MonitorConfig
 from monitor.errors import ConfigError
-from monitor.storage import Database
-from monitor.storage.feedback import FeedbackStore
+from monitor.storage import Database, FeedbackStore
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,14 @@ class TrainingOutcome:
     path: str
 
 
-def current_model(config: MonitorConfig, scorer_version: str) -> LearnedModel | None:
+def current_model(
+    settings: ClassifierSettings, state_dir: Path, scorer_version: str
+) -> LearnedModel | None:
     """The promoted model if it can be used; otherwise None, and the log says why."""
-    if not config.classifier.use_model:
+    if not settings.use_model:
         return None
     try:
-        model = ModelStore(config.daemon.state_path).current()
+        model = ModelStore(state_dir).current()
     except ConfigError as err:
         log.error("%s; scoring with the scorer alone meanwhile", err)
         return None
@@ -51,16 +54,23 @@ def current_model(config: MonitorConfig, scorer_version: str) -> LearnedModel | 
 
 
 class Learner:
-    def __init__(self, config: MonitorConfig, database: Database, clock: Clock) -> None:
-        self.config = config
-        self.settings = config.classifier
+    def __init__(
+        self,
+        settings: ClassifierSettings,
+        brand: BrandSettings,
+        state_dir: Path,
+        database: Database,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
         self.clock = clock
         self.feedback = FeedbackStore(database)
-        self.models = ModelStore(config.daemon.state_path)
-        self.scorer = Classifier(config.classifier, config.brand)
+        self.models = ModelStore(state_dir)
+        self.scorer = Classifier(settings, brand)
 
     def current_model(self) -> LearnedModel | None:
-        return current_model(self.config, self.scorer.version)
+        return current_model(self.settings, self.state_dir, self.scorer.version)
 
     def live_classifier(self) -> Classifier:
         return self.scorer.with_model(self.current_model())

@@ -1,10 +1,13 @@
-"""The plain values that flow through the pipeline: a normalized post and a verdict on it.
+"""The plain values that flow between the layers: a post, a verdict on it, an alert, a label.
 
-These are deliberately free of SQLAlchemy and Slack so connectors and the classifier stay pure.
+A leaf: free of SQLAlchemy, Slack and every other layer, so connectors, the classifier, storage
+and the Slack adapter all speak in these and nothing is copied field by field between shapes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -96,3 +99,89 @@ class Verdict:
     def is_complaint(self) -> bool:
         """Unsupported languages are routed to a human too: never downplay what we can't read."""
         return self.label is not Label.NOT_COMPLAINT
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledRow:
+    """A text a person labeled (feedback, an evaluation file): what the model learns from."""
+
+    text: str
+    label: int
+    """1 = complaint, 0 = not."""
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def fingerprint(text: str) -> str:
+    """Identifies a text regardless of spacing and case: `eval` excludes what a model saw, and
+    feedback keeps one label per text."""
+    return hashlib.sha256(_SPACE.sub(" ", text).strip().casefold().encode()).hexdigest()[:16]
+
+
+class DeliveryStatus(StrEnum):
+    """Where an alert is in the outbox."""
+
+    PENDING = "pending"
+    """Not tried yet."""
+    FAILED = "failed"
+    """Tried; retried at its next attempt time."""
+    SENT = "sent"
+    """Slack (or the console) has it."""
+
+
+class AlertState(StrEnum):
+    """What the team did with a sent alert (the buttons)."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    NOT_COMPLAINT = "not_complaint"
+
+    @property
+    def closed(self) -> bool:
+        return self in (AlertState.RESOLVED, AlertState.NOT_COMPLAINT)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who acted: a Slack user id (shown as a mention) and the name Slack sent with it."""
+
+    id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert, the one shape for every layer: the outbox hands it to a notifier, the Slack
+    adapter renders it, a click re-renders it from what the database says now."""
+
+    alert_id: int
+    post: Post
+    verdict: Verdict
+    vip: bool
+    channel: str | None
+    """None: the notifier's default channel."""
+    post_id: int | None = None
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    outcome_unknown: bool = False
+    """A send was started and its answer never came: look before sending again."""
+    last_attempt_at: datetime | None = None
+    slack_ts: str | None = None
+    sent_at: datetime | None = None
+    state: AlertState = AlertState.OPEN
+    claimed_by: Person | None = None
+    claimed_at: datetime | None = None
+    resolved_by: Person | None = None
+    """Who closed it: resolved, or marked not a complaint."""
+    resolved_at: datetime | None = None
+    muted_by: Person | None = None
+    """Set when the author is muted (by whom; an empty id when unknown)."""
+    topic: str | None = None
+    storm_id: int | None = None
+
+    @property
+    def acted_on(self) -> bool:
+        """Someone did something with it (its message shows a status line)."""
+        return self.state is not AlertState.OPEN or self.muted_by is not None

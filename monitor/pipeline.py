@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Connector
+from monitor.brand import BrandMatcher, BrandSettings, author_muted
 from monitor.classifier import Classifier
 from monitor.clock import Clock
-from monitor.config import BrandSettings
-from monitor.matching import BrandMatcher, author_muted
 from monitor.models import Label, Post, Severity, Verdict
-from monitor.storage import NewPost, Repository
+from monitor.storage import NewPost, PostStore
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ class Pipeline:
     def __init__(
         self,
         brand: BrandSettings,
-        repository: Repository,
+        posts: PostStore,
         classifier: Classifier,
         clock: Clock,
         *,
@@ -73,7 +72,7 @@ class Pipeline:
         second_opinion: ReviewFn | None = None,
     ) -> None:
         self.brand = brand
-        self.repository = repository
+        self.posts = posts
         self.classifier = classifier
         self.clock = clock
         self.matcher = BrandMatcher(brand)
@@ -81,14 +80,14 @@ class Pipeline:
         self.topic = topic
         self.second_opinion = second_opinion
 
-    def poll(self, connector: Connector[Any]) -> PollReport:
+    def poll(self, connector: Connector[Any, Any]) -> PollReport:
         started = time.perf_counter()
-        cursor = self.repository.load_cursor(connector.name)
-        result = connector.fetch(cursor)
+        cursor = self.posts.load_cursor(connector.name)
+        result = connector.poll(cursor)
         fresh = self._drop_stored(result.posts)
         on_brand = [p for p in fresh if self.matcher.matches(p.text)]
         kept = self._drop_muted(on_brand)
-        stored = self.repository.store_poll(
+        stored = self.posts.store_poll(
             source=connector.name,
             platform=connector.kind,
             new_posts=[self._judge(post) for post in kept],
@@ -113,12 +112,12 @@ class Pipeline:
         known: set[tuple[str, str]] = set()
         for platform in {p.platform for p in unique}:
             ids = [p.external_id for p in unique if p.platform == platform]
-            known |= {(platform, i) for i in self.repository.known_ids(platform, ids)}
+            known |= {(platform, i) for i in self.posts.known_ids(platform, ids)}
         return [post for post in unique if post.key not in known]
 
     def _drop_muted(self, posts: list[Post]) -> list[Post]:
         """brand.muted_authors, and the authors muted from Slack with "Mute author"."""
-        muted = self.repository.muted_authors() if posts else set()
+        muted = self.posts.muted_authors() if posts else set()
         brand = self.brand
         return [p for p in posts if not author_muted(brand, muted, p.platform, p.author.handle)]
 

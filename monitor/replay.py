@@ -20,11 +20,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from monitor.classifier.evaluation import Scorer
-from monitor.config import BrandSettings
-from monitor.matching import BrandMatcher, author_muted
+from monitor.brand import BrandMatcher, BrandSettings, author_muted
+from monitor.classifier import ClassifierLike
 from monitor.models import Label, Reason, Severity, Verdict
-from monitor.storage.repository import Repository, StoredVerdict
+from monitor.storage import PostStore, StoredVerdict
 
 TOP_REASONS = 3
 TEXT_WIDTH = 100
@@ -79,13 +78,13 @@ class ReplayReport:
 
 
 def replay(
-    repository: Repository, classifier: Scorer, brand: BrandSettings, since: datetime
+    posts: PostStore, classifier: ClassifierLike, brand: BrandSettings, since: datetime
 ) -> ReplayReport:
     """Judge every post stored since `since` again and compare with its stored verdict."""
     matcher = BrandMatcher(brand)
-    muted = repository.muted_authors()  # "Mute author" clicks count, as in the pipeline
+    muted = posts.muted_authors()  # "Mute author" clicks count, as in the pipeline
     report = ReplayReport(since=since)
-    for stored in repository.stored_verdicts(since):
+    for stored in posts.stored_verdicts(since):
         report.replayed += 1
         skip = None
         if not matcher.matches(stored.text):

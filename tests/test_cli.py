@@ -120,3 +120,23 @@ def test_a_model_that_does_not_beat_the_scorer_is_kept_but_not_promoted(
 
     code, report, _ = run(capsys, "train", "-c", config, "--force")
     assert report["promoted"] is True and report["model"] == "model-2"
+
+
+def test_connectors_lists_every_type_and_names_the_pip_extra_of_an_unavailable_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from connectors import registry
+
+    monkeypatch.setitem(sys.modules, "tweepy", None)  # as if the x extra were not installed
+    registry.cache_clear()
+    try:
+        assert main(["connectors"]) == 0
+    finally:
+        registry.cache_clear()
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {"jsonl", "reddit", "x"}
+    assert "needs tweepy: pip install 'complaint-monitor[x]'" in lines["x"]
+    assert "available; its keys: path, platform, max_lines_per_poll" in lines["jsonl"]
+    assert "user_agent" in lines["reddit"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 
 HOSTILE = "<!channel> @acme your site is down again <https://evil.example|log in to Acme>"
@@ -101,7 +102,7 @@ def test_slack_refusing_keeps_alerts_pending_until_it_works(
 ) -> None:
     write_feed(tmp_path / "feed.jsonl", COMPLAINTS)
     config = write_config(tmp_path, slack)
-    slack.queue_error("chat.postMessage", error=error, count=10)
+    slack.fault(Fault.status(200, error=error), match="chat.postMessage", times=10)
     assert main(["run", "--once", "--config", str(config)]) == 1
     assert slack.messages == []
     assert main(["stats", "--config", str(config)]) == 0
@@ -118,7 +119,7 @@ def test_alerts_wait_through_a_slack_outage_and_are_sent_after(
 ) -> None:
     write_feed(tmp_path / "feed.jsonl", COMPLAINTS)
     config = write_config(tmp_path, slack)
-    slack.queue_error("chat.postMessage", status=503, count=len(COMPLAINTS))
+    slack.fault(Fault.status(503), match="chat.postMessage", times=len(COMPLAINTS))
     assert main(["run", "--once", "--config", str(config)]) == 1
     assert slack.messages == []
     # Backoff put the alerts a few seconds in the future; move them due and run again.
@@ -135,7 +136,7 @@ def test_a_lost_slack_reply_is_found_in_the_channel_not_sent_twice(
 ) -> None:
     write_feed(tmp_path / "feed.jsonl", {"c1": COMPLAINTS["c1"]})
     config = write_config(tmp_path, slack)
-    slack.queue_error("chat.postMessage", drop_after_accept=True)
+    slack.fault(Fault.drop_after(), match="chat.postMessage")
     assert main(["run", "--once", "--config", str(config)]) == 1
     assert len(slack.messages) == 1
     import sqlite3
@@ -259,7 +260,7 @@ def test_with_the_second_opinion_down_the_scorer_decides_and_nothing_stops(
     from tests.fakes.openai_api import FakeOpenAI
 
     with FakeOpenAI() as llm:
-        llm.then(status=500, times=5)
+        llm.fault(Fault.status(500), times=5)
         config = write_llm_config(tmp_path, slack, llm.base_url)
         assert main(["run", "--once", "--config", str(config)]) == 0
 

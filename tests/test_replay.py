@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from monitor.brand import BrandSettings
 from monitor.classifier import Classifier
 from monitor.classifier.settings import ClassifierSettings
 from monitor.cli import main
 from monitor.clock import FakeClock
-from monitor.config import BrandSettings
 from monitor.models import Author, Cursor, FetchResult, Post
 from monitor.pipeline import Pipeline
 from monitor.replay import (
@@ -33,7 +33,7 @@ from monitor.replay import (
     shorten,
     summary_line,
 )
-from monitor.storage import Database, Repository
+from monitor.storage import Database, PostStore
 from monitor.storage.tables import Base
 from tests.fakes.slack import FakeSlack
 
@@ -63,7 +63,7 @@ class ListConnector:
         self.name = "x-main"
         self.posts = posts
 
-    def fetch(self, cursor: Cursor | None) -> FetchResult:
+    def poll(self, cursor: Cursor | None) -> FetchResult:
         return FetchResult(posts=self.posts, cursor={"n": len(self.posts)})
 
 
@@ -71,7 +71,7 @@ def url(post_id: str) -> str:
     return f"https://x.com/status/{post_id}"
 
 
-def store(repository: Repository, posts: dict[str, tuple[str, str]], at: datetime) -> None:
+def store(post_store: PostStore, posts: dict[str, tuple[str, str]], at: datetime) -> None:
     """As the daemon would have, with the default config, at `at`."""
     brand = BrandSettings(**BRAND)
     items = [
@@ -86,24 +86,24 @@ def store(repository: Repository, posts: dict[str, tuple[str, str]], at: datetim
         )
         for post_id, (handle, text) in posts.items()
     ]
-    pipeline = Pipeline(brand, repository, Classifier(ClassifierSettings(), brand), FakeClock(at))
+    pipeline = Pipeline(brand, post_store, Classifier(ClassifierSettings(), brand), FakeClock(at))
     report = pipeline.poll(ListConnector(items))  # type: ignore[arg-type]
     assert report.stored == len(items)
 
 
 @pytest.fixture
-def repository(database_url: str) -> Iterator[Repository]:
+def post_store(database_url: str) -> Iterator[PostStore]:
     database = Database(database_url)
     database.upgrade()
-    repository = Repository(database)
-    store(repository, OLD, NOW - timedelta(days=40))
-    store(repository, RECENT, NOW - timedelta(days=1))
-    yield repository
+    post_store = PostStore(database)
+    store(post_store, OLD, NOW - timedelta(days=40))
+    store(post_store, RECENT, NOW - timedelta(days=1))
+    yield post_store
     database.close()
 
 
 def run(
-    repository: Repository,
+    post_store: PostStore,
     since: datetime = SINCE,
     *,
     brand: dict[str, Any] | None = None,
@@ -111,22 +111,22 @@ def run(
 ) -> ReplayReport:
     settings = BrandSettings(**(BRAND | (brand or {})))
     scorer = Classifier(ClassifierSettings(**classifier), settings)
-    return replay(repository, scorer, settings, since)
+    return replay(post_store, scorer, settings, since)
 
 
 def by_url(report: ReplayReport, kind: ChangeKind) -> dict[str, Change]:
     return {change.url: change for change in report.of(kind)}
 
 
-def test_stored_verdicts_stream_oldest_first_since_the_cutoff(repository: Repository) -> None:
-    rows = list(repository.stored_verdicts(NOW - timedelta(days=50), batch_size=2))
+def test_stored_verdicts_stream_oldest_first_since_the_cutoff(post_store: PostStore) -> None:
+    rows = list(post_store.stored_verdicts(NOW - timedelta(days=50), batch_size=2))
     assert [row.external_id for row in rows] == ["old", *RECENT]
     assert (rows[0].label, rows[0].severity, rows[0].author_handle) == ("complaint", "low", "dana")
-    assert [row.external_id for row in repository.stored_verdicts(SINCE)] == list(RECENT)
+    assert [row.external_id for row in post_store.stored_verdicts(SINCE)] == list(RECENT)
 
 
-def test_the_same_config_changes_nothing(repository: Repository) -> None:
-    report = run(repository)
+def test_the_same_config_changes_nothing(post_store: PostStore) -> None:
+    report = run(post_store)
     assert (report.replayed, report.unchanged, report.changes) == (5, 5, [])
     assert summary_line(report) == (
         "replayed 5 posts since 2026-10-24: 0 newly flagged, 0 no longer flagged, "
@@ -134,8 +134,8 @@ def test_the_same_config_changes_nothing(repository: Repository) -> None:
     )
 
 
-def test_lowering_the_threshold_shows_newly_flagged_posts(repository: Repository) -> None:
-    report = run(repository, threshold=0.35)
+def test_lowering_the_threshold_shows_newly_flagged_posts(post_store: PostStore) -> None:
+    report = run(post_store, threshold=0.35)
     flagged = by_url(report, ChangeKind.NEWLY_FLAGGED)
     assert set(flagged) == {url("logout")}  # the praise stays below even 0.35
     change = flagged[url("logout")]
@@ -146,8 +146,8 @@ def test_lowering_the_threshold_shows_newly_flagged_posts(repository: Repository
     assert report.unchanged == 4
 
 
-def test_an_extra_cue_flags_a_post_and_says_so(repository: Repository) -> None:
-    report = run(repository, extra_cues={"logs me out": 1.5})
+def test_an_extra_cue_flags_a_post_and_says_so(post_store: PostStore) -> None:
+    report = run(post_store, extra_cues={"logs me out": 1.5})
     flagged = by_url(report, ChangeKind.NEWLY_FLAGGED)
     assert set(flagged) == {url("logout")}
     change = flagged[url("logout")]
@@ -156,9 +156,9 @@ def test_an_extra_cue_flags_a_post_and_says_so(repository: Repository) -> None:
 
 
 def test_raising_the_threshold_shows_no_longer_flagged_and_ignores_older_posts(
-    repository: Repository,
+    post_store: PostStore,
 ) -> None:
-    report = run(repository, threshold=0.95)
+    report = run(post_store, threshold=0.95)
     gone = by_url(report, ChangeKind.NO_LONGER_FLAGGED)
     assert set(gone) == {url("refund"), url("parcel")}, "the 40-day-old post is not replayed"
     assert gone[url("refund")].old_severity == "medium"
@@ -172,13 +172,13 @@ def test_raising_the_threshold_shows_no_longer_flagged_and_ignores_older_posts(
     )
     assert report.replayed == 5
 
-    older = run(repository, NOW - timedelta(days=50), threshold=0.95)
+    older = run(post_store, NOW - timedelta(days=50), threshold=0.95)
     assert older.replayed == 6
     assert url("old") in by_url(older, ChangeKind.NO_LONGER_FLAGGED)
 
 
-def test_a_new_vip_raises_severity(repository: Repository) -> None:
-    report = run(repository, brand={"vip_authors": ["@Grace"]})
+def test_a_new_vip_raises_severity(post_store: PostStore) -> None:
+    report = run(post_store, brand={"vip_authors": ["@Grace"]})
     up = by_url(report, ChangeKind.SEVERITY_UP)
     assert set(up) == {url("parcel")}
     assert (up[url("parcel")].old_severity, up[url("parcel")].new_severity) == ("low", "medium")
@@ -186,8 +186,8 @@ def test_a_new_vip_raises_severity(repository: Repository) -> None:
     assert report.count(ChangeKind.NEWLY_FLAGGED, ChangeKind.NO_LONGER_FLAGGED) == 0
 
 
-def test_posts_todays_filters_would_skip_are_no_longer_flagged(repository: Repository) -> None:
-    report = run(repository, brand={"exclude": ["parcel"], "muted_authors": ["lee", "miguel"]})
+def test_posts_todays_filters_would_skip_are_no_longer_flagged(post_store: PostStore) -> None:
+    report = run(post_store, brand={"exclude": ["parcel"], "muted_authors": ["lee", "miguel"]})
     gone = by_url(report, ChangeKind.NO_LONGER_FLAGGED)
     assert set(gone) == {url("parcel"), url("charged")}
     assert (gone[url("parcel")].new_label, gone[url("parcel")].new_score) == ("off_brand", None)
@@ -197,20 +197,20 @@ def test_posts_todays_filters_would_skip_are_no_longer_flagged(repository: Repos
     assert "(3 would now be skipped: off-brand or muted)" in summary_line(report)
 
 
-def dump(repository: Repository) -> dict[str, list[tuple[Any, ...]]]:
-    with repository.database.engine.connect() as connection:
+def dump(post_store: PostStore) -> dict[str, list[tuple[Any, ...]]]:
+    with post_store.database.engine.connect() as connection:
         return {
             table.name: sorted(map(tuple, connection.execute(select(table))), key=repr)
             for table in Base.metadata.sorted_tables
         }
 
 
-def test_replay_writes_nothing(repository: Repository) -> None:
-    before = dump(repository)
+def test_replay_writes_nothing(post_store: PostStore) -> None:
+    before = dump(post_store)
     assert len(before["posts"]) == 6 and len(before["alerts"]) == 4
-    report = run(repository, threshold=0.35, brand={"vip_authors": ["grace"]})
+    report = run(post_store, threshold=0.35, brand={"vip_authors": ["grace"]})
     assert report.changes, "a replay that changes verdicts..."
-    assert dump(repository) == before, "...still writes no row: no verdict, no alert"
+    assert dump(post_store) == before, "...still writes no row: no verdict, no alert"
 
 
 def test_text_output_is_grouped_one_line_per_text_and_limited() -> None:
@@ -290,8 +290,8 @@ def test_cli_prints_changes_and_summary_and_sends_nothing(
     database = Database(database_url)
     database.upgrade()
     now = datetime.now(UTC)
-    store(Repository(database), OLD, now - timedelta(days=40))
-    store(Repository(database), RECENT, now - timedelta(hours=1))
+    store(PostStore(database), OLD, now - timedelta(days=40))
+    store(PostStore(database), RECENT, now - timedelta(hours=1))
     database.close()
     config = str(write_config(tmp_path, database_url, fake_slack, "threshold = 0.35"))
 

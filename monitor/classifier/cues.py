@@ -8,11 +8,17 @@ over to brands they were never checked on. Patterns run on lower-cased text in w
 
 The scorer does not run these patterns as written: `monitor.classifier.gate` splits them into
 literal-prefixed pieces and runs only the pieces a post's words could match.
+
+The module is one long table on purpose: every cue with its weight and the reason for it, read
+and tuned together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+SECOND_OPINION_CUE = "second_opinion"
+"""The reason the optional LLM second opinion adds to a verdict (alerts show it apart)."""
 
 
 class Kind:

@@ -13,30 +13,11 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from monitor.classifier import ClassifierLike
 from monitor.errors import ConfigError
-from monitor.models import Verdict
-
-
-class Scorer(Protocol):
-    """What `eval` and `replay` need: the call the pipeline makes, whatever sits behind it."""
-
-    def classify(
-        self,
-        text: str,
-        *,
-        language: str | None = None,
-        followers: int | None = None,
-        vip: bool = False,
-    ) -> Verdict: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LabeledRow:
-    text: str
-    label: int
-    """1 = complaint, 0 = not."""
+from monitor.models import LabeledRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +70,9 @@ def read_labeled_csv(
     return LabeledData(tuple(rows), empty, bad, str(path))
 
 
-def evaluate(classifier: Scorer, rows: LabeledData | Sequence[LabeledRow]) -> dict[str, Any]:
+def evaluate(
+    classifier: ClassifierLike, rows: LabeledData | Sequence[LabeledRow]
+) -> dict[str, Any]:
     """Score every row once; report complaint-class P/R/F1, macro-F1, AUC and posts/second."""
     items = rows.rows if isinstance(rows, LabeledData) else tuple(rows)
     started = time.perf_counter()

@@ -12,7 +12,7 @@ result always equals running every pattern in full.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from monitor.classifier.cues import Cue
@@ -37,59 +37,46 @@ class Rule:
     pattern: re.Pattern[str]
 
 
-def _split_top(pattern: str) -> list[str]:
-    """The top-level alternatives of a pattern (respecting groups, classes and escapes)."""
-    parts: list[str] = []
-    current: list[str] = []
+def _scan(pattern: str) -> Iterator[tuple[int, str, int, bool]]:
+    """Each token of a pattern (an escape pair or one character): its index, the token, the
+    group depth after it, and whether it is syntax (neither escaped nor inside a [class])."""
     depth = 0
     in_class = False
     i = 0
     while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            current.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
+        token = pattern[i : i + 2] if pattern[i] == "\\" else pattern[i]
+        syntax = len(token) == 1 and not in_class
+        if not syntax:
+            in_class = in_class and token != "]"
+        elif token == "[":
             in_class = True
-        elif char == "(":
+        elif token == "(":
             depth += 1
-        elif char == ")":
+        elif token == ")":
             depth -= 1
-        elif char == "|" and depth == 0:
+        yield i, token, depth, syntax
+        i += len(token)
+
+
+def _split_top(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (respecting groups, classes and escapes)."""
+    parts: list[str] = []
+    current: list[str] = []
+    for _, token, depth, syntax in _scan(pattern):
+        if syntax and token == "|" and depth == 0:
             parts.append("".join(current))
             current = []
-            i += 1
-            continue
-        current.append(char)
-        i += 1
+        else:
+            current.append(token)
     parts.append("".join(current))
     return parts
 
 
 def _group_end(pattern: str) -> int:
     """Index of the parenthesis closing the group that opens at index 0."""
-    depth = 0
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
+    for i, token, depth, syntax in _scan(pattern):
+        if syntax and token == ")" and depth == 0:
+            return i
     raise ValueError(f"unbalanced group in cue pattern {pattern!r}")
 
 

@@ -17,7 +17,6 @@ to train, and its tokenizers (`build_analyzer`) guarantee the same n-grams as in
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import math
@@ -53,11 +52,6 @@ def normalize(text: str) -> str:
     text = _URL.sub(" _url_ ", text)
     text = _HANDLE.sub(" _user_ ", text)
     return _SPACE.sub(" ", text).strip().lower()
-
-
-def fingerprint(text: str) -> str:
-    """Identifies a text regardless of spacing and case: `eval` excludes what a model saw."""
-    return hashlib.sha256(_SPACE.sub(" ", text).strip().casefold().encode()).hexdigest()[:16]
 
 
 def logit(p: float) -> float:

@@ -16,17 +16,14 @@ import html
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from monitor.brand import BrandSettings, term_pattern
 from monitor.classifier.cues import CUES, Cue, Kind
 from monitor.classifier.gate import DIGIT, HASH, KEY_LENGTH, build_index
+from monitor.classifier.model import LearnedModel
 from monitor.classifier.sentiment import Sentiment
 from monitor.classifier.settings import ClassifierSettings
 from monitor.models import Label, Reason, Severity, Verdict
-
-if TYPE_CHECKING:  # a runtime import would be circular: monitor.config imports our settings
-    from monitor.classifier.model import LearnedModel
-    from monitor.config import BrandSettings
 
 VERSION = "scorer-1"
 
@@ -107,13 +104,6 @@ def _phrase_pattern(phrase: str) -> str:
     return start + body + end
 
 
-def _term_pattern(term: str) -> str:
-    """A brand term as `monitor.matching` reads it: quotes stripped, `*` = any word chars."""
-    words = term.strip().strip('"').strip("'").split()
-    parts = [r"\w*".join(re.escape(piece) for piece in word.split("*")) for word in words]
-    return r"(?<![\w@])" + r"\s+".join(parts) + r"(?![\w])"
-
-
 def _language_code(language: str) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0]
 
@@ -182,7 +172,7 @@ class Classifier:
             names.sort(key=len, reverse=True)  # "acme app" is blanked whole, before "acme"
             if names:
                 self._brand_names = re.compile(
-                    "|".join(_term_pattern(n) for n in names), re.IGNORECASE
+                    "|".join(term_pattern(n, inside_handles=False) for n in names), re.IGNORECASE
                 )
 
     def classify(

@@ -9,8 +9,8 @@ that tries to talk the model out of flagging it ("ignore your instructions...") 
 The endpoint is a helper, never a dependency: a per-minute budget bounds its cost, a short pause
 after a failure keeps a dead endpoint from costing every borderline post its whole timeout, and
 any failure leaves the scorer's verdict in place with a reason saying why. `review` never raises.
-Like the source coordinator, it logs when the endpoint starts failing and when it is back, not
-for every post; it never logs the post's text or the API key.
+Through `monitor.health.Health`, like the sources, it logs when the endpoint starts failing and
+when it is back, not for every post; it never logs the post's text or the API key.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from monitor.classifier.cues import SECOND_OPINION_CUE as CUE
 from monitor.classifier.model import logit
 from monitor.classifier.settings import ClassifierSettings
 from monitor.clock import Clock
 from monitor.errors import ConfigError
-from monitor.logsetup import Throttle
+from monitor.health import Health, Throttle
 from monitor.models import Label, Reason, Severity, Verdict
 
 log = logging.getLogger(__name__)
 
-CUE = "second_opinion"
 WINDOW = timedelta(seconds=60)
 """The budget's sliding window: at most `llm_per_minute` requests in any 60 seconds."""
 PAUSE_AFTER_FAILURE = 30.0
@@ -90,15 +90,6 @@ class _Answer:
     reason: str
 
 
-@dataclass
-class _Outage:
-    since: datetime
-    cause: str
-    retry_at: datetime
-    kept: int = 1
-    """Borderline posts that kept the scorer's verdict during the outage."""
-
-
 class SecondOpinion:
     """Asks the configured model about posts near the threshold; thread-safe, one per daemon."""
 
@@ -121,7 +112,8 @@ class SecondOpinion:
         self._session = session if session is not None else requests.Session()
         self._lock = threading.Lock()
         self._sent: deque[datetime] = deque()
-        self._outage: _Outage | None = None
+        self._health = Health("second opinion", log, clock, remind_seconds=REMIND_SECONDS)
+        self._retry_at: datetime | None = None
         self._throttle = Throttle(REMIND_SECONDS)
         self._over_budget = 0
         log.info(
@@ -174,11 +166,11 @@ class SecondOpinion:
         """None when a request may go out (and counts it), else why the post was not sent."""
         now = self.clock.now()
         with self._lock:
-            outage = self._outage
-            if outage is not None and now < outage.retry_at:
-                outage.kept += 1
-                wait = (outage.retry_at - now).total_seconds()
-                return _unavailable(f"{outage.cause}; next try in {math.ceil(wait)}s").detail
+            outage = self._health.outage
+            if outage is not None and self._retry_at is not None and now < self._retry_at:
+                outage.count += 1
+                wait = (self._retry_at - now).total_seconds()
+                return _unavailable(f"{outage.error}; next try in {math.ceil(wait)}s").detail
             while self._sent and now - self._sent[0] >= WINDOW:
                 self._sent.popleft()
             limit = self.settings.llm_per_minute
@@ -274,41 +266,33 @@ class SecondOpinion:
 
     def _failed(self, err: _Unavailable) -> None:
         now = self.clock.now()
-        retry_at = now + timedelta(seconds=err.pause)
         with self._lock:
-            outage = self._outage
-            if outage is None:
-                self._outage = _Outage(since=now, cause=err.cause, retry_at=retry_at)
-                self._throttle.allow("outage", now.timestamp())
-                log.warning(
-                    "second opinion unavailable: %s; borderline posts keep the scorer's verdict "
-                    "until it answers (next try in %.0fs)",
-                    err.cause,
-                    err.pause,
-                )
-                return
-            outage.cause, outage.retry_at = err.cause, retry_at
-            outage.kept += 1
-            if self._throttle.allow("outage", now.timestamp()):
-                log.warning(
-                    "second opinion still unavailable after %.0fs: %s; %d borderline posts kept "
-                    "the scorer's verdict",
-                    (now - outage.since).total_seconds(),
-                    err.cause,
-                    outage.kept,
-                )
+            self._retry_at = now + timedelta(seconds=err.pause)
+            if self._health.outage is not None:
+                self._health.outage.count += 1  # this post kept the scorer's verdict too
+            self._health.fail(
+                "unavailable",
+                err.cause,
+                lambda _outage: (
+                    f"second opinion unavailable: {err.cause}; borderline posts keep "
+                    f"the scorer's verdict until it answers (next try in {err.pause:.0f}s)"
+                ),
+                reminder=lambda outage: (
+                    f"second opinion still unavailable after {outage.seconds(now):.0f}s: "
+                    f"{err.cause}; {outage.count} borderline posts kept the scorer's verdict"
+                ),
+            )
+            if self._health.outage is not None and self._health.outage.count == 0:
+                self._health.outage.count = 1  # the post that found it failing
 
     def _answered(self) -> None:
         with self._lock:
-            outage, self._outage = self._outage, None
-            if outage is None:
-                return
-            self._throttle = Throttle(REMIND_SECONDS)
-            log.info(
-                "second opinion is back after %.0fs (%d borderline posts kept the scorer's "
-                "verdict meanwhile)",
-                (self.clock.now() - outage.since).total_seconds(),
-                outage.kept,
+            self._retry_at = None
+            self._health.recover(
+                lambda outage: (
+                    f"second opinion is back after {outage.seconds(self.clock.now()):.0f}s "
+                    f"({outage.count} borderline posts kept the scorer's verdict meanwhile)"
+                )
             )
 
     # -- combining ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from monitor.config_base import StrictModel
+from monitor.settings_base import StrictModel
 
 
 class ClassifierSettings(StrictModel):

@@ -13,14 +13,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from monitor.classifier.model import Blender, LearnedModel, NgramBlock, fingerprint, normalize
+from monitor.classifier.model import Blender, LearnedModel, NgramBlock, normalize
+from monitor.classifier.scorer import Classifier
 from monitor.errors import MonitorError
-
-if TYPE_CHECKING:
-    from monitor.classifier.evaluation import LabeledRow
-    from monitor.classifier.scorer import Classifier
+from monitor.models import LabeledRow, fingerprint
 
 MIN_PER_CLASS = 10
 """Fewer complaints (or non-complaints) than this and cross-validation would be noise."""
@@ -88,11 +86,51 @@ def train(
     `scorer` must be the scorer alone (no model attached): its log-odds are a feature.
     """
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline, make_union
 
+    rows = _usable(examples, min_examples)
+    texts = [normalize(r.text) for r in rows]
+    labels = np.array([r.label for r in rows])
+    scorer_z, compound, scorer_says = _scorer_features(scorer, rows)
+
+    text_model, vectorizers, out_of_fold = _fit_text_model(texts, labels)
+    stacked = np.column_stack([out_of_fold, scorer_z, compound])
+    blender_fit = LogisticRegression().fit(stacked, labels)
+    probability = blender_fit.predict_proba(stacked)[:, 1]
+
+    scorer_figures = _figures(labels, scorer_says)
+    floor = min(scorer_figures.recall, RECALL_CAP)
+    threshold, model_figures = _choose_threshold(labels, probability, floor)
+
+    weights = blender_fit.coef_[0]
+    model = LearnedModel(
+        version=version,
+        blocks=_export_blocks(vectorizers, text_model[-1].coef_[0]),
+        text_intercept=float(text_model[-1].intercept_[0]),
+        blender=Blender(
+            text_weight=float(weights[0]),
+            scorer_weight=float(weights[1]),
+            compound_weight=float(weights[2]),
+            intercept=float(blender_fit.intercept_[0]),
+        ),
+        decision_threshold=threshold,
+        scorer_version=scorer.version,
+        trained_on=frozenset(fingerprint(r.text) for r in rows),
+        meta={
+            "examples": len(rows),
+            "complaints": int(labels.sum()),
+            "feedback_max_id": feedback_max_id,
+            "trained_at": now.isoformat(),
+            "cross_validated": model_figures.as_dict(),
+            "scorer_only": scorer_figures.as_dict(),
+        },
+    )
+    _check_reproduces(model, text_model, texts)
+    return TrainingResult(model, model_figures, scorer_figures)
+
+
+def _usable(examples: Sequence[LabeledRow], min_examples: int) -> list[LabeledRow]:
+    """One row per text (the last label wins), refused when too few to cross-validate."""
     rows = list({fingerprint(r.text): r for r in examples}.values())
     complaints = sum(r.label for r in rows)
     others = len(rows) - complaints
@@ -103,10 +141,16 @@ def train(
             "Import labeled posts with `complaint-monitor feedback import FILE.csv` "
             "or keep marking alerts in Slack"
         )
+    return rows
 
-    texts = [normalize(r.text) for r in rows]
-    labels = np.array([r.label for r in rows])
-    scorer_z, compound, scorer_says = _scorer_features(scorer, rows)
+
+def _fit_text_model(texts: list[str], labels: Any) -> tuple[Any, list[Any], Any]:
+    """The n-gram stage: fitted on everything, plus its out-of-fold decisions (what the
+    blender is fitted on, so it never learns from the text model's own training fit)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline, make_union
 
     vectorizers = [
         TfidfVectorizer(
@@ -120,16 +164,11 @@ def train(
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
     out_of_fold = cross_val_predict(text_model, texts, labels, cv=folds, method="decision_function")
     text_model.fit(texts, labels)
+    return text_model, vectorizers, out_of_fold
 
-    stacked = np.column_stack([out_of_fold, scorer_z, compound])
-    blender_fit = LogisticRegression().fit(stacked, labels)
-    probability = blender_fit.predict_proba(stacked)[:, 1]
 
-    scorer_figures = _figures(labels, scorer_says)
-    floor = min(scorer_figures.recall, RECALL_CAP)
-    threshold, model_figures = _choose_threshold(labels, probability, floor)
-
-    coef = text_model[-1].coef_[0]
+def _export_blocks(vectorizers: list[Any], coef: Any) -> tuple[NgramBlock, ...]:
+    """Each vectorizer's vocabulary with its idf and weight: plain numbers, no pickles."""
     blocks: list[NgramBlock] = []
     offset = 0
     for (kind, span), vectorizer in zip(BLOCKS, vectorizers, strict=True):
@@ -138,31 +177,7 @@ def train(
         terms = {t: (float(idf[i]), float(coef[offset + i])) for t, i in vocabulary.items()}
         blocks.append(NgramBlock(kind, span, dict(sorted(terms.items()))))
         offset += len(vocabulary)
-    weights = blender_fit.coef_[0]
-    model = LearnedModel(
-        version=version,
-        blocks=tuple(blocks),
-        text_intercept=float(text_model[-1].intercept_[0]),
-        blender=Blender(
-            text_weight=float(weights[0]),
-            scorer_weight=float(weights[1]),
-            compound_weight=float(weights[2]),
-            intercept=float(blender_fit.intercept_[0]),
-        ),
-        decision_threshold=threshold,
-        scorer_version=scorer.version,
-        trained_on=frozenset(fingerprint(r.text) for r in rows),
-        meta={
-            "examples": len(rows),
-            "complaints": complaints,
-            "feedback_max_id": feedback_max_id,
-            "trained_at": now.isoformat(),
-            "cross_validated": model_figures.as_dict(),
-            "scorer_only": scorer_figures.as_dict(),
-        },
-    )
-    _check_reproduces(model, text_model, texts)
-    return TrainingResult(model, model_figures, scorer_figures)
+    return tuple(blocks)
 
 
 def _scorer_features(

@@ -1,19 +1,20 @@
-"""Render one alert as Slack Block Kit: what was said, by whom, why it was flagged, what to do next.
+"""Render an alert as Slack Block Kit: what was said, by whom, why it was flagged, what to do next;
+and the daily digest. The storm layouts are in `monitor.slack.storm_blocks`.
 
 Everything a customer wrote is escaped (`monitor.slack.escaping`) and every block is kept inside
 Slack's size limits, so a hostile or huge post still produces one valid, inert message. The next
 step offered is always private (a direct message): answering a complaint in public amplifies it.
+Every layout renders from `monitor.models.Alert` as the database has it now, buttons included.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.classifier.second_opinion import CUE as SECOND_OPINION
-from monitor.models import Label, Reason, Severity
+from monitor.models import Alert, AlertState, Label, Person, Severity
+from monitor.notify import ranked_reasons
 from monitor.slack.escaping import (
     FALLBACK_TEXT_LIMIT,
     FIELD_TEXT_LIMIT,
@@ -21,77 +22,49 @@ from monitor.slack.escaping import (
     SECTION_TEXT_LIMIT,
     escape_mrkdwn,
     mrkdwn_link,
-    truncate_plain,
 )
-from monitor.slack.message import AlertMessage, AlertStatus
+from monitor.slack.routing import topic_label
+from monitor.slack.settings import SlackSettings
+from monitor.storage.reports import DigestData
+from monitor.text import aware, platform_name, time_ago, truncate_plain
 
 Block = dict[str, Any]
 
-PLATFORM_NAMES = {
-    "x": "X",
-    "twitter": "X",
-    "reddit": "Reddit",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "jsonl": "JSONL feed",
-}
 SEVERITY_MARKS = {Severity.HIGH: "🔴", Severity.MEDIUM: "🟠", Severity.LOW: "🟡"}
 MAX_REASONS = 8
 MAX_EXTRAS = 5
 ACTION_PREFIX = "cm_"
 """Every action_id of ours starts with this, so the handler ignores other apps' blocks."""
-CLOSED_STATES = frozenset({"resolved", "not_complaint"})
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+"""A Slack user id: the only thing we turn into a mention, or accept as who clicked."""
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 
 
-def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform.lower(), platform.strip().title() or "Unknown platform")
-
-
-def time_ago(created_at: datetime, now: datetime) -> str:
-    """How old the post is ("12 min ago"): what a reader judges urgency by. Future: "just now"."""
-    seconds = (_aware(now) - _aware(created_at)).total_seconds()
-    if seconds < 60:
-        return "just now"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min ago"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min ago" if minutes and hours < 6 else f"{hours} h ago"
-    return f"{hours // 24} days ago"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _slack_date(moment: datetime) -> str:
+def slack_date(moment: datetime) -> str:
     """Slack shows this in each reader's own time zone; the fallback is UTC."""
-    aware = _aware(moment)
-    fallback = aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(aware.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    moment = aware(moment)
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _headline(message: AlertMessage) -> str:
-    platform = platform_name(message.post.platform)
-    if message.verdict.label is Label.UNSUPPORTED_LANGUAGE:
+def _headline(alert: Alert) -> str:
+    platform = platform_name(alert.post.platform)
+    if alert.verdict.label is Label.UNSUPPORTED_LANGUAGE:
         headline = f"❔ Post on {platform} in a language we can't classify: please read it"
     else:
-        severity = message.verdict.severity
+        severity = alert.verdict.severity
         headline = f"{SEVERITY_MARKS[severity]} {severity.value.title()} complaint on {platform}"
-    return ("⭐ VIP · " if message.vip else "") + headline
+    return ("⭐ VIP · " if alert.vip else "") + headline
 
 
-def _author(message: AlertMessage) -> str:
-    author = message.post.author
+def _author(alert: Alert) -> str:
+    author = alert.post.author
     text = f"@{escape_mrkdwn(author.handle.lstrip('@'), limit=200)}"
     if author.display_name and author.display_name != author.handle:
         text += f" ({escape_mrkdwn(author.display_name, limit=200)})"
     if author.verified:
         text += " ✔︎ verified"
-    if message.vip:
+    if alert.vip:
         text += " ⭐ *VIP*"
     return text
 
@@ -100,14 +73,8 @@ def _followers(count: int | None) -> str:
     return "unknown" if count is None else f"{count:,}"
 
 
-def ranked_reasons(reasons: Sequence[Reason]) -> list[Reason]:
-    """Strongest first, but a second opinion always leads: it carries no weight when it only
-    agrees or disagrees, and would otherwise be the reason cut from a long list."""
-    return sorted(reasons, key=lambda r: (r.cue != SECOND_OPINION, -abs(r.weight)))
-
-
-def _reasons(message: AlertMessage) -> str:
-    verdict = message.verdict
+def _reasons(alert: Alert) -> str:
+    verdict = alert.verdict
     lines = [f"*Why flagged:* score {verdict.score:.2f}, severity {verdict.severity.value}"]
     ranked = ranked_reasons(verdict.reasons)
     for reason in ranked[:MAX_REASONS]:
@@ -119,11 +86,11 @@ def _reasons(message: AlertMessage) -> str:
         lines.append(f"• … and {len(ranked) - MAX_REASONS} more")
     if not ranked:
         lines.append("• no individual cue recorded")
-    return _fit("\n".join(lines), SECTION_TEXT_LIMIT)
+    return fit("\n".join(lines), SECTION_TEXT_LIMIT)
 
 
-def _next_step(message: AlertMessage) -> str:
-    post = message.post
+def _next_step(alert: Alert) -> str:
+    post = alert.post
     handle = post.author.handle.lstrip("@")
     dm_link = None
     if post.contact_url:
@@ -135,18 +102,18 @@ def _next_step(message: AlertMessage) -> str:
             f"reach out privately to @{escape_mrkdwn(handle, limit=200)}: a direct message, "
             "or the support channel you already use with this customer."
         )
-    if message.verdict.label is Label.UNSUPPORTED_LANGUAGE:
+    if alert.verdict.label is Label.UNSUPPORTED_LANGUAGE:
         step = f"Have someone who reads it (or a translator) check it; if it complains, {reach_out}"
     else:
         step = reach_out[0].upper() + reach_out[1:]
-    return _fit(
+    return fit(
         f"*Suggested next step:* {step}\nPlease don't reply in public: it amplifies the complaint.",
         SECTION_TEXT_LIMIT,
     )
 
 
-def _extras(message: AlertMessage) -> list[str]:
-    extras = message.post.extra
+def _extras(alert: Alert) -> list[str]:
+    extras = alert.post.extra
     shown: list[str] = []
     if isinstance(extras.get("subreddit"), str):
         shown.append(f"r/{escape_mrkdwn(extras['subreddit'], limit=100)}")
@@ -157,20 +124,9 @@ def _extras(message: AlertMessage) -> list[str]:
     return shown[:MAX_EXTRAS]
 
 
-def _fit(text: str, limit: int) -> str:
-    """Our own (already escaped) text, cut to a block's limit without breaking an entity."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
-
-
 def user_mention(user_id: str | None) -> str:
     """``<@U123>`` (Slack shows the person's name); anything that isn't a user id is refused."""
-    if user_id and _USER_ID.match(user_id):
+    if user_id and USER_ID.match(user_id):
         return f"<@{user_id}>"
     return "someone"
 
@@ -182,26 +138,26 @@ def group_mention(group_id: str | None) -> str:
     return ""
 
 
-def status_lines(status: AlertStatus | None) -> list[str]:
+def person_mention(person: Person | None) -> str:
+    return user_mention(person.id if person is not None else None)
+
+
+def status_lines(alert: Alert) -> list[str]:
     """Who took the alert and when, as the team sees it on the message."""
-    if status is None:
-        return []
     lines: list[str] = []
-    if status.state == "claimed" and status.claimed_at is not None:
+    state, closed_at = alert.state, alert.resolved_at
+    if state is AlertState.CLAIMED and alert.claimed_at is not None:
         lines.append(
-            f"✋ Claimed by {user_mention(status.claimed_by)} {_slack_date(status.claimed_at)}"
+            f"✋ Claimed by {person_mention(alert.claimed_by)} {slack_date(alert.claimed_at)}"
         )
-    elif status.state == "resolved" and status.closed_at is not None:
+    elif state is AlertState.RESOLVED and closed_at is not None:
+        lines.append(f"✅ Resolved by {person_mention(alert.resolved_by)} {slack_date(closed_at)}")
+    elif state is AlertState.NOT_COMPLAINT and closed_at is not None:
         lines.append(
-            f"✅ Resolved by {user_mention(status.closed_by)} {_slack_date(status.closed_at)}"
+            f"🚫 Not a complaint, said {person_mention(alert.resolved_by)} {slack_date(closed_at)}"
         )
-    elif status.state == "not_complaint" and status.closed_at is not None:
-        lines.append(
-            f"🚫 Not a complaint, said {user_mention(status.closed_by)} "
-            f"{_slack_date(status.closed_at)}"
-        )
-    if status.muted_by is not None:
-        who = user_mention(status.muted_by) if status.muted_by else "the configuration"
+    if alert.muted_by is not None:
+        who = user_mention(alert.muted_by.id) if alert.muted_by.id else "the configuration"
         lines.append(f"🔇 Author muted by {who}: their posts are no longer alerted")
     return lines
 
@@ -218,18 +174,17 @@ def _button(text: str, action: str, value: str, style: str | None = None) -> Blo
     return button
 
 
-def _option(text: str, value: str) -> Block:
+def option(text: str, value: str) -> Block:
     return {"text": {"type": "plain_text", "text": text, "emoji": True}, "value": value}
 
 
-def action_blocks(alert_id: int, status: AlertStatus | None) -> list[Block]:
+def action_blocks(alert_id: int, state: AlertState) -> list[Block]:
     """Claim / Resolved / Not a complaint, and an overflow with Mute author and Reopen. A closed
     alert keeps only the overflow (Reopen brings the buttons back)."""
-    state = status.state if status is not None else "open"
     value = str(alert_id)
     elements: list[Block] = []
-    if state not in CLOSED_STATES:
-        if state != "claimed":
+    if not state.closed:
+        if state is not AlertState.CLAIMED:
             elements.append(_button("✋ Claim", "claim", value, "primary"))
         elements.append(_button("✅ Resolved", "resolve", value))
         elements.append(_button("🚫 Not a complaint", "not_complaint", value))
@@ -238,8 +193,8 @@ def action_blocks(alert_id: int, status: AlertStatus | None) -> list[Block]:
             "type": "overflow",
             "action_id": ACTION_PREFIX + "more",
             "options": [
-                _option("🔇 Mute author", f"mute:{alert_id}"),
-                _option("↩️ Reopen", f"reopen:{alert_id}"),
+                option("🔇 Mute author", f"mute:{alert_id}"),
+                option("↩️ Reopen", f"reopen:{alert_id}"),
             ],
         }
     )
@@ -247,7 +202,7 @@ def action_blocks(alert_id: int, status: AlertStatus | None) -> list[Block]:
 
 
 def alert_blocks(
-    message: AlertMessage,
+    alert: Alert,
     now: datetime,
     *,
     buttons: bool = False,
@@ -258,86 +213,72 @@ def alert_blocks(
     `buttons` adds the workflow buttons (only when Socket Mode can receive the clicks);
     `mention` is a user group id pinged at the top (VIP alerts).
     """
-    post = message.post
+    post = alert.post
     platform = platform_name(post.platform)
-    headline = _headline(message)
+    headline = _headline(alert)
     ago = time_ago(post.created_at, now)
     ping = group_mention(mention)
 
     fields = [
-        f"*Author*\n{_author(message)}",
+        f"*Author*\n{_author(alert)}",
         f"*Followers*\n{_followers(post.author.followers)}",
-        f"*Severity*\n{message.verdict.severity.value.title()} (score {message.verdict.score:.2f})",
-        f"*Posted*\n{ago}, {_slack_date(post.created_at)}",
+        f"*Severity*\n{alert.verdict.severity.value.title()} (score {alert.verdict.score:.2f})",
+        f"*Posted*\n{ago}, {slack_date(post.created_at)}",
     ]
-    if message.verdict.label is Label.UNSUPPORTED_LANGUAGE:
+    if alert.verdict.label is Label.UNSUPPORTED_LANGUAGE:
         language = escape_mrkdwn(post.language or "unknown", limit=40)
         fields.append(f"*Language*\n{language}: not supported by the classifier")
-    blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": truncate_plain(headline, HEADER_TEXT_LIMIT),
-                "emoji": True,
-            },
-        }
-    ]
+    blocks: list[Block] = [header(headline)]
     if ping:
-        blocks.append(_section(f"{ping} VIP complaint: please pick this one up first."))
-    status = status_lines(message.status)
+        blocks.append(section(f"{ping} VIP complaint: please pick this one up first."))
+    status = status_lines(alert)
     if status:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": _fit(line, FIELD_TEXT_LIMIT)} for line in status
-                ],
-            }
-        )
+        blocks.append(context(status))
     blocks.append(
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": _fit(field, FIELD_TEXT_LIMIT)} for field in fields
-            ],
-        }
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": fit(f)} for f in fields]}
     )
+    blocks.extend(_post_blocks(alert, platform))
+    if buttons:
+        blocks.extend(action_blocks(alert.alert_id, alert.state))
+
+    who = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
+    preview = escape_mrkdwn(" ".join(post.text.split()), limit=200) or "(no text)"
+    fallback = fit(f"{headline} from @{who} ({ago}): {preview}", FALLBACK_TEXT_LIMIT)
+    if ping:
+        fallback = f"{ping} {fallback}"
+    return fallback, blocks
+
+
+def alert_layout(alert: Alert, now: datetime, settings: SlackSettings) -> tuple[str, list[Block]]:
+    """An alert as this workspace shows it: buttons with Socket Mode, a ping for VIPs."""
+    mention = settings.vip.mention if alert.vip else None
+    return alert_blocks(alert, now, buttons=settings.interactive, mention=mention)
+
+
+def _post_blocks(alert: Alert, platform: str) -> list[Block]:
+    """The post itself (title, quoted text, link), why it was flagged, what to do, and where
+    it came from."""
+    post = alert.post
+    blocks: list[Block] = []
     title = post.extra.get("title")
     if isinstance(title, str) and title.strip():
-        blocks.append(_section(f"*{escape_mrkdwn(title, limit=SECTION_TEXT_LIMIT - 2)}*"))
-    blocks.append(_section(_quote(post.text)))
-
+        blocks.append(section(f"*{escape_mrkdwn(title, limit=SECTION_TEXT_LIMIT - 2)}*"))
+    blocks.append(section(_quote(post.text)))
     link = mrkdwn_link(post.url, f"Open the post on {platform}")
     if link is None:
         shown = escape_mrkdwn(post.url, limit=500) if post.url.strip() else "none"
         link = f"Link not shown: it is not a plain http(s) address ({shown})."
-    blocks.append(_section(link))
-    blocks.append(_section(_reasons(message)))
-    blocks.append(_section(_next_step(message)))
-
-    context = [
-        f"alert #{message.alert_id}",
+    blocks.append(section(link))
+    blocks.append(section(_reasons(alert)))
+    blocks.append(section(_next_step(alert)))
+    facts = [
+        f"alert #{alert.alert_id}",
         f"{escape_mrkdwn(platform, limit=40)} id {escape_mrkdwn(post.external_id, limit=100)}",
-        *_extras(message),
-        f"classifier {escape_mrkdwn(message.verdict.classifier_version, limit=60)}",
+        *_extras(alert),
+        f"classifier {escape_mrkdwn(alert.verdict.classifier_version, limit=60)}",
     ]
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _fit(" · ".join(context), FIELD_TEXT_LIMIT)}],
-        }
-    )
-
-    if buttons:
-        blocks.extend(action_blocks(message.alert_id, message.status))
-
-    who = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
-    preview = escape_mrkdwn(" ".join(post.text.split()), limit=200) or "(no text)"
-    fallback = _fit(f"{headline} from @{who} ({ago}): {preview}", FALLBACK_TEXT_LIMIT)
-    if ping:
-        fallback = f"{ping} {fallback}"
-    return fallback, blocks
+    blocks.append(context([" · ".join(facts)]))
+    return blocks
 
 
 def _quote(text: str) -> str:
@@ -348,107 +289,100 @@ def _quote(text: str) -> str:
     while True:  # each quote marker costs a character: shrink the text until it all fits
         quoted = "\n".join(f">{line}" for line in escape_mrkdwn(text.strip(), budget).split("\n"))
         if len(quoted) <= SECTION_TEXT_LIMIT or budget < 200:
-            return _fit(quoted, SECTION_TEXT_LIMIT)
+            return fit(quoted, SECTION_TEXT_LIMIT)
         budget -= len(quoted) - SECTION_TEXT_LIMIT
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, SECTION_TEXT_LIMIT)}}
+# -- primitives every layout uses ------------------------------------------------------------
 
 
-# -- storms: one parent message, the complaints in its thread ----------------------------------
+def fit(text: str, limit: int = FIELD_TEXT_LIMIT) -> str:
+    """Our own (already escaped) text, cut to a block's limit without breaking an entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
-STORM_EVENT_TYPE = "complaint_storm"
-STORM_QUOTE_LIMIT = 600
-"""A complaint inside a storm reply is quoted this far; the link leads to the rest."""
 
-
-def storm_parent_blocks(
-    topic: str, count: int, window_minutes: float, started_at: datetime, now: datetime
-) -> tuple[str, list[Block]]:
-    """The incident message whose count is kept current with chat.update."""
-    minutes = f"{window_minutes:g}"
-    headline = (
-        f"⚠️ Possible incident: {count} complaints about {topic} in the last {minutes} minutes"
-    )
-    if (_aware(now) - _aware(started_at)).total_seconds() > window_minutes * 60:
-        headline = f"⚠️ Possible incident: {count} complaints about {topic} since it began"
-    body = (
-        f"Complaints about *{escape_mrkdwn(topic, limit=100)}* are arriving together: each one "
-        f"is in this message's thread instead of the channel. Started {_slack_date(started_at)}, "
-        f"last updated {_slack_date(now)}."
-    )
-    blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": truncate_plain(headline, HEADER_TEXT_LIMIT),
-                "emoji": True,
-            },
+def header(text: str) -> Block:
+    return {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": truncate_plain(text, HEADER_TEXT_LIMIT),
+            "emoji": True,
         },
-        _section(body),
-    ]
-    return truncate_plain(headline, FALLBACK_TEXT_LIMIT), blocks
-
-
-def _storm_item(message: AlertMessage, now: datetime, buttons: bool) -> Block:
-    post = message.post
-    severity = message.verdict.severity
-    handle = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
-    link = mrkdwn_link(post.url, "open") or "no link"
-    head = (
-        f"{SEVERITY_MARKS[severity]} *{severity.value.title()}* · @{handle} on "
-        f"{escape_mrkdwn(platform_name(post.platform), limit=40)} · "
-        f"{time_ago(post.created_at, now)} · {link} · alert #{message.alert_id}"
-    )
-    body = escape_mrkdwn(" ".join(post.text.split()), limit=STORM_QUOTE_LIMIT) or "(no text)"
-    lines = [head, f">{body}", *status_lines(message.status)]
-    block: Block = {
-        "type": "section",
-        "block_id": f"cm_item_{message.alert_id}",
-        "text": {"type": "mrkdwn", "text": _fit("\n".join(lines), SECTION_TEXT_LIMIT)},
     }
-    if buttons:
-        value = message.alert_id
-        block["accessory"] = {
-            "type": "overflow",
-            "action_id": ACTION_PREFIX + "item",
-            "options": [
-                _option("✋ Claim", f"claim:{value}"),
-                _option("✅ Resolved", f"resolve:{value}"),
-                _option("🚫 Not a complaint", f"not_complaint:{value}"),
-                _option("🔇 Mute author", f"mute:{value}"),
-                _option("↩️ Reopen", f"reopen:{value}"),
-            ],
-        }
-    return block
 
 
-def storm_reply_blocks(
-    messages: Sequence[AlertMessage], topic: str, now: datetime, *, buttons: bool
-) -> tuple[str, list[Block]]:
-    """A thread reply holding one or more complaints of a storm (several while catching up:
-    Slack takes about one message a second), each with its own actions menu."""
-    blocks: list[Block] = [
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": _fit(
-                        f"{len(messages)} complaint{'s' if len(messages) != 1 else ''} about "
-                        f"{escape_mrkdwn(topic, limit=100)}",
-                        FIELD_TEXT_LIMIT,
-                    ),
-                }
-            ],
-        }
-    ]
-    blocks.extend(_storm_item(message, now, buttons) for message in messages)
-    who = ", ".join(
-        "@" + escape_mrkdwn(m.post.author.handle.lstrip("@"), limit=60) for m in messages[:10]
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_TEXT_LIMIT)}}
+
+
+def context(lines: list[str]) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(x)} for x in lines]}
+
+
+# -- the daily digest ------------------------------------------------------------------------
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a (nothing claimed)"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h"
+
+
+def _waiting_line(alert: Alert, now: datetime) -> str:
+    post = alert.post
+    link = mrkdwn_link(post.url, "post") or "no link"
+    since = time_ago(alert.sent_at, now) if alert.sent_at else "not sent"
+    handle = escape_mrkdwn(post.author.handle.lstrip("@"), limit=80)
+    severity = alert.verdict.severity
+    return (
+        f"• alert #{alert.alert_id}, {SEVERITY_MARKS[severity]} {severity.value}, "
+        f"@{handle} on {platform_name(post.platform)}, posted {since} ({link})"
     )
-    more = f" and {len(messages) - 10} more" if len(messages) > 10 else ""
-    fallback = _fit(f"Complaints about {escape_mrkdwn(topic, limit=100)}: {who}{more}", 3000)
-    return fallback, blocks
+
+
+def digest_blocks(data: DigestData, now: datetime) -> tuple[str, list[Block]]:
+    total = sum(data.by_platform.values())
+    day = data.until.strftime("%Y-%m-%d")
+    title = f"📊 Complaint digest: {total} alert{'s' if total != 1 else ''} in the last 24 h"
+    platforms = ", ".join(
+        f"{platform_name(p)} {n}" for p, n in sorted(data.by_platform.items(), key=lambda i: -i[1])
+    )
+    severities = ", ".join(
+        f"{SEVERITY_MARKS[s]} {s.value} {data.by_severity.get(s.value, 0)}"
+        for s in (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+    )
+    if data.precision is None:
+        precision = "n/a (no alerts sent)"
+    else:
+        precision = (
+            f"{data.precision:.0%} ({data.not_complaint_clicks} of {data.alerts_sent} alerts "
+            "marked Not a complaint)"
+        )
+    topics = ", ".join(f"{topic_label(t)} ({n})" for t, n in data.top_topics) or "none"
+    fields = [
+        f"*By platform*\n{escape_mrkdwn(platforms or 'none', limit=1000)}",
+        f"*By severity*\n{severities}",
+        f"*Median time to claim*\n{_duration(data.median_seconds_to_claim)}",
+        f"*Precision (team feedback)*\n{precision}",
+        f"*Top topics*\n{escape_mrkdwn(topics, limit=1000)}",
+    ]
+    waiting = [_waiting_line(alert, now) for alert in data.slowest_unclaimed]
+    blocks: list[Block] = [
+        header(title),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        section("*Slowest unclaimed*\n" + ("\n".join(waiting) or "none: all claimed 🎉")),
+        context([f"Daily digest for the 24 h to {day} (UTC)"]),
+    ]
+    return title, blocks

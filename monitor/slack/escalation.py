@@ -17,11 +17,13 @@ from datetime import datetime
 
 from monitor.clock import Clock
 from monitor.errors import MonitorError
-from monitor.slack.blocks import group_mention, platform_name, time_ago, user_mention
+from monitor.models import Alert
+from monitor.slack.blocks import group_mention, person_mention
+from monitor.slack.client import SlackClient
 from monitor.slack.escaping import escape_mrkdwn
 from monitor.slack.settings import EscalationSettings
-from monitor.slack.sink import SlackSink
-from monitor.storage.workflow import AlertView, WorkflowStore
+from monitor.storage.alerts import AlertStore
+from monitor.text import platform_name, time_ago
 
 log = logging.getLogger(__name__)
 
@@ -42,39 +44,39 @@ def _minutes(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
 
 
-def _about(view: AlertView, now: datetime) -> str:
-    post = view.post
+def _about(alert: Alert, now: datetime) -> str:
+    post = alert.post
     return (
-        f"{view.verdict.severity.value} complaint from "
+        f"{alert.verdict.severity.value} complaint from "
         f"@{escape_mrkdwn(post.author.handle.lstrip('@'), limit=100)} on "
         f"{platform_name(post.platform)} (posted {time_ago(post.created_at, now)}, "
-        f"alert #{view.alert_id})"
+        f"alert #{alert.alert_id})"
     )
 
 
 class Escalator:
     def __init__(
-        self, settings: EscalationSettings, store: WorkflowStore, sink: SlackSink, clock: Clock
+        self, settings: EscalationSettings, alerts: AlertStore, client: SlackClient, clock: Clock
     ) -> None:
         self.settings = settings
-        self.store = store
-        self.sink = sink
+        self.alerts = alerts
+        self.client = client
         self.clock = clock
 
     def run(self) -> EscalationReport:
         report = EscalationReport()
         now = self.clock.now()
         sla = {s: p for s in self.settings.sla_minutes if (p := self.settings.sla(s))}
-        for view in self.store.unclaimed_past_sla(now, sla):
-            if self._escalate(view, now):
+        for alert in self.alerts.unclaimed_past_sla(now, sla):
+            if self._escalate(alert, now):
                 report.escalated += 1
             else:
                 report.failed += 1
         reminders = {
             s: p for s in self.settings.reminder_minutes if (p := self.settings.reminder(s))
         }
-        for view in self.store.claimed_past_reminder(now, reminders):
-            if self._remind(view, now):
+        for alert in self.alerts.claimed_past_reminder(now, reminders):
+            if self._remind(alert, now):
                 report.reminded += 1
             else:
                 report.failed += 1
@@ -87,64 +89,68 @@ class Escalator:
             )
         return report
 
-    def _escalate(self, view: AlertView, now: datetime) -> bool:
-        assert view.channel is not None and view.slack_ts is not None and view.sent_at is not None
-        if not self.store.mark_once(view.alert_id, "escalated", now):
+    def _escalate(self, alert: Alert, now: datetime) -> bool:
+        assert (
+            alert.channel is not None and alert.slack_ts is not None and alert.sent_at is not None
+        )
+        if not self.alerts.mark_once(alert.alert_id, "escalated", now):
             return True  # another run or replica took it
-        waited = _minutes((now - view.sent_at).total_seconds())
+        waited = _minutes((now - alert.sent_at).total_seconds())
         ping = group_mention(self.settings.oncall_group) or "<!here>"
         text = (
-            f"{ping} :rotating_light: Not claimed after {waited}: {_about(view, now)}. "
+            f"{ping} :rotating_light: Not claimed after {waited}: {_about(alert, now)}. "
             "Please claim it with the button on the alert."
         )
         try:
-            self.sink.post(view.channel, text, thread_ts=view.slack_ts, metadata=_meta(view, "sla"))
+            self.client.post(
+                alert.channel, text, thread_ts=alert.slack_ts, metadata=_meta(alert, "sla")
+            )
             if self.settings.channel:
-                link = self.sink.permalink(view.channel, view.slack_ts)
-                where = f"<{link}|the alert>" if link else f"the alert in <#{view.channel}>"
-                self.sink.post(
+                link = self.client.permalink(alert.channel, alert.slack_ts)
+                where = f"<{link}|the alert>" if link else f"the alert in <#{alert.channel}>"
+                self.client.post(
                     self.settings.channel,
-                    f"{ping} :rotating_light: {_about(view, now).capitalize()} has not been "
+                    f"{ping} :rotating_light: {_about(alert, now).capitalize()} has not been "
                     f"claimed after {waited}: see {where}.",
-                    metadata=_meta(view, "sla"),
+                    metadata=_meta(alert, "sla"),
                 )
         except MonitorError as err:
-            self.store.unmark(view.alert_id, "escalated")
+            self.alerts.unmark(alert.alert_id, "escalated")
             log.warning(
-                "alert=%d escalation not posted (%s); next run tries again", view.alert_id, err
+                "alert=%d escalation not posted (%s); next run tries again", alert.alert_id, err
             )
             return False
-        self.store.record_event(view.alert_id, "escalate", now)
-        log.warning("alert=%d escalated: unclaimed after %s", view.alert_id, waited)
+        self.alerts.record_event(alert.alert_id, "escalate", now)
+        log.warning("alert=%d escalated: unclaimed after %s", alert.alert_id, waited)
         return True
 
-    def _remind(self, view: AlertView, now: datetime) -> bool:
-        assert view.channel is not None and view.slack_ts is not None
-        assert view.claimed_at is not None
-        if not self.store.mark_once(view.alert_id, "reminded", now):
+    def _remind(self, alert: Alert, now: datetime) -> bool:
+        assert alert.channel is not None and alert.slack_ts is not None
+        assert alert.claimed_at is not None
+        if not self.alerts.mark_once(alert.alert_id, "reminded", now):
             return True
-        held = _minutes((now - view.claimed_at).total_seconds())
-        who = user_mention(view.claimed_by.id if view.claimed_by else None)
+        held = _minutes((now - alert.claimed_at).total_seconds())
+        who = person_mention(alert.claimed_by)
         text = (
             f"{who} :hourglass: Reminder: you claimed this {held} ago and it is not resolved yet "
-            f"({_about(view, now)}). Press Resolved when it is done."
+            f"({_about(alert, now)}). Press Resolved when it is done."
         )
         try:
-            self.sink.post(
-                view.channel, text, thread_ts=view.slack_ts, metadata=_meta(view, "reminder")
+            self.client.post(
+                alert.channel, text, thread_ts=alert.slack_ts, metadata=_meta(alert, "reminder")
             )
         except MonitorError as err:
-            self.store.unmark(view.alert_id, "reminded")
+            self.alerts.unmark(alert.alert_id, "reminded")
             log.warning(
-                "alert=%d reminder not posted (%s); next run tries again", view.alert_id, err
+                "alert=%d reminder not posted (%s); next run tries again", alert.alert_id, err
             )
             return False
-        self.store.record_event(view.alert_id, "remind", now)
+        self.alerts.record_event(alert.alert_id, "remind", now)
         return True
 
 
-def _meta(view: AlertView, kind: str) -> dict[str, object]:
+def _meta(alert: Alert, kind: str) -> dict[str, object]:
     return {
         "event_type": ESCALATION_EVENT_TYPE,
-        "event_payload": {"alert_id": view.alert_id, "kind": kind},
+        "event_payload": {"alert_id": alert.alert_id, "kind": kind},
     }

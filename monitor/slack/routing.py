@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from monitor.brand import handle_key, term_pattern
 from monitor.classifier.cues import CUES, Kind
-from monitor.matching import handle_key, term_pattern
 from monitor.models import Post, Verdict
 from monitor.slack.settings import RouteRule, SlackSettings
 

@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.config_base import StrictModel, secret_from_env
 from monitor.models import Severity
+from monitor.settings_base import StrictModel, secret_from_env
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]+$")

@@ -18,18 +18,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from monitor.clock import Clock
 from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
-from monitor.slack.blocks import STORM_EVENT_TYPE, storm_parent_blocks, storm_reply_blocks
-from monitor.slack.render import message_for
+from monitor.models import Alert
+from monitor.notify import Delivered
+from monitor.slack.client import SlackClient
 from monitor.slack.routing import topic_label
 from monitor.slack.settings import StormSettings
-from monitor.slack.sink import Delivered, SlackSink
-from monitor.storage import Repository
-from monitor.storage.workflow import AlertView, Storm, WorkflowStore
+from monitor.slack.storm_blocks import STORM_EVENT_TYPE, storm_parent_blocks, storm_reply_blocks
+from monitor.storage.outbox import Outbox
+from monitor.storage.storms import Storm, StormStore
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +87,21 @@ class StormSender:
     def __init__(
         self,
         settings: StormSettings,
-        store: WorkflowStore,
-        repository: Repository,
-        sink: SlackSink,
+        storms: StormStore,
+        outbox: Outbox,
+        client: SlackClient,
         clock: Clock,
+        *,
+        buttons: bool,
         pacer: Pacer | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
-        self.repository = repository
-        self.sink = sink
+        self.storms = storms
+        self.outbox = outbox
+        self.client = client
         self.clock = clock
+        self.buttons = buttons
+        """Each complaint in a reply gets its actions menu (Socket Mode receives the clicks)."""
         self.pacer = pacer or Pacer(settings.seconds_between_posts)
 
     def deliver(self) -> StormReport:
@@ -106,8 +111,10 @@ class StormSender:
             return report
         now = self.clock.now()
         window = self.settings.window
-        for channel, topic, _count in self.store.storm_topics(now, window, self.settings.threshold):
-            storm = self.store.current_storm(channel, topic, now, window)
+        for channel, topic, _count in self.storms.storm_topics(
+            now, window, self.settings.threshold
+        ):
+            storm = self.storms.current_storm(channel, topic, now, window)
             report.storms += 1
             self._deliver_storm(storm, report)
         return report
@@ -117,7 +124,7 @@ class StormSender:
         up to `REPLIES_PER_ROUND` replies, and hold the rest a moment for the next round."""
         window = self.settings.window
         per_reply = self.settings.max_per_reply
-        members = self.store.claim_storm_members(
+        members = self.storms.claim_storm_members(
             storm, window, self.clock.now(), LEASE, limit=MAX_CLAIM
         )
         if storm.parent_ts is None and not members:
@@ -135,21 +142,21 @@ class StormSender:
         for index, chunk in enumerate(chunks):
             if index == REPLIES_PER_ROUND:
                 rest = [m.alert_id for c in chunks[index:] for m in c]
-                self.repository.release(rest, self.clock.now() + HOLD)
+                self.outbox.release(rest, self.clock.now() + HOLD)
                 break
             try:
                 self._post_chunk(storm, chunk)
             except (AuthError, ConfigError, TransientError) as err:
-                rest_views = [m for c in chunks[index:] for m in c]
+                waiting = [m for c in chunks[index:] for m in c]
                 unknown = chunk if isinstance(err, OutcomeUnknown) else []
-                self._give_back(rest_views, err, unknown=unknown)
-                report.failed += len(rest_views)
+                self._give_back(waiting, err, unknown=unknown)
+                report.failed += len(waiting)
                 break
             report.sent += len(chunk)
         self._update_count(storm)
 
     def _post_parent(self, storm: Storm) -> Storm:
-        count = self.store.storm_count(storm, self.settings.window)
+        count = self.storms.storm_count(storm, self.settings.window)
         text, blocks = storm_parent_blocks(
             topic_label(storm.topic),
             count,
@@ -157,18 +164,18 @@ class StormSender:
             storm.started_at,
             self.clock.now(),
         )
-        channel = self.sink.resolve_channel(storm.channel)
+        channel = self.client.channel(storm.channel)
         self.pacer.wait(channel)
         delivered = self._paced(
             channel,
-            lambda: self.sink.post(
+            lambda: self.client.post(
                 storm.channel,
                 text,
                 blocks=blocks,
                 metadata={"event_type": STORM_EVENT_TYPE, "event_payload": {"storm_id": storm.id}},
             ),
         )
-        self.store.record_storm_parent(storm.id, delivered.channel, delivered.ts, count)
+        self.storms.record_storm_parent(storm.id, delivered.channel, delivered.ts, count)
         log.warning(
             "storm: %d complaints about %s in %s; posting them in one thread (storm=%d)",
             count,
@@ -176,35 +183,25 @@ class StormSender:
             delivered.channel,
             storm.id,
         )
-        return Storm(
-            id=storm.id,
-            channel=storm.channel,
-            topic=storm.topic,
-            started_at=storm.started_at,
-            last_alert_at=storm.last_alert_at,
-            parent_channel=delivered.channel,
-            parent_ts=delivered.ts,
-            shown_count=count,
+        return replace(
+            storm, parent_channel=delivered.channel, parent_ts=delivered.ts, shown_count=count
         )
 
-    def _post_chunk(self, storm: Storm, chunk: list[AlertView]) -> None:
+    def _post_chunk(self, storm: Storm, chunk: list[Alert]) -> None:
         assert storm.parent_ts is not None and storm.parent_channel is not None
         now = self.clock.now()
         text, blocks = storm_reply_blocks(
-            [message_for(view) for view in chunk],
-            topic_label(storm.topic),
-            now,
-            buttons=self.sink.settings.interactive,
+            chunk, topic_label(storm.topic), now, buttons=self.buttons
         )
-        for view in chunk:
-            self.repository.mark_attempt(view.alert_id, now)
+        for alert in chunk:
+            self.outbox.mark_attempt(alert.alert_id, now)
         ids = ",".join(str(v.alert_id) for v in chunk)
         channel = storm.parent_channel
         thread = storm.parent_ts
         self.pacer.wait(channel)
         delivered = self._paced(
             channel,
-            lambda: self.sink.post(
+            lambda: self.client.post(
                 channel,
                 text,
                 blocks=blocks,
@@ -215,9 +212,9 @@ class StormSender:
                 },
             ),
         )
-        for view in chunk:
-            self.repository.record_sent(
-                view.alert_id, channel=delivered.channel, ts=delivered.ts, now=self.clock.now()
+        for alert in chunk:
+            self.outbox.record_sent(
+                alert.alert_id, channel=delivered.channel, ts=delivered.ts, now=self.clock.now()
             )
 
     def _paced(self, channel: str, post: Callable[[], Delivered]) -> Delivered:
@@ -229,30 +226,43 @@ class StormSender:
                 self.pacer.hold(channel, err.retry_after)
             raise
 
-    def _skip_already_posted(self, storm: Storm, members: list[AlertView]) -> list[AlertView]:
+    def _skip_already_posted(self, storm: Storm, members: list[Alert]) -> list[Alert]:
         """Members whose earlier post lost its answer may be in the thread already: record
         those instead of posting them twice."""
         if not any(m.outcome_unknown for m in members):
             return members
         assert storm.parent_channel is not None and storm.parent_ts is not None
-        found = self.sink.find_in_thread(
-            storm.parent_channel, storm.parent_ts, STORM_REPLY_EVENT_TYPE
-        )
-        rest: list[AlertView] = []
+        found = self._posted_in_thread(storm.parent_channel, storm.parent_ts)
+        rest: list[Alert] = []
         for member in members:
             ts = found.get(member.alert_id) if member.outcome_unknown else None
             if ts is None:
                 rest.append(member)
                 continue
-            self.repository.record_sent(
+            self.outbox.record_sent(
                 member.alert_id, channel=storm.parent_channel, ts=ts, now=self.clock.now()
             )
         return rest
 
+    def _posted_in_thread(self, channel: str, thread_ts: str) -> dict[int, str]:
+        """alert id → ts of our replies in the storm's thread. Failures raise `OutcomeUnknown`."""
+        found: dict[int, str] = {}
+        replies = self.client.messages_with_metadata(
+            channel,
+            STORM_REPLY_EVENT_TYPE,
+            what=f"read the thread {thread_ts}",
+            thread_ts=thread_ts,
+        )
+        for ts, payload in replies:
+            for raw in str(payload.get("alert_ids") or "").split(","):
+                if raw.strip().isdigit():
+                    found[int(raw)] = ts
+        return found
+
     def _update_count(self, storm: Storm) -> None:
         if storm.parent_ts is None or storm.parent_channel is None:
             return
-        count = self.store.storm_count(storm, self.settings.window)
+        count = self.storms.storm_count(storm, self.settings.window)
         if count == storm.shown_count:
             return
         text, blocks = storm_parent_blocks(
@@ -263,17 +273,17 @@ class StormSender:
             self.clock.now(),
         )
         try:
-            self.sink.update(storm.parent_channel, storm.parent_ts, text, blocks)
+            self.client.update(storm.parent_channel, storm.parent_ts, text, blocks)
         except (AuthError, ConfigError, TransientError) as err:
             log.warning("storm=%d count not updated (%s); next round tries again", storm.id, err)
             return
-        self.store.record_storm_shown(storm.id, count)
+        self.storms.record_storm_shown(storm.id, count)
 
     def _give_back(
         self,
-        members: list[AlertView],
+        members: list[Alert],
         err: Exception,
-        unknown: list[AlertView] | None = None,
+        unknown: list[Alert] | None = None,
     ) -> None:
         """Back to the outbox, still the storm's: retried at the next round after the wait."""
         if not members:
@@ -283,7 +293,7 @@ class StormSender:
         retry_at = self.clock.now() + wait
         unknown_ids = {m.alert_id for m in unknown or []}
         for member in members:
-            self.repository.record_failure(
+            self.outbox.record_failure(
                 member.alert_id,
                 error=f"{type(err).__name__}: {err}",
                 retry_at=retry_at,

@@ -1,6 +1,54 @@
-"""Persistence: SQLAlchemy models, the repository, and Alembic migrations."""
+"""Persistence, one module per job over one database:
 
+database  the engine, sessions, migrations, outages as `StorageUnavailable`
+tables    the schema, and the mappers between rows and `monitor.models` values
+posts     what a poll stores (one transaction), known ids, cursors, mutes, retention, replay reads
+outbox    pending alerts claimed, attempted, sent or failed: never dropped
+leases    which replica polls a source, which sends a day's digest
+alerts    the click state machine and the alert's history, escalation, reported misses
+storms    bursts on one topic, posted as one thread
+reports   read-only figures: stats, response times, the digest's
+feedback  labeled texts the classifier learns from
+"""
+
+from __future__ import annotations
+
+from monitor.storage.alerts import AlertStore
 from monitor.storage.database import Database
-from monitor.storage.repository import DueAlert, NewPost, Repository, StoredPoll
+from monitor.storage.feedback import FeedbackStore
+from monitor.storage.leases import Leases
+from monitor.storage.outbox import Outbox
+from monitor.storage.posts import NewPost, PostStore, StoredPoll, StoredVerdict
+from monitor.storage.reports import Reports
+from monitor.storage.storms import StormStore
 
-__all__ = ["Database", "DueAlert", "NewPost", "Repository", "StoredPoll"]
+
+class Storage:
+    """One handle on the database, with a store per job: the daemon builds one and hands each
+    part the store it needs."""
+
+    def __init__(self, database: Database, default_channel: str | None = None) -> None:
+        self.database = database
+        self.posts = PostStore(database)
+        self.outbox = Outbox(database)
+        self.leases = Leases(database)
+        self.alerts = AlertStore(database, default_channel)
+        self.storms = StormStore(database, default_channel)
+        self.reports = Reports(database)
+        self.feedback = FeedbackStore(database)
+
+
+__all__ = [
+    "AlertStore",
+    "Database",
+    "FeedbackStore",
+    "Leases",
+    "NewPost",
+    "Outbox",
+    "PostStore",
+    "Reports",
+    "Storage",
+    "StoredPoll",
+    "StoredVerdict",
+    "StormStore",
+]

@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Engine, Insert, Select, create_engine, event, exc, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -120,6 +121,27 @@ class Database:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+
+def insert(session: Session, table: type[Any]) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT on both SQLite and PostgreSQL.
+
+    Core, not the slower ORM bulk path. Typed Any: the two dialects' `on_conflict_*` methods
+    differ in signature, and every caller uses the subset both share."""
+    dialect = session.get_bind().dialect.name
+    statement: Insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        table.__table__
+    )
+    return statement
+
+
+def skip_locked(session: Session, query: Select[Any], of: Any = None) -> Select[Any]:
+    """On PostgreSQL, lock the rows a claim selects and skip those another replica's claim has
+    locked (``FOR UPDATE SKIP LOCKED``), so replicas split the work instead of racing for it.
+    SQLite has one writer at a time, so there is nothing to skip."""
+    if session.get_bind().dialect.name != "postgresql":
+        return query
+    return query.with_for_update(of=of, skip_locked=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

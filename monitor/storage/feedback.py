@@ -1,7 +1,7 @@
 """Labeled examples from the team: Slack clicks ("Not a complaint", a reported miss) and imports.
 
 The feedback table is what `complaint-monitor train` learns from. A text labeled twice keeps its
-latest label (a "Not a complaint" later reopened is removed by the workflow, a re-import with a
+latest label (a "Not a complaint" later reopened is removed by `storage.alerts`, a re-import with a
 corrected label wins), so the model never sees one text as both.
 """
 
@@ -14,12 +14,13 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from monitor.classifier.evaluation import LabeledRow
-from monitor.classifier.model import fingerprint
+from monitor.models import LabeledRow, fingerprint
 from monitor.storage.database import Database
 from monitor.storage.tables import FeedbackRow
 
 IMPORT_ORIGIN = "import"
+SLACK_ORIGIN = "slack"
+"""A click in Slack: "Resolved" (1), "Not a complaint" (0), a reported miss (1)."""
 _BARE_LINK = re.compile(r"<?https?://\S+>?")
 
 
@@ -92,6 +93,20 @@ class FeedbackStore:
             origins[origin] = origins.get(origin, 0) + 1
         max_id = max((row[0] for row in stored), default=0)
         return Examples(tuple(latest.values()), max_id, origins)
+
+    def feedback(self) -> list[tuple[int | None, str, int, str, str | None]]:
+        """(post id, text, label, origin, author) of every feedback row, oldest first."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(
+                    FeedbackRow.post_id,
+                    FeedbackRow.text,
+                    FeedbackRow.label,
+                    FeedbackRow.origin,
+                    FeedbackRow.author,
+                ).order_by(FeedbackRow.id)
+            ).all()
+        return [(p, t, lbl, o, a) for p, t, lbl, o, a in rows]
 
     def count_after(self, feedback_id: int) -> int:
         """Labels newer than a model: enough of them and the daemon retrains."""

@@ -1,4 +1,6 @@
-"""The database schema as typed SQLAlchemy 2 models. Storage knows nothing of Slack or platforms."""
+"""The database schema as typed SQLAlchemy 2 models, and the mappers between rows and the
+values of `monitor.models` (every store reads and writes through these, so a row becomes a
+`Post`, `Verdict` or `Alert` in one place). Storage knows nothing of Slack or platforms."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Date,
     DateTime,
     Float,
@@ -16,9 +19,25 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    and_,
+    func,
+    select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from monitor.models import (
+    Alert,
+    AlertState,
+    Author,
+    DeliveryStatus,
+    Label,
+    Person,
+    Post,
+    Reason,
+    Severity,
+    Verdict,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -94,8 +113,7 @@ class ClassificationRow(Base):
 class AlertRow(Base):
     """The transactional outbox: written with the post, sent by the deliverer, never dropped.
 
-    status: ``pending`` (not tried yet), ``failed`` (tried, will be retried at next_attempt_at),
-    ``sent`` (Slack answered with `slack_ts`).
+    status: a `DeliveryStatus` value; state: an `AlertState` value (what the team did with it).
     """
 
     __tablename__ = "alerts"
@@ -103,7 +121,7 @@ class AlertRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     channel: Mapped[str | None] = mapped_column(String(64))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
@@ -116,9 +134,11 @@ class AlertRow(Base):
     next_attempt_at: Mapped[datetime]
     last_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
-    # The team's workflow on a sent alert (monitor.slack.interactivity, escalation, storms).
-    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
-    """open, claimed, resolved or not_complaint (what the buttons set)."""
+    # The team's workflow on a sent alert (storage.alerts: clicks, escalation; storage.storms).
+    state: Mapped[str] = mapped_column(
+        String(16), default=AlertState.OPEN.value, server_default=AlertState.OPEN.value
+    )
+    """What the buttons set."""
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_by_name: Mapped[str | None] = mapped_column(String(256))
     claimed_at: Mapped[datetime | None]
@@ -241,3 +261,154 @@ class DigestRow(Base):
     claimed_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+# -- rows to values --------------------------------------------------------------------------
+
+
+def post_from_row(row: PostRow) -> Post:
+    return Post(
+        platform=row.platform,
+        external_id=row.external_id,
+        author=Author(
+            id=row.author_id,
+            handle=row.author_handle,
+            display_name=row.author_name,
+            followers=row.author_followers,
+            verified=row.author_verified,
+        ),
+        text=row.text,
+        url=row.url,
+        created_at=row.created_at,
+        language=row.language,
+        contact_url=row.contact_url,
+        extra=dict(row.extra or {}),
+    )
+
+
+def verdict_from_row(row: ClassificationRow) -> Verdict:
+    return Verdict(
+        label=Label(row.label),
+        score=row.score,
+        severity=Severity(row.severity),
+        reasons=tuple(Reason(**r) for r in row.reasons),
+        sentiment=dict(row.sentiment),
+        classifier_version=row.classifier_version,
+    )
+
+
+def alert_from_rows(
+    alert: AlertRow, post: PostRow, classification: ClassificationRow, muted: MutedAuthorRow | None
+) -> Alert:
+    """`muted`: the author's row in `muted_authors`, if they are muted."""
+    return Alert(
+        alert_id=alert.id,
+        post=post_from_row(post),
+        verdict=verdict_from_row(classification),
+        vip=classification.vip,
+        channel=alert.channel,
+        post_id=post.id,
+        status=DeliveryStatus(alert.status),
+        attempts=alert.attempts,
+        outcome_unknown=alert.outcome_unknown,
+        last_attempt_at=alert.last_attempt_at,
+        slack_ts=alert.slack_ts,
+        sent_at=alert.sent_at,
+        state=AlertState(alert.state or AlertState.OPEN),
+        claimed_by=_person(alert.claimed_by, alert.claimed_by_name),
+        claimed_at=alert.claimed_at,
+        resolved_by=_person(alert.resolved_by, alert.resolved_by_name),
+        resolved_at=alert.resolved_at,
+        muted_by=Person(muted.muted_by or "", muted.muted_by_name) if muted is not None else None,
+        topic=alert.topic,
+        storm_id=alert.storm_id,
+    )
+
+
+def _person(user_id: str | None, name: str | None) -> Person | None:
+    return Person(user_id, name) if user_id else None
+
+
+def load_alerts(
+    session: Session,
+    where: ColumnElement[bool],
+    *,
+    order_by: tuple[Any, ...] = (AlertRow.created_at, AlertRow.id),
+    limit: int | None = None,
+) -> list[Alert]:
+    """The alerts matching `where`, each with its post, verdict and whether its author is muted:
+    the one way every store reads an `Alert` (oldest first unless `order_by` says otherwise)."""
+    query = (
+        select(AlertRow, PostRow, ClassificationRow, MutedAuthorRow)
+        .join(PostRow, AlertRow.post_id == PostRow.id)
+        .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+        .outerjoin(
+            MutedAuthorRow,
+            and_(
+                MutedAuthorRow.platform == PostRow.platform,
+                MutedAuthorRow.handle == func.lower(PostRow.author_handle),
+            ),
+        )
+        .where(where)
+        .order_by(*order_by)
+        .limit(limit)
+    )
+    return [alert_from_rows(*row) for row in session.execute(query).all()]
+
+
+# -- values to rows (for the dialect's INSERT, `database.insert`) -----------------------------
+
+
+def post_values(post: Post, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": post.platform,
+        "external_id": post.external_id,
+        "source": source,
+        "author_id": post.author.id,
+        "author_handle": post.author.handle,
+        "author_name": post.author.display_name,
+        "author_followers": post.author.followers,
+        "author_verified": post.author.verified,
+        "url": post.url,
+        "contact_url": post.contact_url,
+        "text": post.text,
+        "language": post.language,
+        "extra": post.extra,
+        "created_at": post.created_at,
+        "fetched_at": now,
+    }
+
+
+def classification_values(
+    post_id: int, verdict: Verdict, vip: bool, now: datetime
+) -> dict[str, Any]:
+    return {
+        "post_id": post_id,
+        "label": verdict.label.value,
+        "score": verdict.score,
+        "severity": verdict.severity.value,
+        "reasons": [
+            {"cue": r.cue, "weight": r.weight, "detail": r.detail} for r in verdict.reasons
+        ],
+        "sentiment": verdict.sentiment,
+        "vip": vip,
+        "classifier_version": verdict.classifier_version,
+        "created_at": now,
+    }
+
+
+def alert_values(
+    post_id: int, priority: int, channel: str | None, topic: str | None, now: datetime
+) -> dict[str, Any]:
+    """A pending alert, due now."""
+    return {
+        "post_id": post_id,
+        "status": DeliveryStatus.PENDING.value,
+        "priority": priority,
+        "channel": channel,
+        "topic": topic,
+        "attempts": 0,
+        "outcome_unknown": False,
+        "created_at": now,
+        "next_attempt_at": now,
+    }

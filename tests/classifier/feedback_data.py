@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from monitor.classifier.evaluation import LabeledRow, read_labeled_csv
+from monitor.classifier.evaluation import read_labeled_csv
+from monitor.models import LabeledRow
 
 EXAMPLES = Path(__file__).with_name("labeled_examples.csv")
 SUBJECTS = ["hub", "router", "box", "home hub", "new hub", "hub upstairs", "modem", "the light"]

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from monitor.classifier import Classifier
-from monitor.classifier.evaluation import LabeledRow, auc, evaluate, read_labeled_csv
+from monitor.classifier.evaluation import auc, evaluate, read_labeled_csv
 from monitor.classifier.settings import ClassifierSettings
 from monitor.errors import ConfigError
-from monitor.models import Label, Severity, Verdict
+from monitor.models import Label, LabeledRow, Severity, Verdict
 
 EXAMPLES = Path(__file__).with_name("labeled_examples.csv")
 KEYS = [

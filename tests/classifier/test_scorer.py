@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from monitor.brand import BrandSettings
 from monitor.classifier import Classifier
 from monitor.classifier.cues import CUES
 from monitor.classifier.evaluation import read_labeled_csv
@@ -15,7 +16,6 @@ from monitor.classifier.gate import full_pattern
 from monitor.classifier.scorer import VERSION
 from monitor.classifier.sentiment import Sentiment
 from monitor.classifier.settings import ClassifierSettings
-from monitor.config import BrandSettings
 from monitor.models import Label, Severity, Verdict
 
 EXAMPLES = Path(__file__).with_name("labeled_examples.csv")

@@ -20,6 +20,7 @@ from monitor.classifier.settings import ClassifierSettings
 from monitor.clock import FakeClock
 from monitor.models import Label, Reason, Severity, Verdict
 from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.server import Fault
 
 MODULE_LOG = "monitor.classifier.second_opinion"
 SCORER_REASONS = (Reason("waiting", 0.9, "waiting"), Reason("bias", -0.4))
@@ -238,16 +239,16 @@ def test_posts_that_are_not_borderline_do_not_use_the_budget(
 # -- failures: the scorer's verdict, and a reason saying why -----------------------------------
 
 
-FAILURES: list[tuple[str, dict[str, Any], str]] = [
-    ("500", {"status": 500}, "HTTP 500 (server_error)"),
-    ("502-html", {"status": 502, "body": b"<html>Bad gateway</html>"}, "HTTP 502"),
-    ("404", {"status": 404}, "HTTP 404 (model_not_found); check llm_base_url and llm_model"),
-    ("429", {"status": 429, "headers": {"Retry-After": "20"}}, "HTTP 429: rate limited by the"),
-    ("redirect", {"status": 307, "headers": {"Location": "http://elsewhere.example/"}}, "HTTP 307"),
-    ("body-not-json", {"body": b'{"choices": [{"message"'}, "the response was not JSON"),
+FAILURES: list[tuple[str, Fault | dict[str, Any], str]] = [
+    ("500", Fault.status(500), "HTTP 500 (server_error)"),
+    ("502-html", Fault.status(502, body=b"<html>Bad gateway</html>"), "HTTP 502"),
+    ("404", Fault.status(404), "HTTP 404 (model_not_found); check llm_base_url and llm_model"),
+    ("429", Fault.rate_limited(20), "HTTP 429: rate limited by the"),
+    ("redirect", Fault.status(307, headers={"Location": "http://elsewhere.example/"}), "HTTP 307"),
+    ("body-not-json", Fault.malformed(b'{"choices": [{"message"'), "the response was not JSON"),
     (
         "no-choices",
-        {"body": b'{"object": "chat.completion", "choices": []}'},
+        Fault.malformed(b'{"object": "chat.completion", "choices": []}'),
         "the response had no",
     ),
     ("content-not-json", {"content": "Yes, this is a complaint."}, "answer was not JSON"),
@@ -258,16 +259,19 @@ FAILURES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("not-bool", {"content": '{"complaint": "yes", "reason": "x"}'}, "answer had no true/false"),
     ("reason-not-text", {"content": '{"complaint": true, "reason": 5}'}, 'answer\'s "reason"'),
-    ("dropped", {"drop": True}, "connection closed before an answer"),
+    ("dropped", Fault.drop(), "connection closed before an answer"),
 ]
 
 
 @pytest.mark.parametrize(("step", "cause"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES])
 @pytest.mark.parametrize("score", [0.45, 0.55])
 def test_a_failure_keeps_the_scorers_verdict_and_says_why(
-    llm: FakeOpenAI, opinion: SecondOpinion, step: dict[str, Any], cause: str, score: float
+    llm: FakeOpenAI, opinion: SecondOpinion, step: Fault | dict[str, Any], cause: str, score: float
 ) -> None:
-    llm.then(**step)
+    if isinstance(step, Fault):
+        llm.fault(step)
+    else:
+        llm.then(**step)
     scored = verdict(score)
 
     reviewed = opinion.review("@acme hm", scored)
@@ -282,7 +286,7 @@ def test_a_failure_keeps_the_scorers_verdict_and_says_why(
 
 def test_a_timeout_is_short_and_named(llm: FakeOpenAI, clock: FakeClock) -> None:
     second = SecondOpinion(settings(llm, llm_timeout_seconds=0.3), clock)
-    llm.then(delay=3.0)
+    llm.fault(Fault.slow(3.0))
     started = time.monotonic()
     reviewed = second.review("@acme hm", verdict(0.45))
     assert time.monotonic() - started < 1.5
@@ -351,7 +355,7 @@ def test_an_outage_is_logged_once_paused_and_its_recovery_once(
     second = SecondOpinion(settings(llm), clock)
     caplog.set_level(logging.INFO, logger=MODULE_LOG)
     caplog.clear()
-    llm.then(status=500, times=2)
+    llm.fault(Fault.status(500), times=2)
 
     second.review("a", verdict(0.45))  # t=0: fails, pauses 30 s
     clock.advance(10)
@@ -384,7 +388,7 @@ def test_an_outage_is_logged_once_paused_and_its_recovery_once(
 
 def test_a_429_pauses_for_its_retry_after(llm: FakeOpenAI, clock: FakeClock) -> None:
     second = SecondOpinion(settings(llm), clock)
-    llm.then(status=429, headers={"Retry-After": "120"})
+    llm.fault(Fault.rate_limited(120))
     second.review("x", verdict(0.45))
     clock.advance(100)
     assert "next try in 20s" in last(second.review("x", verdict(0.45))).detail
@@ -398,7 +402,7 @@ def test_a_lasting_outage_is_repeated_rarely(
 ) -> None:
     second = SecondOpinion(settings(llm), clock)
     caplog.set_level(logging.WARNING, logger=MODULE_LOG)
-    llm.then(status=503, times=100)
+    llm.fault(Fault.status(503), times=100)
     for _ in range(40):  # 20 minutes, a post every 30 s
         second.review("x", verdict(0.45))
         clock.advance(30)
@@ -415,7 +419,7 @@ def test_the_key_is_sent_as_bearer_and_neither_key_nor_text_is_logged(
     with FakeOpenAI(api_key=key) as llm:
         second = SecondOpinion(settings(llm, {"LLM_KEY": key}, llm_api_key_env="LLM_KEY"), clock)
         llm.then(llm.verdict(True, "double charge"))
-        llm.then(status=500)
+        llm.fault(Fault.status(500), skip=1)
         flagged = second.review(text, verdict(0.45))
         second.review(text, verdict(0.45))
         clock.advance(60)

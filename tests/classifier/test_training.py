@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.classifier import Classifier
-from monitor.classifier.evaluation import LabeledRow, evaluate
+from monitor.classifier.evaluation import evaluate
 from monitor.classifier.settings import ClassifierSettings
 from monitor.classifier.training import NotEnoughFeedback, train
-from monitor.models import Label
+from monitor.models import Label, LabeledRow
 from tests.classifier.feedback_data import UNSEEN_COMPLAINT, blinking_orange, team_feedback
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from connectors import registry
 from connectors.reddit import UNREADABLE_RECHECK, RedditConnector, RedditSettings
+from monitor.brand import BrandSettings
 from monitor.cli import main
 from monitor.clock import FakeClock
-from monitor.config import BrandSettings, parse_config
+from monitor.config import parse_config
 from monitor.errors import AuthError, ConfigError, TransientError
 from monitor.models import FetchResult
 from tests.fakes.reddit_api import FakeReddit
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 
 BRAND = BrandSettings(name="Acme", handles=["acme_support"], terms=["acme"])
@@ -72,11 +71,11 @@ def ids(result: FetchResult) -> list[str]:
 def test_a_burst_across_pages_is_read_once_and_in_order(fake: FakeReddit, clock: FakeClock) -> None:
     source = make(fake, clock, subreddits=["acme"], include_comments=False)
     fake.add_post("acme", "acme before we started")
-    first = source.fetch(None)
+    first = source.poll(None)
     burst = [fake.add_post("acme", f"acme is down again ({i})") for i in range(35)]
     pages_before = len(fake.paths("/r/acme/new"))
 
-    second = source.fetch(first.cursor)
+    second = source.poll(first.cursor)
 
     assert ids(second) == [post["name"] for post in burst]
     assert second.more is False
@@ -88,7 +87,7 @@ def test_a_burst_across_pages_is_read_once_and_in_order(fake: FakeReddit, clock:
         burst[-30]["name"],
     ]
     pages_before = len(fake.paths("/r/acme/new"))
-    assert source.fetch(second.cursor).posts == []
+    assert source.poll(second.cursor).posts == []
     assert len(fake.paths("/r/acme/new")) - pages_before == 1  # stops at the first stored item
 
 
@@ -98,43 +97,16 @@ def test_a_deleted_or_edited_anchor_neither_loses_nor_repeats_posts(
     source = make(fake, clock, subreddits=["acme"], include_comments=False)
     older = fake.add_post("acme", "acme one")
     anchor = fake.add_post("acme", "acme two")
-    first = source.fetch(None)
+    first = source.poll(None)
     assert ids(first) == [older["name"], anchor["name"]]
 
     fake.delete(anchor["name"])
     fake.edit(older["name"], title="acme one (edited)")
     newer = [fake.add_post("acme", "acme three"), fake.add_post("acme", "acme four")]
-    second = source.fetch(first.cursor)
+    second = source.poll(first.cursor)
 
     assert ids(second) == [p["name"] for p in newer]
-    assert source.fetch(second.cursor).posts == []
-
-
-def test_a_restart_mid_burst_resumes_from_the_returned_cursor(
-    fake: FakeReddit, clock: FakeClock
-) -> None:
-    burst = [fake.add_post("acme", f"acme outage report {i}") for i in range(25)]
-    cursor = None
-    seen: list[str] = []
-    mores: list[bool] = []
-    for _ in range(4):
-        # A new connector each time: nothing survives a restart except the stored cursor.
-        source = make(fake, clock, subreddits=["acme"], max_posts_per_poll=10)
-        result = source.fetch(cursor)
-        source.close()
-        cursor = json.loads(json.dumps(result.cursor))  # as the database would keep it
-        seen += ids(result)
-        mores.append(result.more)
-    assert seen == [p["name"] for p in burst]
-    assert mores == [True, True, False, False]
-
-
-def test_a_failed_store_refetches_the_same_posts(fake: FakeReddit, clock: FakeClock) -> None:
-    source = make(fake, clock, subreddits=["acme"])
-    first = source.fetch(None)
-    fake.add_post("acme", "acme lost my parcel")
-    again = [source.fetch(first.cursor) for _ in range(2)]  # the pipeline passes it back
-    assert ids(again[0]) == ids(again[1]) != []
+    assert source.poll(second.cursor).posts == []
 
 
 def test_late_listed_items_within_the_lookback_are_read_once(
@@ -142,14 +114,14 @@ def test_late_listed_items_within_the_lookback_are_read_once(
 ) -> None:
     source = make(fake, clock, subreddits=["acme"], lookback_seconds=300)
     top = fake.add_post("acme", "acme first", created=clock.now().timestamp() - 60)
-    first = source.fetch(None)
+    first = source.poll(None)
     assert ids(first) == [top["name"]]
     late = fake.add_post("acme", "acme approved late", created=top["created_utc"] - 200)
     too_late = fake.add_post("acme", "acme approved later", created=top["created_utc"] - 400)
-    second = source.fetch(first.cursor)
+    second = source.poll(first.cursor)
     assert ids(second) == [late["name"]]
     assert too_late["name"] not in ids(second)
-    assert source.fetch(second.cursor).posts == []
+    assert source.poll(second.cursor).posts == []
 
 
 def test_the_first_poll_reads_back_only_as_far_as_backfill(
@@ -158,13 +130,13 @@ def test_the_first_poll_reads_back_only_as_far_as_backfill(
     now = clock.now().timestamp()
     fake.add_post("acme", "acme two days ago", created=now - 2 * 86_400)
     recent = fake.add_post("acme", "acme an hour ago", created=now - 3_600)
-    assert ids(make(fake, clock, subreddits=["acme"]).fetch(None)) == [recent["name"]]
+    assert ids(make(fake, clock, subreddits=["acme"]).poll(None)) == [recent["name"]]
 
     from_now = make(fake, clock, subreddits=["acme"], backfill_seconds=0)
-    first = from_now.fetch(None)
+    first = from_now.poll(None)
     assert first.posts == []
     fresh = fake.add_post("acme", "acme just now", created=now + 5)
-    assert ids(from_now.fetch(first.cursor)) == [fresh["name"]]
+    assert ids(from_now.poll(first.cursor)) == [fresh["name"]]
 
 
 # -- what a post carries ---------------------------------------------------------------------
@@ -180,7 +152,7 @@ def test_posts_and_comments_are_separate_items_with_their_own_facts(
     off_topic = fake.add_post("acme", "a picture of my cat")
     fake.add_comment(off_topic, "cute cat")
 
-    posts = {p.external_id: p for p in make(fake, clock, subreddits=["acme"]).fetch(None).posts}
+    posts = {p.external_id: p for p in make(fake, clock, subreddits=["acme"]).poll(None).posts}
 
     assert set(posts) == {post["name"], comment["name"], link["name"], gone["name"]}
     as_post = posts[post["name"]]
@@ -212,7 +184,7 @@ def test_mentions_come_from_the_accounts_inbox_with_their_context_link(
     thread = fake.add_post("pcmasterrace", "Which router?")
     mention = fake.add_mention(thread, "ask u/acme_support, they never answer me")
     source = make(fake, clock, mentions=True)
-    (post,) = source.fetch(None).posts
+    (post,) = source.poll(None).posts
     assert post.external_id == mention["name"]
     assert post.url == f"https://www.reddit.com{mention['permalink']}?context=3"
     assert post.extra["parent_title"] == "Which router?"
@@ -226,11 +198,11 @@ def test_the_same_post_from_search_and_a_subreddit_is_returned_once(
     both = fake.add_post("acme", "acme refund still missing")
     elsewhere = fake.add_post("mildlyinfuriating", "acme charged me twice")
     source = make(fake, clock, subreddits=["acme"], include_comments=False, search=True)
-    first = source.fetch(None)
+    first = source.poll(None)
     assert ids(first) == [both["name"], elsewhere["name"]]
     assert [r.params["q"] for r in fake.requests if r.path == "/search"] == ["Acme OR acme_support"]
     later = fake.add_post("acme", "acme again")
-    assert ids(source.fetch(first.cursor)) == [later["name"]]
+    assert ids(source.poll(first.cursor)) == [later["name"]]
 
 
 def test_search_queries_can_cover_comments_and_stay_inside_subreddits(
@@ -242,7 +214,7 @@ def test_search_queries_can_cover_comments_and_stay_inside_subreddits(
     source = make(
         fake, clock, search=["acme refund"], search_comments=True, search_subreddits=["acme"]
     )
-    assert ids(source.fetch(None)) == [post["name"], comment["name"]]
+    assert ids(source.poll(None)) == [post["name"], comment["name"]]
     searches = [r.params for r in fake.requests if r.path == "/r/acme/search"]
     assert [(p["type"], p["restrict_sr"], p["sort"]) for p in searches] == [
         ("link", "on", "new"),
@@ -267,8 +239,8 @@ def test_an_unreadable_subreddit_is_skipped_beside_a_good_one(
     good = fake.add_post("acme", "acme broke my order")
     source = make(fake, clock, subreddits=["secret", "acme"])
     with caplog.at_level(logging.INFO, logger="connectors.reddit"):
-        first = source.fetch(None)
-        second = source.fetch(first.cursor)
+        first = source.poll(None)
+        second = source.poll(first.cursor)
     assert ids(first) == [good["name"]]
     assert second.posts == []
     assert caplog.text.count(f"r/secret cannot be read ({reason})") == 1
@@ -278,7 +250,7 @@ def test_an_unreadable_subreddit_is_skipped_beside_a_good_one(
     fake.allow("secret")
     reopened = fake.add_post("secret", "acme leaked my data", created=clock.now().timestamp())
     with caplog.at_level(logging.INFO, logger="connectors.reddit"):
-        third = source.fetch(second.cursor)
+        third = source.poll(second.cursor)
     assert ids(third) == [reopened["name"]]
     assert "r/secret can be read again" in caplog.text
 
@@ -288,35 +260,35 @@ def test_429_pauses_the_source_until_the_reset_without_more_calls(
 ) -> None:
     source = make(fake, clock, subreddits=["acme"])
     fake.rate_limit["reset"] = 42
-    fake.fail("/r/acme/new", 429)
+    fake.fault(Fault.rate_limited(), match="/r/acme/new")
     with pytest.raises(TransientError) as caught:
-        source.fetch(None)
+        source.poll(None)
     assert caught.value.retry_after == 42
     calls = len(fake.requests)
     with pytest.raises(TransientError):
-        source.fetch(None)
+        source.poll(None)
     assert len(fake.requests) == calls
     clock.advance(42)
-    source.fetch(None)
+    source.poll(None)
 
 
 def test_a_spent_budget_raises_at_once_instead_of_sleeping_to_the_reset(
     fake: FakeReddit, clock: FakeClock
 ) -> None:
     source = make(fake, clock, subreddits=["acme"], include_comments=False)
-    first = source.fetch(None)
+    first = source.poll(None)
     fake.rate_limit.update(remaining=0, used=600, reset=120)
-    second = source.fetch(first.cursor)  # its one call succeeds and reports 0 left
+    second = source.poll(first.cursor)  # its one call succeeds and reports 0 left
     calls = len(fake.requests)
     started = time.monotonic()
     with pytest.raises(TransientError) as caught:
-        source.fetch(second.cursor)  # prawcore itself would sleep 120 s here
+        source.poll(second.cursor)  # prawcore itself would sleep 120 s here
     assert time.monotonic() - started < 1
     assert caught.value.retry_after == 120
     assert len(fake.requests) == calls
     fake.rate_limit.update(remaining=598, used=2, reset=300)
     clock.advance(120)
-    source.fetch(second.cursor)
+    source.poll(second.cursor)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -324,25 +296,25 @@ def test_a_server_error_fails_fast_for_the_scheduler_to_retry(
     fake: FakeReddit, clock: FakeClock, status: int
 ) -> None:
     source = make(fake, clock, subreddits=["acme"], include_comments=False)
-    fake.fail("/r/acme/new", status)
+    fake.fault(Fault.status(status), match="/r/acme/new")
     started = time.monotonic()
     with pytest.raises(TransientError, match=str(status)) as caught:
-        source.fetch(None)
+        source.poll(None)
     assert time.monotonic() - started < 1  # prawcore would retry twice with ~4 s of sleeps
     assert caught.value.retry_after is None
     assert fake.paths("/r/acme/new") == ["/r/acme/new"]
-    source.fetch(None)
+    source.poll(None)
 
 
 def test_unreachable_and_slow_servers_are_transient(fake: FakeReddit, clock: FakeClock) -> None:
     slow = make(fake, clock, subreddits=["acme"], include_comments=False, timeout_seconds=1)
-    fake.fail("/r/acme/new", 0, delay=1.5)
+    fake.fault(Fault.slow(1.5), match="/r/acme/new")
     with pytest.raises(TransientError, match="ReadTimeout"):
-        slow.fetch(None)
-    fake.stop()
+        slow.poll(None)
+    fake.close()
     started = time.monotonic()
     with pytest.raises(TransientError, match="ConnectionError") as caught:
-        slow.fetch(None)
+        slow.poll(None)
     assert time.monotonic() - started < 1
     assert caught.value.__cause__ is not None
 
@@ -371,7 +343,7 @@ def test_a_refused_login_names_the_credential(
 ) -> None:
     source = make(fake, clock, env, subreddits=["acme"], **settings)
     with pytest.raises(AuthError) as caught:
-        source.fetch(None)
+        source.poll(None)
     assert caught.value.credential == credential
     assert credential in str(caught.value)
     assert "wrong" not in str(caught.value)
@@ -383,10 +355,10 @@ def test_a_refused_login_names_the_credential(
 
 def test_an_expired_token_is_renewed_by_praw(fake: FakeReddit, clock: FakeClock) -> None:
     source = make(fake, clock, subreddits=["acme"], include_comments=False)
-    first = source.fetch(None)
+    first = source.poll(None)
     fake.revoke_tokens()  # the next call gets 401 + www-authenticate: invalid_token
     post = fake.add_post("acme", "acme support hung up")
-    assert ids(source.fetch(first.cursor)) == [post["name"]]
+    assert ids(source.poll(first.cursor)) == [post["name"]]
     assert fake.paths("/api/v1/access_token") == ["/api/v1/access_token"] * 2
 
 
@@ -397,11 +369,6 @@ def test_an_app_only_check_reads_once(fake: FakeReddit, clock: FakeClock) -> Non
     grant = fake.requests[0]
     assert grant.user_agent.startswith(USER_AGENT)
     assert all(r.token for r in fake.requests[1:])
-
-
-def test_the_registry_offers_reddit() -> None:
-    entry = registry()["reddit"]
-    assert entry.connector is RedditConnector
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -454,7 +421,7 @@ def test_a_good_configuration_and_a_disabled_one_without_secrets() -> None:
     assert load({"type": "reddit", "user_agent": USER_AGENT, "enabled": False}, {}).sources
 
 
-# -- end to end ------------------------------------------------------------------------------
+# -- check-config ------------------------------------------------------------------------------
 
 
 def write_monitor_config(tmp_path: Path, reddit: FakeReddit, slack: FakeSlack) -> Path:
@@ -470,49 +437,6 @@ def write_monitor_config(tmp_path: Path, reddit: FakeReddit, slack: FakeSlack) -
         f'oauth_url = "{reddit.base_url}"\nreddit_url = "{reddit.base_url}"\n'
     )
     return config
-
-
-def test_reddit_complaints_reach_slack_escaped_and_each_item_is_stored_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The real CLI: fake Reddit -> praw -> pipeline -> SQLite -> slack_sdk -> fake Slack."""
-    now = time.time()
-    with FakeReddit() as reddit, FakeSlack() as slack:
-        hostile = reddit.add_post(
-            "acme",
-            "<!channel> Acme charged me twice and support never answers",
-            "Worst service ever, I want my refund now. <https://evil.example|log in to Acme>",
-            created=now - 300,
-        )
-        reddit.add_comment(
-            hostile, "Acme did the same to me, still no refund, terrible", created=now - 200
-        )
-        reddit.add_post(
-            "mildlyinfuriating", "Acme app broken again, lost my order", created=now - 100
-        )
-        for name, value in credentials(reddit).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("TEST_SLACK_TOKEN", slack.token)
-        config = write_monitor_config(tmp_path, reddit, slack)
-        database = tmp_path / "monitor.db"
-
-        assert main(["run", "--once", "--config", str(config)]) == 0
-        assert main(["run", "--once", "--config", str(config)]) == 0
-
-        with sqlite3.connect(database) as db:
-            rows = db.execute(
-                "select external_id, count(*) from posts where platform = 'reddit' "
-                "group by external_id"
-            ).fetchall()
-        assert len(rows) == 3  # the r/acme post is found by search too
-        assert all(count == 1 for _, count in rows)
-        blob = "\n".join(json.dumps(m) for m in slack.messages)
-        assert "charged me twice" in blob
-        assert "&lt;!channel&gt;" in blob and "<!channel>" not in blob
-        assert "<https://evil.example|" not in blob
-        assert len({m["metadata"]["event_payload"]["alert_id"] for m in slack.messages}) == len(
-            slack.messages
-        )
 
 
 def test_check_config_online_names_the_refused_reddit_credential(

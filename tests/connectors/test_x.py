@@ -1,25 +1,25 @@
-"""The X source, through the real tweepy client over a socket to a fake X API v2."""
+"""The X source, through the real tweepy client over a socket to a fake X API v2.
+
+What every connector must do (no duplicates, restarts mid-burst, failed stores, the registry,
+end to end) is in test_contract.py; this file holds what is particular to X."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors import registry
 from connectors.x import SEARCH_QUERY_LIMIT, XConnector, XSettings, default_searches
-from monitor.cli import main
+from monitor.brand import BrandSettings
 from monitor.clock import FakeClock
-from monitor.config import BrandSettings, parse_config
+from monitor.config import parse_config
 from monitor.errors import AuthError, ConfigError, QuotaExhausted, TransientError
 from monitor.models import Cursor, FetchResult
-from tests.fakes.slack import FakeSlack
+from tests.fakes.server import Fault
 from tests.fakes.x_api import FakeXApi
 
 BRAND = BrandSettings(name="Acme", handles=["acme"], terms=["acme"])
@@ -68,7 +68,7 @@ def make(x: FakeXApi, clock: FakeClock) -> Iterator[Make]:
 
 def poll(connector: XConnector, cursor: Cursor | None) -> FetchResult:
     """fetch, with the cursor passed through JSON as the database would."""
-    result = connector.fetch(cursor)
+    result = connector.poll(cursor)
     stored = json.loads(json.dumps(result.cursor))
     return FetchResult(posts=result.posts, cursor=stored, more=result.more)
 
@@ -100,38 +100,6 @@ def test_a_three_page_burst_is_fetched_in_order_exactly_once(make: Make, x: Fake
     again = poll(source, result.cursor)
     assert again.posts == []
     assert x.served()[-1].params["since_id"] == burst[-1]
-
-
-def test_a_restart_mid_burst_continues_with_no_gap_and_no_duplicate(
-    make: Make, x: FakeXApi
-) -> None:
-    cursor = start(make(max_pages_per_poll=2), x)
-    burst = x.post_many(45, "@acme refund {n}", author="dana")
-
-    seen: list[str] = []
-    first = poll(make(max_pages_per_poll=2), cursor)
-    assert first.more is True
-    seen += ids(first)
-    late = x.post("@acme and now the app crashed", author="dana")  # arrives mid-burst
-    cursor = first.cursor
-    for _ in range(5):
-        result = poll(make(max_pages_per_poll=2), cursor)  # a new process each poll
-        seen += ids(result)
-        cursor = result.cursor
-        if not result.more:
-            break
-
-    assert sorted(seen) == sorted([*burst, late])
-    assert len(seen) == len(set(seen))
-    assert poll(make(), cursor).posts == []
-
-
-def test_a_failed_store_gets_the_same_posts_again(make: Make, x: FakeXApi) -> None:
-    source = make()
-    cursor = start(source, x)
-    new = x.post_many(3, "@acme broken {n}", author="dana")
-    assert ids(poll(source, cursor)) == new
-    assert ids(poll(source, cursor)) == new  # the old cursor came back: read again, not skipped
 
 
 def test_a_post_seen_by_two_queries_is_returned_once(make: Make, x: FakeXApi) -> None:
@@ -183,7 +151,7 @@ def test_a_429_pauses_only_that_query_until_its_reset(
 ) -> None:
     source = make(searches=[OTHER])
     cursor = poll(source, None).cursor
-    x.fail(429, path="/2/tweets/search/recent", reset_in=300)
+    x.fault(Fault.rate_limited(300), match="/2/tweets/search/recent")
     mention = x.post("@acme hello?", author="dana")
     found = x.post("support never answers", author="dana")
 
@@ -209,13 +177,13 @@ def test_every_query_paused_is_a_transient_error_with_the_wait(
 ) -> None:
     source = make(searches=[OTHER])
     cursor = poll(source, None).cursor
-    x.fail(429, path="/2/users/", reset_in=120)
+    x.fault(Fault.rate_limited(120), match="/2/users/")
     mentions_paused = poll(source, cursor)
     clock.advance(20)
-    x.fail(429, path="/2/tweets/search/recent", reset_in=300)
+    x.fault(Fault.rate_limited(300), match="/2/tweets/search/recent")
 
     with pytest.raises(TransientError) as caught:
-        source.fetch(mentions_paused.cursor)
+        source.poll(mentions_paused.cursor)
 
     assert caught.value.retry_after == pytest.approx(100, abs=1)
 
@@ -295,9 +263,9 @@ def test_refused_credentials_are_an_auth_error_naming_the_variable(
     make: Make, x: FakeXApi, status: int, needle: str
 ) -> None:
     source = make()
-    x.fail(status, path="/2/users/", times=5)
+    x.fault(Fault.status(status), match="/2/users/", times=5)
 
-    for call in (lambda: source.fetch(None), source.check_credentials):
+    for call in (lambda: source.poll(None), source.check_credentials):
         with pytest.raises(AuthError) as caught:
             call()
         assert caught.value.credential == "X_BEARER_TOKEN"
@@ -309,7 +277,7 @@ def test_refused_credentials_are_an_auth_error_naming_the_variable(
 def test_a_wrong_bearer_token_is_refused_by_the_server(make: Make, x: FakeXApi) -> None:
     source = make(env={"MY_X": "not-the-token"}, bearer_token_env="MY_X")
     with pytest.raises(AuthError) as caught:
-        source.fetch(None)
+        source.poll(None)
     assert caught.value.credential == "MY_X"
     assert "401 Unauthorized" in str(caught.value)
 
@@ -317,24 +285,22 @@ def test_a_wrong_bearer_token_is_refused_by_the_server(make: Make, x: FakeXApi) 
 @pytest.mark.parametrize(
     "failure",
     [
-        {"status": 503},
-        {"status": 500},
-        {"delay": 2.0},  # longer than timeout_seconds
-        {"drop": True},
-        {"mangle": lambda body: b"<html>upstream error</html>"},
+        Fault.status(503),
+        Fault.status(500),
+        Fault.slow(2.0),  # longer than timeout_seconds
+        Fault.drop(),
+        Fault.malformed(b"<html>upstream error</html>"),
     ],
     ids=["503", "500", "timeout", "dropped", "not-json"],
 )
-def test_server_trouble_is_a_transient_error(
-    make: Make, x: FakeXApi, failure: dict[str, Any]
-) -> None:
+def test_server_trouble_is_a_transient_error(make: Make, x: FakeXApi, failure: Fault) -> None:
     source = make(timeout_seconds=0.3)
     cursor = start(source, x)
     x.post("@acme hello", author="dana")
-    x.fail(path="/2/users/1000/mentions", **failure)
+    x.fault(failure, match="/2/users/1000/mentions")
 
     with pytest.raises(TransientError) as caught:
-        source.fetch(cursor)
+        source.poll(cursor)
 
     assert caught.value.__cause__ is not None
     assert ids(poll(source, cursor))  # the next poll reads it
@@ -344,7 +310,7 @@ def test_a_failure_mid_burst_keeps_the_pages_read_before_it(make: Make, x: FakeX
     source = make()
     cursor = start(source, x)
     burst = x.post_many(25, "@acme late {n}", author="dana")
-    x.fail(503, path="/2/users/1000/mentions", skip=1)
+    x.fault(Fault.status(503), match="/2/users/1000/mentions", skip=1)
 
     first = poll(source, cursor)
     rest = poll(source, first.cursor)
@@ -359,7 +325,7 @@ def test_a_failing_query_does_not_stop_the_others(
     source = make(searches=[OTHER])
     cursor = poll(source, None).cursor
     mention = x.post("@acme hi", author="dana")
-    x.fail(503, path="/2/tweets/search/recent")
+    x.fault(Fault.status(503), match="/2/tweets/search/recent")
 
     with caplog.at_level(logging.WARNING):
         result = poll(source, cursor)
@@ -380,7 +346,7 @@ def test_a_truncated_page_keeps_its_complete_posts_and_reads_on_below_them(
     def cut(body: bytes) -> bytes:
         return body[: body.index(b'"id": "%s"' % burst[-4].encode())]  # 3 whole posts
 
-    x.fail(path="/2/users/1000/mentions", mangle=cut)
+    x.fault(Fault.malformed(cut), match="/2/users/1000/mentions")
 
     result = poll(source, cursor)
 
@@ -390,7 +356,7 @@ def test_a_truncated_page_keeps_its_complete_posts_and_reads_on_below_them(
 
 def test_an_unknown_mentions_username_is_a_config_error(make: Make) -> None:
     with pytest.raises(ConfigError, match="nobody_here"):
-        make(mentions_username="nobody_here").fetch(None)
+        make(mentions_username="nobody_here").poll(None)
 
 
 # -- the read cap ---------------------------------------------------------------------------------
@@ -414,7 +380,7 @@ def test_the_read_cap_warns_at_80_percent_stops_at_100_and_resumes_next_month(
     assert second.cursor["reads"]["count"] == 50
     requests_before = len(x.requests)
     with pytest.raises(QuotaExhausted) as caught:
-        source.fetch(second.cursor)
+        source.poll(second.cursor)
     assert caught.value.retry_after == pytest.approx(3600)
     assert "monthly_read_cap = 50" in str(caught.value)
     assert len(x.requests) == requests_before  # nothing read past the cap
@@ -500,48 +466,3 @@ def test_bad_settings_say_what_to_fix(settings: dict[str, Any], message: str) ->
         XSettings.model_validate(
             {"type": "x", **settings}, context={"env": {"X_BEARER_TOKEN": "t"}}
         )
-
-
-def test_the_registry_finds_the_x_connector() -> None:
-    assert registry()["x"].connector is XConnector
-
-
-# -- end to end -----------------------------------------------------------------------------------
-
-HOSTILE = "<!channel> @acme you charged my card twice and nobody answers, I want a refund"
-
-
-def test_a_hostile_complaint_on_x_reaches_slack_escaped_and_every_post_is_stored_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with FakeXApi() as x, FakeSlack() as slack:
-        x.add_user("acme")
-        x.add_user("dana", followers=120)
-        hostile = x.post(HOSTILE, author="dana")  # mentions and the search both find it
-        calm = x.post("Thanks @acme, sorted out in five minutes. Great service.", author="dana")
-        monkeypatch.setenv("TEST_X_TOKEN", x.bearer_token)
-        monkeypatch.setenv("TEST_SLACK_TOKEN", slack.token)
-        config = tmp_path / "monitor.toml"
-        config.write_text(
-            f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-            f'[database]\nurl = "sqlite:///{tmp_path / "monitor.db"}"\n'
-            '[brand]\nname = "Acme"\nhandles = ["acme"]\nterms = ["acme"]\n'
-            '[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-            f'base_url = "{slack.base_url}"\n'
-            '[[sources]]\ntype = "x"\nname = "x"\nbearer_token_env = "TEST_X_TOKEN"\n'
-            f'mentions_username = "acme"\napi_base_url = "{x.base_url}"\n'
-        )
-
-        assert main(["run", "--once", "--config", str(config)]) == 0
-        later = x.post("@acme my order arrived broken, I need a refund", author="dana")
-        assert main(["run", "--once", "--config", str(config)]) == 0
-
-        blob = "\n".join(json.dumps(m["blocks"]) + m["text"] for m in slack.messages)
-        assert "&lt;!channel&gt;" in blob and "<!channel>" not in blob
-        assert f"https://x.com/dana/status/{hostile}" in blob
-        assert len(slack.messages) == 2
-        with sqlite3.connect(tmp_path / "monitor.db") as db:
-            stored = db.execute(
-                "select external_id, count(*) from posts where platform = 'x' group by external_id"
-            ).fetchall()
-        assert sorted(stored) == sorted([(hostile, 1), (calm, 1), (later, 1)])

@@ -6,13 +6,14 @@ do: a JSON body with ``model`` and ``messages``, a ``chat.completion`` object ba
 request without ``Authorization: Bearer <api_key>`` gets OpenAI's 401. Every request is recorded
 (headers and parsed body) so tests can check what left the process.
 
-Answers are scripted per request, in order; when the script is empty, `default_content` is the
-answer. A step may answer other content, any status (with OpenAI's error JSON or a raw body), a
-slow answer (for client timeouts), a cut-off answer (``finish_reason: length``) or no answer.
+Replies are scripted with `then`, in order; when none is left, `default_content` is the answer,
+and ``finish_reason="length"`` makes a cut-off one. Faults (any status with OpenAI's error JSON,
+a raw body, a slow answer, no answer) are scripted with the base's `fault`
+(tests/fakes/server.py); a request that gets a fault uses up no reply.
 
     with FakeOpenAI() as llm:
-        llm.then(content=llm.verdict(True, "the customer reports a late refund"))
-        llm.then(status=500)
+        llm.then(llm.verdict(True, "the customer reports a late refund"))
+        llm.fault(Fault.status(500), skip=1)  # the request after it
         settings: llm_base_url = llm.base_url, llm_model = llm.model
 """
 
@@ -20,13 +21,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
-import threading
 from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from dataclasses import dataclass
 from typing import Any
+
+from tests.fakes.server import FakeServer, Fault, Request, Response, route
 
 ERRORS: dict[int, dict[str, Any]] = {
     400: {"message": "Invalid request.", "type": "invalid_request_error", "code": None},
@@ -60,17 +59,7 @@ ERRORS: dict[int, dict[str, Any]] = {
 }
 
 
-@dataclass
-class FakeRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Header names lower-cased."""
-    body: Any
-    """The parsed JSON body (None when it was not JSON)."""
-    status: int = 0
-    """The status answered (0: no answer was written)."""
-
+class ChatRequest(Request):
     @property
     def messages(self) -> list[dict[str, Any]]:
         messages = self.body.get("messages") if isinstance(self.body, dict) else None
@@ -78,22 +67,16 @@ class FakeRequest:
 
 
 @dataclass
-class Step:
-    """What one request gets. `content` None means the fake's `default_content`."""
-
-    content: str | None = None
-    status: int = 200
-    body: bytes | None = None
-    """Sent as is instead of the JSON the status would carry (a proxy's HTML, a truncated body)."""
-    delay: float = 0.0
-    drop: bool = False
-    """Close the connection without answering."""
-    finish_reason: str = "stop"
-    headers: dict[str, str] = field(default_factory=dict)
+class _Reply:
+    content: str | None
+    """None: the fake's `default_content`."""
+    finish_reason: str
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """An in-process chat-completions endpoint; a context manager. Attributes are safe to read."""
+
+    request_type = ChatRequest
 
     def __init__(
         self,
@@ -102,46 +85,13 @@ class FakeOpenAI:
         model: str = "test-model",
         default_content: str = '{"complaint": false, "reason": "a neutral remark"}',
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.model = model
         self.default_content = default_content
-        self.requests: list[FakeRequest] = []
-        self._script: deque[Step] = deque()
+        self.requests: list[ChatRequest] = []  # type: ignore[assignment]
+        self._replies: deque[_Reply] = deque()
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeOpenAI:
-        fake = self
-
-        class Handler(_Handler):
-            api = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()  # wakes handlers sleeping on a scripted delay
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def root_url(self) -> str:
-        assert self._server is not None, "use FakeOpenAI as a context manager"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def base_url(self) -> str:
@@ -150,10 +100,13 @@ class FakeOpenAI:
 
     # -- scripting ---------------------------------------------------------------------------
 
-    def then(self, content: str | None = None, *, times: int = 1, **step: Any) -> None:
-        """The next `times` requests (after those already scripted) get this `Step`."""
+    def then(
+        self, content: str | None = None, *, times: int = 1, finish_reason: str = "stop"
+    ) -> None:
+        """The next `times` answered requests (after those already scripted) get `content`;
+        faults are scripted with `fault`, and a request that gets one uses up no reply."""
         with self._lock:
-            self._script.extend(Step(content, **step) for _ in range(times))
+            self._replies.extend(_Reply(content, finish_reason) for _ in range(times))
 
     @staticmethod
     def verdict(complaint: bool, reason: str = "") -> str:
@@ -162,27 +115,23 @@ class FakeOpenAI:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def _take(self, request: FakeRequest) -> Step:
-        with self._lock:
-            self.requests.append(request)
-            return self._script.popleft() if self._script else Step()
+    def error_response(self, request: Request, fault: Fault) -> Response:
+        """OpenAI's ``{"error": {...}}``; a 429 with a reset sends ``Retry-After``."""
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(int(fault.retry_after))
+        return Response(fault.code, _error(fault.code, fault.error), headers)
 
-    def _respond(self, request: FakeRequest, step: Step) -> tuple[int, bytes, dict[str, str]]:
-        headers = dict(step.headers)
-        if step.body is not None:
-            return step.status, step.body, headers
-        if step.status != 200:
-            return step.status, _error(step.status), headers
-        if request.method != "POST" or request.path != "/v1/chat/completions":
-            return 404, _error(404, f"Unknown request URL: {request.method} {request.path}"), {}
-        if self.api_key is not None and request.headers.get("authorization") != (
-            f"Bearer {self.api_key}"
-        ):
-            return 401, _error(401), {}
+    @route("POST", "/v1/chat/completions")
+    def _complete(self, request: ChatRequest) -> Response:
+        if self.api_key is not None and request.token != self.api_key:
+            return self.error_response(request, Fault.status(401))
         problem = _invalid(request.body)
         if problem is not None:
-            return 400, _error(400, problem), {}
-        content = step.content if step.content is not None else self.default_content
+            return Response(400, _error(400, problem))
+        with self._lock:
+            reply = self._replies.popleft() if self._replies else _Reply(None, "stop")
+        content = reply.content if reply.content is not None else self.default_content
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request.messages)
         completion_tokens = len(content.split())
         completion = {
@@ -195,7 +144,7 @@ class FakeOpenAI:
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
                     "logprobs": None,
-                    "finish_reason": step.finish_reason,
+                    "finish_reason": reply.finish_reason,
                 }
             ],
             "usage": {
@@ -204,60 +153,11 @@ class FakeOpenAI:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
-        return 200, json.dumps(completion).encode(), headers
+        return Response(200, completion)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    api: FakeOpenAI
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in two writes: without this, Nagle's algorithm and delayed
-        # ACKs add 40 ms to every keep-alive response
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: pytest shows the test's own output, not an access log."""
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body: Any = json.loads(raw.decode("utf-8")) if raw else None
-        except ValueError:
-            body = None
-        request = FakeRequest(
-            self.command,
-            self.path.split("?", 1)[0],
-            {name.lower(): value for name, value in self.headers.items()},
-            body,
-        )
-        step = self.api._take(request)
-        if step.delay and self.api._closing.wait(step.delay):
-            return  # the fake is shutting down: drop the answer
-        if step.drop:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        status, payload, headers = self.api._respond(request, step)
-        request.status = status
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-            self.close_connection = True
+    @route("[A-Z]+", ".*")  # after the routes above: they are tried in order
+    def _unknown(self, request: Request) -> Response:
+        return Response(404, _error(404, f"Unknown request URL: {request.method} {request.path}"))
 
 
 def _error(status: int, message: str | None = None) -> bytes:

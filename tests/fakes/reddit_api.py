@@ -3,8 +3,9 @@
 It speaks what praw 8 / prawcore 4 send and expect (see docs: platform-apis.md, "Reddit"):
 the token endpoint (client-credentials and password grants, HTTP Basic client auth), bearer-token
 listings with ``after`` paging, and ``x-ratelimit-remaining/used/reset`` on every response. Tests
-queue failures by path (401 with ``www-authenticate``, 403, 429, 5xx) and mark subreddits
-private, so the connector meets the library's own error handling rather than a patched stand-in.
+script faults with the base's `fault` (tests/fakes/server.py; a 401 carries ``www-authenticate``)
+and mark subreddits private, so the connector meets the library's own error handling rather
+than a patched stand-in.
 
     with FakeReddit() as reddit:
         post = reddit.add_post("acme", "Acme lost my order")
@@ -15,22 +16,17 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import re
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.server import FakeServer, Fault, Request, Response, route
 
 BASE_CREATED = 1_795_431_600.0
 """2026-11-23 11:00 UTC, an hour before FakeClock's default start: items get increasing
 created_utc from here unless given one."""
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_INVALID_TOKEN = 'Bearer realm="reddit", error="invalid_token"'
 
 
 def _base36(number: int) -> str:
@@ -42,29 +38,7 @@ def _base36(number: int) -> str:
             return digits
 
 
-@dataclass
-class Failure:
-    """A queued answer for the next request(s) whose path starts with `path`."""
-
-    path: str
-    status: int
-    times: int = 1
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
-    """Seconds to wait before answering (for client timeouts); status 0 answers normally."""
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    params: dict[str, str]
-    token: str | None
-    user_agent: str
-
-
-class FakeReddit:
+class FakeReddit(FakeServer):
     """An in-process Reddit; a context manager. Its attributes are safe to read at any time."""
 
     def __init__(
@@ -77,6 +51,7 @@ class FakeReddit:
         page_size: int = 100,
         start: float = BASE_CREATED,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.username = username
@@ -86,7 +61,6 @@ class FakeReddit:
         self.rate_limit: dict[str, float] = {"remaining": 598.0, "used": 2, "reset": 300}
         """Sent as ``x-ratelimit-*`` on every response; tests change it."""
         self.token_lifetime = 86_400
-        self.requests: list[Request] = []
         self.tokens: dict[str, str] = {}
         """Valid access tokens -> "app" or "user"."""
         self.forbidden: dict[str, tuple[int, str]] = {}
@@ -94,52 +68,9 @@ class FakeReddit:
         self._things: dict[str, dict[str, Any]] = {}
         self._order: dict[str, int] = {}
         self._mentions: list[str] = []
-        self._failures: deque[Failure] = deque()
         self._ids = itertools.count(1_000_000)
         self._tokens = itertools.count(1)
         self._next_created = start
-        self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeReddit:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            reddit = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # -- content --------------------------------------------------------------------------
 
@@ -249,48 +180,45 @@ class FakeReddit:
         with self._lock:
             self._things.pop(fullname, None)
 
-    # -- failures -------------------------------------------------------------------------
-
-    def fail(
-        self,
-        path: str,
-        status: int,
-        *,
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        delay: float = 0.0,
-    ) -> None:
-        """Answer the next `times` requests under `path` with `status` (after `delay` seconds).
-
-        401 carries ``www-authenticate: Bearer realm="reddit", error="invalid_token"`` by default,
-        as Reddit's does (praw then refreshes the token and retries once).
-        """
-        with self._lock:
-            self._failures.append(
-                Failure(path.rstrip("/"), status, times, headers or {}, body, delay)
-            )
+    # -- test controls ------------------------------------------------------------------
 
     def revoke_tokens(self) -> None:
         with self._lock:
             self.tokens.clear()
 
-    def paths(self, prefix: str = "") -> list[str]:
-        """Request paths so far (optionally those starting with `prefix`)."""
-        with self._lock:
-            return [r.path for r in self.requests if r.path.startswith(prefix)]
+    # -- request handling (handler threads) -------------------------------------------------
 
-    # -- request handling (called from the server threads) ------------------------------------
+    def headers_for(self, request: Request) -> dict[str, str]:
+        rate = self.rate_limit
+        return {
+            "content-type": "application/json; charset=UTF-8",
+            "x-ratelimit-remaining": f"{rate['remaining']:.1f}",
+            "x-ratelimit-used": str(int(rate["used"])),
+            "x-ratelimit-reset": str(int(rate["reset"])),
+        }
 
-    def _take_failure(self, path: str) -> Failure | None:
+    def error_response(self, request: Request, fault: Fault) -> Response:
+        """Reddit's ``{"message", "error"}``; a 401 says why in ``www-authenticate`` (praw then
+        renews its token and retries once); a 429 with a reset names it in the headers."""
+        headers = {}
+        if fault.code == 401:
+            headers["www-authenticate"] = _INVALID_TOKEN
+        if fault.code == 403 and fault.error:
+            headers["www-authenticate"] = f'Bearer realm="reddit", error="{fault.error}"'
+        if fault.retry_after is not None:
+            headers |= {
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(int(fault.retry_after)),
+            }
+        body = {"message": _STATUS_TEXT.get(fault.code, "Error"), "error": fault.code}
+        return Response(fault.code, body, headers)
+
+    def dispatch(self, request: Request) -> Response:
+        """Every route but the token endpoint wants a valid bearer token."""
+        if request.path != "/api/v1/access_token" and request.token not in self.tokens:
+            return self.error_response(request, Fault.status(401))
         with self._lock:
-            for failure in self._failures:
-                if path.startswith(failure.path):
-                    failure.times -= 1
-                    if failure.times <= 0:
-                        self._failures.remove(failure)
-                    return failure
-        return None
+            return super().dispatch(request)
 
     def _listing(self, fullnames: list[str], params: dict[str, str]) -> dict[str, Any]:
         things = sorted(
@@ -338,123 +266,76 @@ class FakeReddit:
                 found.append(name)
         return found
 
-    def answer(
-        self, method: str, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], Any]:
-        """The status, extra headers and JSON body for one request."""
-        auth = headers.get("authorization", "")
-        token = auth.split(" ", 1)[1] if auth.lower().startswith("bearer ") else None
-        with self._lock:
-            self.requests.append(
-                Request(method, path, params, token, headers.get("user-agent", ""))
-            )
-        failure = self._take_failure(path)
-        if failure is not None and failure.delay:
-            time.sleep(failure.delay)
-        if failure is not None and failure.status:
-            extra = dict(failure.headers)
-            if failure.status == 401:
-                extra.setdefault("www-authenticate", 'Bearer realm="reddit", error="invalid_token"')
-            body = (
-                failure.body
-                if failure.body is not None
-                else {"message": _STATUS_TEXT.get(failure.status, "Error"), "error": failure.status}
-            )
-            return failure.status, extra, body
-        if path == "/api/v1/access_token" and method == "POST":
-            return self._token(params, headers)
-        with self._lock:
-            kind = self.tokens.get(token or "")
-            if kind is None:
-                return (
-                    401,
-                    {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'},
-                    {"message": "Unauthorized", "error": 401},
-                )
-            return self._route(path, params, kind)
-
-    def _token(
-        self, form: dict[str, str], headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], Any]:
+    @route("POST", "/api/v1/access_token")
+    def _token(self, request: Request) -> Response:
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if headers.get("authorization", "") != f"Basic {expected}":
-            return 401, {}, {"message": "Unauthorized", "error": 401}
+        if request.headers.get("authorization", "") != f"Basic {expected}":
+            return Response(401, {"message": "Unauthorized", "error": 401})
+        form = request.params
         grant = form.get("grant_type")
         if grant == "password":
             if (form.get("username"), form.get("password")) != (self.username, self.password):
-                return 200, {}, {"error": "invalid_grant"}
+                return Response(200, {"error": "invalid_grant"})
             kind = "user"
         elif grant == "client_credentials":
             kind = "app"
         else:
-            return 200, {}, {"error": "unsupported_grant_type"}
-        with self._lock:
-            token = f"token-{next(self._tokens)}"
-            self.tokens[token] = kind
-        return (
-            200,
-            {},
-            {
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": self.token_lifetime,
-                "scope": "*",
-            },
-        )
+            return Response(200, {"error": "unsupported_grant_type"})
+        token = f"token-{next(self._tokens)}"
+        self.tokens[token] = kind
+        grant_body = {"token_type": "bearer", "expires_in": self.token_lifetime, "scope": "*"}
+        return Response(200, {"access_token": token, **grant_body})
 
-    def _route(
-        self, path: str, params: dict[str, str], kind: str
-    ) -> tuple[int, dict[str, str], Any]:
-        parts = [p for p in path.split("/") if p]
-        if parts[:1] == ["r"] and len(parts) == 3:
-            sub, what = parts[1], parts[2]
-            refused = self.forbidden.get(sub.lower())
-            if refused:
-                status, reason = refused
-                body = {"reason": reason, "message": _STATUS_TEXT[status], "error": status}
-                return status, {}, body
-            in_sub = [n for n, d in self._things.items() if d["subreddit"].lower() == sub.lower()]
-            if what == "new":
-                return 200, {}, self._listing([n for n in in_sub if n.startswith("t3_")], params)
-            if what == "comments":
-                return 200, {}, self._listing([n for n in in_sub if n.startswith("t1_")], params)
-            if what == "search":
-                restrict = params.get("restrict_sr") in ("on", "1", "true", "True")
-                found = self._search(params, sub if restrict else None)
-                return 200, {}, self._listing(found, params)
-        if parts == ["search"]:
-            return 200, {}, self._listing(self._search(params, None), params)
-        if parts == ["message", "mentions"]:
-            if kind != "user":
-                return (
-                    403,
-                    {"www-authenticate": 'Bearer realm="reddit", error="insufficient_scope"'},
-                    {"message": "Forbidden", "error": 403},
-                )
-            mentions = [dict(self._things[n]) for n in self._mentions if n in self._things]
-            listing = self._listing([m["name"] for m in mentions], params)
-            for child in listing["data"]["children"]:
-                data = child["data"]
-                data["context"] = data.pop("permalink") + "?context=3"
-                data.update(
-                    {
-                        "subject": "username mention",
-                        "type": "username_mention",
-                        "was_comment": True,
-                        "new": True,
-                        "dest": self.username,
-                    }
-                )
-            return 200, {}, listing
-        if parts == ["api", "v1", "me"]:
-            if kind != "user":
-                return (
-                    403,
-                    {"www-authenticate": 'Bearer realm="reddit", error="insufficient_scope"'},
-                    {"message": "Forbidden", "error": 403},
-                )
-            return 200, {}, {"name": self.username, "id": "abc123", "created_utc": BASE_CREATED}
-        return 404, {}, {"message": "Not Found", "error": 404}
+    @route("GET", r"/r/(?P<sub>[^/]+)/(?P<what>new|comments|search)")
+    def _subreddit(self, request: Request, sub: str, what: str) -> Response:
+        refused = self.forbidden.get(sub.lower())
+        if refused:
+            status, reason = refused
+            return Response(
+                status, {"reason": reason, "message": _STATUS_TEXT[status], "error": status}
+            )
+        in_sub = [n for n, d in self._things.items() if d["subreddit"].lower() == sub.lower()]
+        if what == "new":
+            return Response(
+                200, self._listing([n for n in in_sub if n.startswith("t3_")], request.query)
+            )
+        if what == "comments":
+            return Response(
+                200, self._listing([n for n in in_sub if n.startswith("t1_")], request.query)
+            )
+        restrict = request.query.get("restrict_sr") in ("on", "1", "true", "True")
+        found = self._search(request.query, sub if restrict else None)
+        return Response(200, self._listing(found, request.query))
+
+    @route("GET", "/search")
+    def _search_all(self, request: Request) -> Response:
+        return Response(200, self._listing(self._search(request.query, None), request.query))
+
+    @route("GET", "/message/mentions")
+    def _inbox(self, request: Request) -> Response:
+        if self.tokens.get(request.token or "") != "user":
+            return self.error_response(request, Fault.status(403, error="insufficient_scope"))
+        mentions = [dict(self._things[n]) for n in self._mentions if n in self._things]
+        listing = self._listing([m["name"] for m in mentions], request.query)
+        for child in listing["data"]["children"]:
+            data = child["data"]
+            data["context"] = data.pop("permalink") + "?context=3"
+            data.update(
+                {
+                    "subject": "username mention",
+                    "type": "username_mention",
+                    "was_comment": True,
+                    "new": True,
+                    "dest": self.username,
+                }
+            )
+        return Response(200, listing)
+
+    @route("GET", "/api/v1/me")
+    def _me(self, request: Request) -> Response:
+        if self.tokens.get(request.token or "") != "user":
+            return self.error_response(request, Fault.status(403, error="insufficient_scope"))
+        return Response(200, {"name": self.username, "id": "abc123", "created_utc": BASE_CREATED})
 
 
 _STATUS_TEXT = {
@@ -471,38 +352,3 @@ _STATUS_TEXT = {
 
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:50] or "post"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    reddit: FakeReddit
-    protocol_version = "HTTP/1.1"  # keep-alive, as a real server would
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _handle(self) -> None:
-        split = urlsplit(self.path)
-        params = dict(parse_qsl(split.query, keep_blank_values=True))
-        length = int(self.headers.get("content-length") or 0)
-        if length:
-            params.update(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
-        path = split.path.rstrip("/") or "/"
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, body = self.reddit.answer(self.command, path, params, headers)
-        payload = json.dumps(body).encode()
-        rate = self.reddit.rate_limit
-        self.send_response(status)
-        self.send_header("content-type", "application/json; charset=UTF-8")
-        self.send_header("content-length", str(len(payload)))
-        self.send_header("x-ratelimit-remaining", f"{rate['remaining']:.1f}")
-        self.send_header("x-ratelimit-used", str(int(rate["used"])))
-        self.send_header("x-ratelimit-reset", str(int(rate["reset"])))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        if headers.get("connection", "").lower() == "close":
-            self.send_header("connection", "close")  # as real servers answer prawcore's token POST
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = _handle
-    do_POST = _handle

@@ -2,9 +2,10 @@
 
 It speaks the wire format slack_sdk's `WebClient` sends (``POST /api/<method>`` with a JSON or
 form body and ``Authorization: Bearer xoxb-...``) so tests exercise the library's own parsing,
-error raising and timeouts instead of a patched stand-in. Failures are queued per method:
-``ok:false`` errors, HTTP statuses (429 with ``Retry-After``, 5xx), lost responses (the message is
-stored, then the connection drops without an answer) and slow answers (for client timeouts).
+error raising and timeouts instead of a patched stand-in. Faults are scripted with the base's
+`fault` (tests/fakes/server.py), matched on the method name: ``Fault.status(200, error="x")`` is
+an ``ok: false`` error, ``Fault.rate_limited(s)`` a 429 with ``Retry-After``, a 5xx an HTML page;
+``Fault.drop_after()`` stores the message and loses the answer.
 
     with FakeSlack() as slack:
         client = WebClient(token=slack.token, base_url=slack.base_url)
@@ -18,38 +19,24 @@ import base64
 import itertools
 import json
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.server import FakeServer, Fault, Request, Response, route
 from tests.fakes.socket_mode import Envelope, FakeSocketMode
 
 DEFAULT_CHANNEL = "C1"
 """A private channel the bot is a member of; `FakeSlack.channel` names it."""
 
 _JSON_FIELDS = ("blocks", "metadata", "attachments")
+"""Form-encoded bodies carry these as JSON strings; decode them so tests see structures."""
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods Slack only accepts with the app-level token (xapp-...)."""
 DEFAULT_USERS = {"U0ALICE01": "alice", "U0BOB0002": "bob"}
-"""Form-encoded bodies carry these as JSON strings; decode them so tests see structures."""
 
 
-@dataclass
-class _QueuedFailure:
-    error: str | None
-    status: int
-    retry_after: int | None
-    drop_after_accept: bool
-    delay: float
-
-
-class FakeSlack:
+class FakeSlack(FakeServer):
     """An in-process Slack Web API; a context manager. Its attributes are safe to read anytime.
 
     `clock` gives the time used for message ``ts`` values (default `time.time`): pass your test
@@ -66,6 +53,7 @@ class FakeSlack:
         team: str = "Acme Corp",
         bot_name: str = "complaint-monitor",
     ) -> None:
+        super().__init__()
         self.token = token
         self.app_token = app_token
         self.team = team
@@ -81,15 +69,9 @@ class FakeSlack:
         )
         self.messages: list[dict[str, Any]] = []
         """Every message stored: channel, text, blocks, ts, thread_ts, and metadata when given."""
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.call_times: list[tuple[str, float]] = []
-        """(method, time.monotonic()) of every call, in arrival order."""
-        self.post_statuses: list[int] = []
-        """The HTTP status of each chat.postMessage call, aligned with its `call_times` entries
-        (0: the connection was dropped without an answer)."""
         self.rate_limit_every: int | None = None
         """Every Nth chat.postMessage call answers 429 with ``Retry-After: rate_limit_retry_after``
-        (a storm, beside what `queue_error` queues)."""
+        (a storm, beside the scripted faults)."""
         self.rate_limit_retry_after: int | None = 1
         self.rate_limit_per_second: float | None = None
         """Slack's posting limit per channel (e.g. 1.0): a post beyond it answers 429 with
@@ -106,83 +88,35 @@ class FakeSlack:
         self._post_count = 0
         self._clock = clock or time.time
         self._last_ts = 0.0
-        self._lock = threading.RLock()
-        self._queued: dict[str, deque[_QueuedFailure]] = {}
-        self._closing = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeSlack:
-        fake = self
-
-        class Handler(_Handler):
-            slack = fake
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        server.handle_error = _quiet_handle_error  # type: ignore[method-assign]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
-            name="fake-slack",
-            daemon=True,
-        )
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-        return self
 
     def close(self) -> None:
-        self._closing.set()  # wakes handlers sleeping on a queued delay
         if self._socket_mode is not None:
             self._socket_mode.close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().close()
 
-    def __enter__(self) -> FakeSlack:
-        return self.start()
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/api/"
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    # -- the log, by API method ----------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """(method, arguments) of every call, in arrival order."""
+        return [(_method(r), _arguments(r) or {}) for r in self.served()]
+
+    @property
+    def call_times(self) -> list[tuple[str, float]]:
+        """(method, time.monotonic()) of every call, in arrival order."""
+        return [(_method(r), r.arrived) for r in self.served()]
+
+    @property
+    def post_statuses(self) -> list[int]:
+        """The HTTP status of each chat.postMessage call, aligned with its `call_times` entries
+        (0: the connection was dropped without an answer)."""
+        return [r.status for r in self.served("/chat.postMessage$")]
 
     # -- test controls -----------------------------------------------------------------------
-
-    def queue_error(
-        self,
-        method: str,
-        *,
-        error: str | None = None,
-        status: int = 200,
-        retry_after: int | None = None,
-        drop_after_accept: bool = False,
-        delay: float = 0.0,
-        count: int = 1,
-    ) -> None:
-        """Make the next `count` calls of `method` fail.
-
-        - ``error="x"``: HTTP 200 ``{"ok": false, "error": "x"}``.
-        - ``status=429`` (``Retry-After: retry_after``), 500, 503...: that HTTP status.
-        - ``drop_after_accept=True``: the call takes effect (the message is stored), then the
-          connection closes with no answer, as when a response is lost.
-        - ``delay=s``: the call takes effect, and its answer is written `s` seconds later (use it
-          with a client timeout shorter than `s`). Combines with the others.
-        """
-        failure = _QueuedFailure(error, status, retry_after, drop_after_accept, delay)
-        with self._lock:
-            self._queued.setdefault(method, deque()).extend(failure for _ in range(count))
 
     @property
     def socket_mode(self) -> FakeSocketMode:
@@ -315,34 +249,45 @@ class FakeSlack:
 
     # -- dispatch (called from handler threads) ----------------------------------------------
 
-    def _record_call(self, method: str, body: dict[str, Any]) -> _QueuedFailure | None:
-        """Log the call and decide, in the same step, how it fails (None: it doesn't)."""
-        with self._lock:
-            self.calls.append((method, body))
-            self.call_times.append((method, time.monotonic()))
-            queue = self._queued.get(method)
-            failure = queue.popleft() if queue else None
-            if method != "chat.postMessage":
-                return failure
-            self._post_count += 1
-            if (
-                failure is None
-                and self.rate_limit_every
-                and (self._post_count % self.rate_limit_every == 0)
-            ):
-                failure = _QueuedFailure(None, 429, self.rate_limit_retry_after, False, 0.0)
-            if failure is None and self.rate_limit_per_second and not self._take_token(body):
-                failure = _QueuedFailure(None, 429, 1, False, 0.0)
-            if failure is None:
-                self.post_statuses.append(200)
-            else:
-                self.post_statuses.append(0 if failure.drop_after_accept else failure.status)
-            return failure
+    def take_fault(self, request: Request) -> Fault | None:
+        """The scripted fault, else Slack's own posting limits: a storm (`rate_limit_every`)
+        and a per-channel rate; a refused post has no effect."""
+        fault = super().take_fault(request)
+        if _method(request) != "chat.postMessage":
+            return fault
+        self._post_count += 1
+        every = self.rate_limit_every
+        if fault is None and every and self._post_count % every == 0:
+            fault = Fault.rate_limited(self.rate_limit_retry_after)
+        if fault is None and self.rate_limit_per_second and not self._take_token(request):
+            fault = Fault.rate_limited(1)
+        return fault
 
-    def _take_token(self, body: dict[str, Any]) -> bool:
+    def error_response(self, request: Request, fault: Fault) -> Response:
+        """``ok: false`` with the error (HTTP 200 unless a status says otherwise); a 429 says
+        ``ratelimited`` with ``Retry-After``; a 5xx is a proxy's HTML page, as Slack's edge
+        answers."""
+        if fault.code >= 500:
+            html = {"content-type": "text/html; charset=utf-8"}
+            return Response(fault.code, "<html><body>upstream error</body></html>", html)
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(int(fault.retry_after))
+        error = fault.error or {404: "not_found", 429: "ratelimited"}.get(fault.code, "error")
+        return Response(fault.code, _fail(error), headers)
+
+    @route("GET|POST", r"/api/(?P<method>[\w.]+)")
+    def _call(self, request: Request, method: str) -> Response:
+        arguments = _arguments(request)
+        if arguments is None:
+            return Response(200, _fail("invalid_json"))
+        token = request.token or request.params.get("token")
+        return Response(200, self._handle(method, arguments, token))
+
+    def _take_token(self, request: Request) -> bool:
         """A token bucket per channel: `rate_limit_burst` deep, refilled at the rate set."""
         assert self.rate_limit_per_second
-        channel = str(body.get("channel") or "")
+        channel = str((_arguments(request) or {}).get("channel") or "")
         now = time.monotonic()
         tokens, last = self._buckets.get(channel, (float(self.rate_limit_burst), now))
         tokens = min(
@@ -612,98 +557,20 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    slack: FakeSlack
-    protocol_version = "HTTP/1.1"
+def _method(request: Request) -> str:
+    return request.path.removeprefix("/api/")
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: pytest shows the test's own output, not an access log."""
 
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        split = urlsplit(self.path)
-        if not split.path.startswith("/api/"):
-            self._write(404, {"ok": False, "error": "not_found"})
-            return
-        method = split.path.removeprefix("/api/")
-        body = dict(parse_qsl(split.query))
-        try:
-            body.update(self._read_body())
-        except ValueError:
-            self.slack._record_call(method, body)
-            self._write(200, _fail("invalid_json"))
-            return
-        token = body.pop("token", None)
-        auth = self.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[len("bearer ") :].strip()
-        failure = self.slack._record_call(method, body)
-        if failure is None:
-            self._write(200, self.slack._handle(method, body, token))
-            return
-        if failure.status != 200:
-            reply = _fail("ratelimited")  # refused: the call has no effect
-        elif failure.error is not None:
-            reply = _fail(failure.error)
-        else:
-            reply = self.slack._handle(method, body, token)  # the call takes effect...
-        if failure.delay and self.slack._closing.wait(failure.delay):
-            return  # the fake is shutting down: drop the answer
-        if failure.drop_after_accept:
-            self.close_connection = True  # ...and the answer is lost
-            return
-        if failure.status == 200:
-            self._write(200, reply)
-        elif failure.status == 429:
-            headers = (
-                {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
-            )
-            self._write(429, reply, headers)
-        else:
-            self._write_text(failure.status, "<html><body>upstream error</body></html>")
-
-    def _read_body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return {}
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("application/json"):
-            parsed = json.loads(raw.decode("utf-8"))
-            if not isinstance(parsed, dict):
-                raise ValueError("a JSON body must be an object")
-            return parsed
-        fields: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-        for key in _JSON_FIELDS:
-            if isinstance(fields.get(key), str) and fields[key][:1] in "[{":
-                fields[key] = json.loads(fields[key])
-        return fields
-
-    def _write(
-        self, status: int, reply: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        self._send(
-            status, json.dumps(reply).encode("utf-8"), "application/json; charset=utf-8", headers
-        )
-
-    def _write_text(self, status: int, text: str) -> None:
-        self._send(status, text.encode("utf-8"), "text/html; charset=utf-8", None)
-
-    def _send(
-        self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+def _arguments(request: Request) -> dict[str, Any] | None:
+    """A call's arguments: query, then a JSON or form body (None: a body that is not JSON)."""
+    if request.raw and not isinstance(request.body, dict):
+        return None
+    arguments = dict(request.params)
+    arguments.pop("token", None)
+    for key in _JSON_FIELDS:  # form-encoded bodies carry these as JSON strings
+        if isinstance(arguments.get(key), str) and arguments[key][:1] in "[{":
+            arguments[key] = json.loads(arguments[key])
+    return arguments
 
 
 def _block_problem(blocks: Any) -> str | None:
@@ -832,10 +699,6 @@ def _decode_cursor(cursor: Any) -> int:
         return int(base64.b64decode(str(cursor)).decode("ascii").removeprefix("offset:"))
     except ValueError:
         return 0
-
-
-def _quiet_handle_error(request: Any, client_address: Any) -> None:
-    """A client that timed out and hung up is expected here, not a test failure worth a trace."""
 
 
 __all__ = ["DEFAULT_CHANNEL", "FakeSlack"]

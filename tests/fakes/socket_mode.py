@@ -20,10 +20,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
+
+from tests.fakes.server import Background, in_thread
 
 ACK_DEADLINE_SECONDS = 3.0
 """Slack shows the user an error when an envelope is not acknowledged within this."""
@@ -60,7 +62,7 @@ class Envelope:
         )
 
 
-class FakeSocketMode:
+class FakeSocketMode(Background):
     """The WebSocket side of Socket Mode. Thread-safe; attributes are safe to read anytime."""
 
     def __init__(self) -> None:
@@ -79,7 +81,7 @@ class FakeSocketMode:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeSocketMode:
+    def start(self) -> Self:
         server = serve(
             self._serve,
             "127.0.0.1",
@@ -88,10 +90,7 @@ class FakeSocketMode:
             ping_interval=None,
         )
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="fake-socket-mode", daemon=True
-        )
-        self._thread.start()
+        self._thread = in_thread(server.serve_forever, "fake-socket-mode")
         self.url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/link/"
         return self
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
+from functools import partial
+from typing import Self
+
+from tests.fakes.server import Background, in_thread
 
 
-class TcpProxy:
+class TcpProxy(Background):
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -18,18 +21,12 @@ class TcpProxy:
         self._closed = threading.Event()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def __enter__(self) -> TcpProxy:
-        self._thread.start()
+    def start(self) -> Self:
+        in_thread(self._accept, "tcp-proxy")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._closed.set()
         self._listener.close()
         self.cut()
@@ -64,7 +61,7 @@ class TcpProxy:
             with self._lock:
                 self._sockets |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+                in_thread(partial(self._pipe, source, sink), "tcp-proxy-pipe")
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:

@@ -6,8 +6,8 @@ It serves what the X connector uses, in X's wire format: ``GET /2/users/:id/ment
 exclusive, ``max_results`` checked (mentions 5..100, search 10..100), only the requested
 ``tweet.fields`` and ``user.fields`` returned, ``x-rate-limit-*`` headers on every response
 (per endpoint, 15-minute windows, a 429 when spent), 401 problem JSON for a wrong bearer token.
-Failures are queued: any status with X's problem JSON (429 with a reset time), a slow answer, a
-mangled body, a dropped connection.
+Faults are scripted with the base's `fault` (tests/fakes/server.py): any status answers X's
+problem JSON, and ``Fault.rate_limited(seconds)`` names the reset in ``x-rate-limit-*``.
 
     with FakeXApi(clock=lambda: clock.now().timestamp()) as x:
         x.add_user("dana", followers=120)
@@ -21,19 +21,16 @@ Search matching is deliberately small, not X's parser: quoted phrases and words 
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
+
+from tests.fakes.server import FakeServer, Fault, Request, Response, route
 
 FIRST_ID = 1_860_000_000_000_000_000
 """Tweet ids look like X's snowflakes (19 digits) and grow with each post."""
@@ -82,26 +79,6 @@ _BY_USERNAME = re.compile(r"^/2/users/by/username/([^/]+)$")
 
 
 @dataclass
-class FakeRequest:
-    path: str
-    params: dict[str, str]
-    status: int = 0
-
-
-@dataclass
-class _Failure:
-    status: int
-    match: Callable[[FakeRequest], bool]
-    times: int
-    reset: float | None
-    body: bytes | None
-    delay: float
-    mangle: Callable[[bytes], bytes] | None
-    drop: bool
-    skip: int
-
-
-@dataclass
 class _Window:
     limit: int
     used: int = 0
@@ -123,7 +100,7 @@ class _Tweet:
         return any(r["type"] == "retweeted" for r in self.referenced)
 
 
-class FakeXApi:
+class FakeXApi(FakeServer):
     """An in-process X API v2; a context manager. Its attributes are safe to read anytime.
 
     `clock` (epoch seconds, default `time.time`) drives rate-limit windows and ``created_at``:
@@ -137,6 +114,7 @@ class FakeXApi:
         clock: Callable[[], float] | None = None,
         rate_limit: int = 100_000,
     ) -> None:
+        super().__init__()
         self.bearer_token = bearer_token
         self.rate_limit = rate_limit
         """Requests per 15-minute window on each endpoint."""
@@ -144,48 +122,12 @@ class FakeXApi:
         self.users: dict[str, dict[str, Any]] = {}
         self.hidden_users: set[str] = set()
         """Author ids left out of ``includes.users`` (suspended accounts, partial answers)."""
-        self.requests: list[FakeRequest] = []
         self.search_since_floor: int | None = None
         """Recent search answers 400 to a ``since_id`` below this (its 7-day window)."""
         self._clock = clock or time.time
         self._next_id = FIRST_ID
         self._token_generation = 0
         self._windows: dict[str, _Window] = {}
-        self._failures: list[_Failure] = []
-        self._lock = threading.RLock()
-        self._closing = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeXApi:
-        fake = self
-
-        class Handler(_Handler):
-            api = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "use FakeXApi as a context manager"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # -- data --------------------------------------------------------------------------------
 
@@ -263,91 +205,55 @@ class FakeXApi:
         """`count` posts, oldest first; `text` may use ``{n}``."""
         return [self.post(text.format(n=n), author=author) for n in range(count)]
 
-    # -- failures ----------------------------------------------------------------------------
-
-    def fail(
-        self,
-        status: int = 200,
-        *,
-        path: str = "/2/",
-        query: str | None = None,
-        times: int = 1,
-        reset_in: float | None = None,
-        body: bytes | None = None,
-        delay: float = 0.0,
-        mangle: Callable[[bytes], bytes] | None = None,
-        drop: bool = False,
-        skip: int = 0,
-    ) -> None:
-        """The next `times` requests whose path starts with `path` (and, if given, whose search
-        query is `query`) get `status` with X's problem JSON (or `body`), after `delay`
-        seconds. Status 200 answers normally, then applies `mangle` to the body. 429 carries a
-        reset `reset_in` seconds from the clock. `drop` closes the connection unanswered.
-        `skip` lets that many matching requests through first."""
-
-        def match(request: FakeRequest) -> bool:
-            return request.path.startswith(path) and (
-                query is None or request.params.get("query") == query
-            )
-
-        reset = None if reset_in is None else self._clock() + reset_in
-        with self._lock:
-            self._failures.append(
-                _Failure(status, match, times, reset, body, delay, mangle, drop, skip)
-            )
+    # -- test controls ---------------------------------------------------------------------
 
     def invalidate_tokens(self) -> None:
         """Pagination tokens issued so far are refused with a 400 (as if they had expired)."""
         with self._lock:
             self._token_generation += 1
 
-    def served(self, path_prefix: str = "/2/") -> list[FakeRequest]:
+    # -- the API (handler threads) -----------------------------------------------------------
+
+    def headers_for(self, request: Request) -> dict[str, str]:
+        """Counts the request in its endpoint's 15-minute window: X sends the count on every
+        answer, errors included."""
         with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix)]
+            now = self._clock()
+            endpoint = self._endpoint(request.path)
+            window = self._windows.get(endpoint)
+            if window is None or now >= window.reset:
+                window = self._windows[endpoint] = _Window(
+                    self.rate_limit, 0, (now // WINDOW_SECONDS + 1) * WINDOW_SECONDS
+                )
+            window.used += 1
+            return {
+                "x-rate-limit-limit": str(window.limit),
+                "x-rate-limit-remaining": str(max(window.limit - window.used, 0)),
+                "x-rate-limit-reset": str(int(window.reset)),
+            }
 
-    # -- the API -----------------------------------------------------------------------------
+    def error_response(self, request: Request, fault: Fault) -> Response:
+        """X's problem JSON; a 429 with a reset names it in ``x-rate-limit-*``."""
+        body = PROBLEMS.get(fault.code) or {
+            "title": f"HTTP {fault.code}",
+            "type": "about:blank",
+            "status": fault.code,
+            "detail": fault.error or f"HTTP {fault.code}",
+        }
+        headers = {}
+        if fault.retry_after is not None:
+            reset = self._clock() + fault.retry_after
+            headers = {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(reset))}
+        return Response(fault.code, body, headers)
 
-    def take(self, request: FakeRequest) -> _Failure | None:
-        """Record a request as it arrives and take the failure queued for it, if any."""
+    def dispatch(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.bearer_token}":
+            return self.error_response(request, Fault.status(401))
         with self._lock:
-            self.requests.append(request)
-            return self._take_failure(request)
-
-    def respond(
-        self, request: FakeRequest, failure: _Failure | None, authorization: str
-    ) -> tuple[int, bytes, dict[str, str]]:
-        with self._lock:
-            headers = self._count(self._endpoint(request.path), request)
-            if failure is not None and failure.status != 200:
-                if failure.status == 429 and failure.reset is not None:
-                    headers["x-rate-limit-remaining"] = "0"
-                    headers["x-rate-limit-reset"] = str(int(failure.reset))
-                return failure.status, failure.body or _problem(failure.status), headers
-            if authorization != f"Bearer {self.bearer_token}":
-                return 401, _problem(401), headers
-            if headers["x-rate-limit-remaining"] == "-1":
-                headers["x-rate-limit-remaining"] = "0"
-                return 429, _problem(429), headers
-            status, payload = self._route(request)
-            body = json.dumps(payload).encode()
-            if failure is not None and failure.mangle is not None:
-                body = failure.mangle(body)
-            return status, body, headers
-
-    def wait(self, seconds: float) -> None:
-        self._closing.wait(seconds)
-
-    def _take_failure(self, request: FakeRequest) -> _Failure | None:
-        for failure in self._failures:
-            if failure.match(request):
-                if failure.skip > 0:
-                    failure.skip -= 1
-                    continue
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.remove(failure)
-                return failure
-        return None
+            window = self._windows[self._endpoint(request.path)]
+            if window.used > window.limit:
+                return self.error_response(request, Fault.rate_limited())
+            return super().dispatch(request)
 
     @staticmethod
     def _endpoint(path: str) -> str:
@@ -357,54 +263,38 @@ class FakeXApi:
             return "users"
         return path
 
-    def _count(self, endpoint: str, request: FakeRequest) -> dict[str, str]:
-        now = self._clock()
-        window = self._windows.get(endpoint)
-        if window is None or now >= window.reset:
-            window = self._windows[endpoint] = _Window(
-                self.rate_limit, 0, (now // WINDOW_SECONDS + 1) * WINDOW_SECONDS
-            )
-        window.used += 1
-        remaining = window.limit - window.used
-        return {
-            "x-rate-limit-limit": str(window.limit),
-            "x-rate-limit-remaining": str(max(remaining, -1)),
-            "x-rate-limit-reset": str(int(window.reset)),
-        }
+    @route("GET", r"/2/tweets/search/recent")
+    def _search(self, request: Request) -> Response:
+        params = request.query
+        if "query" not in params:
+            return _invalid("query", "", "The `query` query parameter can not be empty")
+        return self._timeline(params, lambda t: _matches(params["query"], t), "next_token", 10)
 
-    def _route(self, request: FakeRequest) -> tuple[int, dict[str, Any]]:
-        path, params = request.path, request.params
-        if path == "/2/tweets/search/recent":
-            if "query" not in params:
-                return _invalid("query", "", "The `query` query parameter can not be empty")
-            return self._timeline(params, lambda t: _matches(params["query"], t), "next_token", 10)
-        mentions = _MENTIONS.match(path)
-        if mentions:
-            user = self.users.get(mentions[1])
-            if user is None:
-                return 404, {"title": "Not Found Error", "type": "about:blank"}
-            handle = "@" + str(user["username"]).lower()
-            return self._timeline(params, lambda t: handle in t.text.lower(), "pagination_token", 5)
-        by_name = _BY_USERNAME.match(path)
-        if by_name:
-            name = unquote(by_name[1])
-            for user in self.users.values():
-                if str(user["username"]).lower() == name.lower():
-                    return 200, {"data": self._user(user, params, always=True)}
-            return 200, {
-                "errors": [
-                    {
-                        "value": name,
-                        "detail": f"Could not find user with username: [{name}].",
-                        "title": "Not Found Error",
-                        "resource_type": "user",
-                        "parameter": "username",
-                        "resource_id": name,
-                        "type": "https://api.twitter.com/2/problems/resource-not-found",
-                    }
-                ]
-            }
-        return 404, {"title": "Not Found Error", "detail": f"no route {path}"}
+    @route("GET", r"/2/users/(?P<user_id>[^/]+)/mentions")
+    def _mentions(self, request: Request, user_id: str) -> Response:
+        user = self.users.get(user_id)
+        if user is None:
+            return Response(404, {"title": "Not Found Error", "type": "about:blank"})
+        handle = "@" + str(user["username"]).lower()
+        wanted: Callable[[_Tweet], bool] = lambda t: handle in t.text.lower()  # noqa: E731
+        return self._timeline(request.query, wanted, "pagination_token", 5)
+
+    @route("GET", r"/2/users/by/username/(?P<quoted>[^/]+)")
+    def _by_username(self, request: Request, quoted: str) -> Response:
+        name = unquote(quoted)
+        for user in self.users.values():
+            if str(user["username"]).lower() == name.lower():
+                return Response(200, {"data": self._user(user, request.query, always=True)})
+        error = {
+            "value": name,
+            "detail": f"Could not find user with username: [{name}].",
+            "title": "Not Found Error",
+            "resource_type": "user",
+            "parameter": "username",
+            "resource_id": name,
+            "type": "https://api.twitter.com/2/problems/resource-not-found",
+        }
+        return Response(200, {"errors": [error]})
 
     def _timeline(
         self,
@@ -412,7 +302,7 @@ class FakeXApi:
         wanted: Callable[[_Tweet], bool],
         token_name: str,
         smallest: int,
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> Response:
         limit = params.get("max_results", "10")
         if not limit.isdigit() or not smallest <= int(limit) <= 100:
             return _invalid(
@@ -458,7 +348,7 @@ class FakeXApi:
         page, rest = found[: int(limit)], found[int(limit) :]
         meta: dict[str, Any] = {"result_count": len(page)}
         if not page:
-            return 200, {"meta": meta}
+            return Response(200, {"meta": meta})
         meta |= {"newest_id": str(page[0].id), "oldest_id": str(page[-1].id)}
         if rest:
             meta["next_token"] = f"7140dibdnow9c7btw{self._token_generation:x}x{page[-1].id:x}"
@@ -474,7 +364,7 @@ class FakeXApi:
             if users:
                 body["includes"] = {"users": users}
         body["meta"] = meta
-        return 200, body
+        return Response(200, body)
 
     def _read_token(self, token: str) -> int | None:
         match = re.fullmatch(r"7140dibdnow9c7btw([0-9a-f]+)x([0-9a-f]+)", token)
@@ -513,60 +403,9 @@ class FakeXApi:
         return data
 
 
-class _Handler(BaseHTTPRequestHandler):
-    api: FakeXApi
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in two writes: without this, Nagle's algorithm and delayed
-        # ACKs add 40 ms to every keep-alive response
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        request = FakeRequest(parts.path, dict(parse_qsl(parts.query)))
-        failure = self.api.take(request)
-        if failure is not None and failure.delay:
-            self.api.wait(failure.delay)
-        if failure is not None and failure.drop:
-            self.close_connection = True
-            self.connection.close()
-            return
-        status, body, headers = self.api.respond(
-            request, failure, self.headers.get("Authorization", "")
-        )
-        request.status = status
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _problem(status: int) -> bytes:
-    body = PROBLEMS.get(status) or {
-        "title": f"HTTP {status}",
-        "type": "about:blank",
-        "status": status,
-        "detail": f"HTTP {status}",
-    }
-    return json.dumps(body).encode()
-
-
-def _invalid(parameter: str, value: str, message: str) -> tuple[int, dict[str, Any]]:
-    return 400, {
-        "errors": [{"parameters": {parameter: [value]}, "message": message}],
-        **PROBLEMS[400],
-    }
+def _invalid(parameter: str, value: str, message: str) -> Response:
+    errors = [{"parameters": {parameter: [value]}, "message": message}]
+    return Response(400, {"errors": errors, **PROBLEMS[400]})
 
 
 def _matches(query: str, tweet: _Tweet) -> bool:

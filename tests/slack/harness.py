@@ -16,7 +16,7 @@ from typing import Any
 from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.daemon import Daemon
-from monitor.storage.workflow import WorkflowStore
+from monitor.storage import Storage
 from tests.fakes.slack import FakeSlack
 
 TOKEN_ENV = "TEST_SLACK_TOKEN"
@@ -81,9 +81,8 @@ class Harness:
         self.daemon = Daemon(self.config, clock=self.clock)
 
     @property
-    def store(self) -> WorkflowStore:
-        assert self.daemon.workflow is not None
-        return self.daemon.workflow.store
+    def storage(self) -> Storage:
+        return self.daemon.storage
 
     def feed(self, text: str, **fields: Any) -> str:
         """Append one mention to the JSONL source; returns its id."""
@@ -106,12 +105,12 @@ class Harness:
 
     def start_buttons(self, ping_interval: float = 10.0) -> None:
         """Open the Socket Mode connection as `run` does, and wait for it."""
-        workflow = self.daemon.workflow
-        assert workflow is not None and workflow.listener is not None
-        workflow.listener.ping_interval = ping_interval
-        workflow.start()
+        app = self.daemon.slack_app
+        assert app is not None and app.listener is not None
+        app.listener.ping_interval = ping_interval
+        app.start()
         assert self.slack.socket_mode.wait_for_connection(timeout=10)
-        wait_until(lambda: workflow.listener is not None and workflow.listener.connected)
+        wait_until(lambda: app.listener is not None and app.listener.connected)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Top-level alert messages in the channels, oldest first."""

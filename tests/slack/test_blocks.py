@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from monitor.models import Author, Label
-from monitor.slack.blocks import alert_blocks, time_ago
-from tests.slack.factories import NOW, make_message, make_verdict
+from monitor.slack.blocks import alert_blocks
+from monitor.text import time_ago
+from tests.factories import NOW, make_alert, make_verdict
 
 HOSTILE = "<!channel> @here refund me <@U0ADMIN> <https://evil.example|log in to Acme> & more"
 
@@ -45,7 +46,7 @@ def assert_within_slack_limits(blocks: list[dict[str, Any]]) -> None:
 
 
 def test_an_alert_shows_who_what_when_why_and_a_private_next_step() -> None:
-    text, blocks = alert_blocks(make_message(), NOW)
+    text, blocks = alert_blocks(make_alert(), NOW)
     shown = visible(blocks)
     assert "High complaint on X" in shown
     assert "@dana (Dana R.)" in shown
@@ -64,19 +65,19 @@ def test_an_alert_shows_who_what_when_why_and_a_private_next_step() -> None:
 
 
 def test_reasons_are_listed_strongest_first() -> None:
-    _, blocks = alert_blocks(make_message(), NOW)
+    _, blocks = alert_blocks(make_alert(), NOW)
     why = next(t for t in mrkdwn_texts(blocks) if t.startswith("*Why flagged:*"))
     assert why.index("refund_request") < why.index("waiting_time") < why.index("brand_mention")
 
 
 def test_vip_authors_are_marked() -> None:
-    _, blocks = alert_blocks(make_message(vip=True), NOW)
+    _, blocks = alert_blocks(make_alert(vip=True), NOW)
     assert blocks[0]["text"]["text"].startswith("⭐ VIP")
     assert "*VIP*" in visible(blocks)
 
 
 def test_hostile_text_pings_no_one_and_shows_no_disguised_link() -> None:
-    message = make_message(
+    message = make_alert(
         text=HOSTILE,
         author=Author(id="1", handle="<!channel>", display_name="<@U0ADMIN>", followers=None),
     )
@@ -92,7 +93,7 @@ def test_hostile_text_pings_no_one_and_shows_no_disguised_link() -> None:
 
 
 def test_a_huge_post_is_truncated_but_the_message_stays_valid() -> None:
-    message = make_message(text="broken " * 5000, extra={"title": "t" * 5000})
+    message = make_alert(text="broken " * 5000, extra={"title": "t" * 5000})
     text, blocks = alert_blocks(message, NOW)
     assert_within_slack_limits(blocks)
     assert "(truncated, " in visible(blocks)
@@ -100,7 +101,7 @@ def test_a_huge_post_is_truncated_but_the_message_stays_valid() -> None:
 
 
 def test_a_post_of_many_short_lines_is_quoted_and_truncated_with_a_note() -> None:
-    _, blocks = alert_blocks(make_message(text="no\n" * 3000), NOW)
+    _, blocks = alert_blocks(make_alert(text="no\n" * 3000), NOW)
     assert_within_slack_limits(blocks)
     body = next(t for t in mrkdwn_texts(blocks) if t.startswith(">"))
     assert body.startswith(">no\n>no\n")
@@ -108,7 +109,7 @@ def test_a_post_of_many_short_lines_is_quoted_and_truncated_with_a_note() -> Non
 
 
 def test_an_empty_post_still_renders() -> None:
-    _, blocks = alert_blocks(make_message(text="  "), NOW)
+    _, blocks = alert_blocks(make_alert(text="  "), NOW)
     assert_within_slack_limits(blocks)
     assert "_(the post has no text)_" in visible(blocks)
 
@@ -117,19 +118,19 @@ def test_an_empty_post_still_renders() -> None:
     "url", ["javascript:alert(1)", "https://acme.com@evil.example/", "", "not a url"]
 )
 def test_unsafe_post_links_are_not_linked(url: str) -> None:
-    _, blocks = alert_blocks(make_message(url=url), NOW)
+    _, blocks = alert_blocks(make_alert(url=url), NOW)
     shown = visible(blocks)
     assert "Link not shown" in shown
     assert "Open the post on" not in shown
 
 
 def test_link_syntax_in_a_post_url_is_neutralised() -> None:
-    _, blocks = alert_blocks(make_message(url="https://x.com/a|Your bank>"), NOW)
+    _, blocks = alert_blocks(make_alert(url="https://x.com/a|Your bank>"), NOW)
     assert "<https://x.com/a%7CYour%20bank%3E|Open the post on X>" in visible(blocks)
 
 
 def test_without_a_contact_link_the_next_step_is_still_private() -> None:
-    _, blocks = alert_blocks(make_message(contact_url=None), NOW)
+    _, blocks = alert_blocks(make_alert(contact_url=None), NOW)
     step = next(t for t in mrkdwn_texts(blocks) if t.startswith("*Suggested next step:*"))
     assert "Reach out privately to @dana" in step
     assert "don't reply in public" in step
@@ -137,7 +138,7 @@ def test_without_a_contact_link_the_next_step_is_still_private() -> None:
 
 def test_unsupported_language_says_so_and_asks_for_a_reader() -> None:
     message = replace(
-        make_message(text="¡Mi pedido nunca llegó!", language="es"),
+        make_alert(text="¡Mi pedido nunca llegó!", language="es"),
         verdict=make_verdict(label=Label.UNSUPPORTED_LANGUAGE),
     )
     _, blocks = alert_blocks(message, NOW)
@@ -149,7 +150,7 @@ def test_unsupported_language_says_so_and_asks_for_a_reader() -> None:
 
 
 def test_reddit_title_and_subreddit_are_shown_escaped() -> None:
-    message = make_message(platform="reddit", extra={"subreddit": "acme", "title": "<!here> help"})
+    message = make_alert(platform="reddit", extra={"subreddit": "acme", "title": "<!here> help"})
     shown = visible(alert_blocks(message, NOW)[1])
     assert "*&lt;!here&gt; help*" in shown
     assert "r/acme" in shown
@@ -173,5 +174,5 @@ def test_time_ago(age: timedelta, expected: str) -> None:
 
 
 def test_blocks_are_plain_json() -> None:
-    _, blocks = alert_blocks(make_message(text=HOSTILE), NOW)
+    _, blocks = alert_blocks(make_alert(text=HOSTILE), NOW)
     assert json.loads(json.dumps(blocks)) == blocks

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor.storage.workflow import Person
+from monitor.models import Person
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.slack.harness import OUTAGE, REFUND, Harness, blocks_text, harness
 
@@ -15,8 +16,8 @@ DIGEST = {"digest": {"time": "09:00", "timezone": "Europe/Paris", "channel": "C0
 
 
 def _send(h: Harness) -> object:
-    assert h.daemon.workflow is not None and h.daemon.workflow.digest is not None
-    return h.daemon.workflow.digest.send()
+    assert h.daemon.slack_app is not None and h.daemon.slack_app.digest is not None
+    return h.daemon.slack_app.digest.send()
 
 
 def test_the_digest_counts_waits_topics_and_precision(
@@ -30,9 +31,11 @@ def test_the_digest_counts_waits_topics_and_precision(
         h.feed("@acme where is my refund?? two weeks of waiting", id="d", author="<!here>")
         h.run_once()
         start = h.clock.now()
-        h.store.apply(1, "claim", Person("U0ALICE01"), start + timedelta(minutes=4))
-        h.store.apply(2, "claim", Person("U0ALICE01"), start + timedelta(minutes=10))
-        h.store.apply(3, "not_complaint", Person("U0BOB0002"), start + timedelta(minutes=20))
+        h.storage.alerts.apply(1, "claim", Person("U0ALICE01"), start + timedelta(minutes=4))
+        h.storage.alerts.apply(2, "claim", Person("U0ALICE01"), start + timedelta(minutes=10))
+        h.storage.alerts.apply(
+            3, "not_complaint", Person("U0BOB0002"), start + timedelta(minutes=20)
+        )
         h.clock.advance(8 * 3600)
         assert _send(h) is not None
 
@@ -67,7 +70,7 @@ def test_a_digest_slack_refused_is_sent_on_the_next_try(
 ) -> None:
     fake_slack.channels["C0DIGEST"] = {"is_private": True, "is_member": True, "name": "digest"}
     with harness(tmp_path, fake_slack, slack_table=DIGEST) as h:
-        fake_slack.queue_error("chat.postMessage", status=503)
+        fake_slack.fault(Fault.status(503), match="chat.postMessage")
         assert _send(h) is None
         assert _send(h) is not None
         assert len(fake_slack.messages) == 1
@@ -77,8 +80,8 @@ def test_the_digest_runs_at_its_local_time(tmp_path: Path, fake_slack: FakeSlack
     fake_slack.channels["C0DIGEST"] = {"is_private": True, "is_member": True, "name": "digest"}
     with harness(tmp_path, fake_slack, buttons=False, slack_table=DIGEST) as h:
         scheduler = BackgroundScheduler(timezone=UTC)
-        assert h.daemon.workflow is not None
-        h.daemon.workflow.schedule(scheduler)
+        assert h.daemon.slack_app is not None
+        h.daemon.slack_app.schedule(scheduler)
         job = scheduler.get_job("digest")
         now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
         assert job.trigger.get_next_fire_time(None, now) == datetime(
@@ -89,4 +92,4 @@ def test_the_digest_runs_at_its_local_time(tmp_path: Path, fake_slack: FakeSlack
 
 def test_without_a_time_there_is_no_digest(tmp_path: Path, fake_slack: FakeSlack) -> None:
     with harness(tmp_path, fake_slack) as h:
-        assert h.daemon.workflow is not None and h.daemon.workflow.digest is None
+        assert h.daemon.slack_app is not None and h.daemon.slack_app.digest is None

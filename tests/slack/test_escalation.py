@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.storage.workflow import Person, percentile
+from monitor.models import Person
+from monitor.storage.reports import percentile
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.slack.harness import OUTAGE, REFUND, Harness, blocks_text, harness, wait_until
 
@@ -29,8 +31,8 @@ def slack(fake_slack: FakeSlack) -> FakeSlack:
 
 
 def _escalate(h: Harness) -> None:
-    assert h.daemon.workflow is not None
-    h.daemon.workflow.escalate()
+    assert h.daemon.slack_app is not None
+    h.daemon.slack_app.escalate()
 
 
 def _alert_ts(h: Harness, words: str) -> str:
@@ -67,7 +69,7 @@ def test_unclaimed_past_sla_pings_on_call_in_the_thread_and_the_escalation_chann
         h.clock.advance(15 * 60)  # medium is 61 minutes old now
         _escalate(h)
         assert len(slack.thread(medium)) == 1
-        assert [a for a, _, _ in h.store.events(1)] == ["escalate"]
+        assert [a for a, _, _ in h.storage.alerts.events(1)] == ["escalate"]
 
 
 def test_a_claimed_alert_is_not_escalated_but_reminded_after_the_second_period(
@@ -99,7 +101,7 @@ def test_resolved_alerts_are_left_alone(tmp_path: Path, slack: FakeSlack) -> Non
     with harness(tmp_path, slack, slack_table=ESCALATION) as h:
         h.feed(OUTAGE)
         h.run_once()
-        h.store.apply(1, "resolve", Person("U0ALICE01", "alice"), h.clock.now())
+        h.storage.alerts.apply(1, "resolve", Person("U0ALICE01", "alice"), h.clock.now())
         h.clock.advance(48 * 3600)
         _escalate(h)
         assert slack.thread(h.alerts()[0]["ts"]) == []
@@ -113,7 +115,7 @@ def test_an_escalation_slack_refused_is_tried_again_and_still_sent_once(
         h.run_once()
         ts = h.alerts()[0]["ts"]
         h.clock.advance(20 * 60)
-        slack.queue_error("chat.postMessage", status=503)
+        slack.fault(Fault.status(503), match="chat.postMessage")
         _escalate(h)
         assert slack.thread(ts) == []
         h.clock.advance(60)
@@ -145,9 +147,13 @@ def test_stats_report_median_and_p90_time_to_claim_and_resolve_by_severity(
 
         for alert_id in range(1, 11):  # medium: claimed after 1..10 minutes, resolved 5 later
             claim_at = start + timedelta(minutes=alert_id)
-            h.store.apply(alert_id, "claim", Person("U0ALICE01"), claim_at)
-            h.store.apply(alert_id, "resolve", Person("U0ALICE01"), claim_at + timedelta(minutes=5))
-        h.store.apply(11, "not_complaint", Person("U0BOB0002"), start + timedelta(seconds=30))
+            h.storage.alerts.apply(alert_id, "claim", Person("U0ALICE01"), claim_at)
+            h.storage.alerts.apply(
+                alert_id, "resolve", Person("U0ALICE01"), claim_at + timedelta(minutes=5)
+            )
+        h.storage.alerts.apply(
+            11, "not_complaint", Person("U0BOB0002"), start + timedelta(seconds=30)
+        )
     config = tmp_path / "stats.toml"
     config.write_text(
         f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[brand]\nname = "Acme"\n'

@@ -6,13 +6,8 @@ import re
 
 import pytest
 
-from monitor.slack.escaping import (
-    SECTION_TEXT_LIMIT,
-    escape_mrkdwn,
-    mrkdwn_link,
-    safe_url,
-    truncate_plain,
-)
+from monitor.slack.escaping import SECTION_TEXT_LIMIT, escape_mrkdwn, mrkdwn_link
+from monitor.text import safe_url, truncate_plain
 
 ENTITY_SAFE = re.compile(r"&(?!amp;|lt;|gt;)")
 """An ampersand that does not start one of our entities: a cut entity, or an unescaped `&`."""

@@ -6,6 +6,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 
 
@@ -71,7 +72,7 @@ def test_a_rate_limit_storm_answers_every_nth_post_with_429(fake_slack: FakeSlac
 
 
 def test_queued_errors_are_used_up_in_order(fake_slack: FakeSlack) -> None:
-    fake_slack.queue_error("chat.postMessage", error="fatal_error", count=2)
+    fake_slack.fault(Fault.status(200, error="fatal_error"), match="chat.postMessage", times=2)
     web = client(fake_slack)
     for _ in range(2):
         with pytest.raises(SlackApiError):

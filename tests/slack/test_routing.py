@@ -10,6 +10,7 @@ import pytest
 from monitor.cli import main
 from monitor.config import parse_config
 from monitor.errors import ConfigError
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.slack.harness import OUTAGE, REFUND, blocks_text, harness
 
@@ -182,7 +183,7 @@ def test_every_target_channel_needs_the_bot_in_it(
 def test_slack_down_at_start_up_does_not_stop_the_daemon(
     tmp_path: Path, slack_env: FakeSlack
 ) -> None:
-    slack_env.queue_error("conversations.info", status=503)
+    slack_env.fault(Fault.status(503), match="conversations.info")
     assert main(["run", "--once", "--config", str(_toml(tmp_path, slack_env))]) == 0
 
 

@@ -1,4 +1,4 @@
-"""The Slack sink through the real slack_sdk client against the fake Slack on a real socket."""
+"""The Slack notifier through the real slack_sdk client against the fake Slack on a socket."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
+from monitor.notify import ConsoleNotifier, Delivered
 from monitor.slack.settings import SlackSettings
-from monitor.slack.sink import ConsoleSink, Delivered, SlackSink, build_sink
+from monitor.slack.sink import SlackNotifier, build_notifier
+from tests.factories import NOW, make_alert
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
-from tests.slack.factories import NOW, make_message
 
 TOKEN_ENV = "TEST_SLACK_TOKEN"
 
@@ -31,14 +33,14 @@ def settings_for(slack: FakeSlack | None, token: str | None = None, **keys: Any)
 
 
 @pytest.fixture
-def sink(fake_slack: FakeSlack) -> SlackSink:
-    return SlackSink(settings_for(fake_slack, timeout_seconds=1))
+def notifier(fake_slack: FakeSlack) -> SlackNotifier:
+    return SlackNotifier(settings_for(fake_slack, timeout_seconds=1))
 
 
 def test_an_alert_lands_in_the_channel_escaped_with_its_id_as_metadata(
-    fake_slack: FakeSlack, sink: SlackSink
+    fake_slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    delivered = sink.send(make_message(alert_id=42, text="<!channel> refund <@U9>"), NOW)
+    delivered = notifier.send(make_alert(alert_id=42, text="<!channel> refund <@U9>"), NOW)
     [posted] = fake_slack.messages
     assert delivered == Delivered(channel="C1", ts=posted["ts"])
     assert posted["metadata"] == {
@@ -52,26 +54,28 @@ def test_an_alert_lands_in_the_channel_escaped_with_its_id_as_metadata(
     assert body["unfurl_links"] is False and body["unfurl_media"] is False
 
 
-def test_each_message_gets_a_later_ts(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    first = sink.send(make_message(alert_id=1), NOW)
-    second = sink.send(make_message(alert_id=2), NOW)
+def test_each_message_gets_a_later_ts(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
+    first = notifier.send(make_alert(alert_id=1), NOW)
+    second = notifier.send(make_alert(alert_id=2), NOW)
     assert float(second.ts) > float(first.ts)
 
 
-def test_a_message_can_name_its_own_channel(fake_slack: FakeSlack, sink: SlackSink) -> None:
+def test_a_message_can_name_its_own_channel(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
     fake_slack.channels["C2VIP"] = {"is_private": True, "is_member": True, "name": "vip"}
-    delivered = sink.send(make_message(channel="C2VIP"), NOW)
+    delivered = notifier.send(make_alert(channel="C2VIP"), NOW)
     assert delivered.channel == "C2VIP"
     assert fake_slack.messages[0]["channel"] == "C2VIP"
 
 
-def test_a_huge_hostile_post_is_accepted_by_slack(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    sink.send(make_message(text="<!here> " * 3000), NOW)  # the fake enforces Block Kit limits
+def test_a_huge_hostile_post_is_accepted_by_slack(
+    fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    notifier.send(make_alert(text="<!here> " * 3000), NOW)  # the fake enforces Block Kit limits
     assert "(truncated, " in str(fake_slack.messages[0]["blocks"])
 
 
-def test_an_empty_post_is_accepted_by_slack(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    sink.send(make_message(text=""), NOW)
+def test_an_empty_post_is_accepted_by_slack(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
+    notifier.send(make_alert(text=""), NOW)
     assert len(fake_slack.messages) == 1
 
 
@@ -79,11 +83,11 @@ def test_an_empty_post_is_accepted_by_slack(fake_slack: FakeSlack, sink: SlackSi
     "code", ["invalid_auth", "not_authed", "token_revoked", "account_inactive"]
 )
 def test_a_refused_token_is_an_auth_error_naming_the_variable(
-    fake_slack: FakeSlack, sink: SlackSink, code: str
+    fake_slack: FakeSlack, notifier: SlackNotifier, code: str
 ) -> None:
-    fake_slack.queue_error("chat.postMessage", error=code)
+    fake_slack.fault(Fault.status(200, error=code), match="chat.postMessage")
     with pytest.raises(AuthError) as caught:
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
     assert caught.value.credential == TOKEN_ENV
     assert TOKEN_ENV in str(caught.value) and code in str(caught.value)
     assert fake_slack.token not in str(caught.value)
@@ -91,12 +95,12 @@ def test_a_refused_token_is_an_auth_error_naming_the_variable(
 
 
 def test_a_wrong_token_is_refused_and_never_shown(fake_slack: FakeSlack) -> None:
-    sink = SlackSink(settings_for(fake_slack, token="xoxb-wrong-one"))
+    notifier = SlackNotifier(settings_for(fake_slack, token="xoxb-wrong-one"))
     with pytest.raises(AuthError) as caught:
-        sink.check()
+        notifier.check()
     assert "xoxb-wrong-one" not in str(caught.value)
     with pytest.raises(AuthError):
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
 
 
 @pytest.mark.parametrize(
@@ -108,72 +112,78 @@ def test_a_wrong_token_is_refused_and_never_shown(fake_slack: FakeSlack) -> None
     ],
 )
 def test_a_wrong_channel_is_a_config_error_with_the_fix(
-    fake_slack: FakeSlack, sink: SlackSink, setup: dict[str, bool], code: str
+    fake_slack: FakeSlack, notifier: SlackNotifier, setup: dict[str, bool], code: str
 ) -> None:
     if setup:
         fake_slack.channels["C0OTHER"] = {"is_private": True, "name": "other", **setup}
     with pytest.raises(ConfigError) as caught:
-        sink.send(make_message(channel="C0OTHER"), NOW)
+        notifier.send(make_alert(channel="C0OTHER"), NOW)
     assert "C0OTHER" in str(caught.value) and code in str(caught.value)
     assert "/invite @app" in str(caught.value) or code == "is_archived"
 
 
-def test_a_restricted_workspace_is_a_config_error(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    fake_slack.queue_error("chat.postMessage", error="restricted_action")
+def test_a_restricted_workspace_is_a_config_error(
+    fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    fake_slack.fault(Fault.status(200, error="restricted_action"), match="chat.postMessage")
     with pytest.raises(ConfigError, match=r"restricted_action.*ask an admin"):
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
 
 
-def test_a_missing_scope_names_the_scope(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    fake_slack.queue_error("chat.postMessage", error="missing_scope")
+def test_a_missing_scope_names_the_scope(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
+    fake_slack.fault(Fault.status(200, error="missing_scope"), match="chat.postMessage")
     with pytest.raises(ConfigError, match="missing_scope"):
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
 
 
-def test_rate_limit_carries_slacks_retry_after(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    fake_slack.queue_error("chat.postMessage", status=429, retry_after=7)
+def test_rate_limit_carries_slacks_retry_after(
+    fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    fake_slack.fault(Fault.rate_limited(7), match="chat.postMessage")
     with pytest.raises(TransientError) as caught:
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
     assert caught.value.retry_after == 7.0
     assert not isinstance(caught.value, OutcomeUnknown)
     assert fake_slack.messages == []
-    assert len(fake_slack.calls) == 1, "no retry inside the sink: the deliverer owns retries"
+    assert len(fake_slack.calls) == 1, "no retry inside the notifier: the deliverer owns retries"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_errors_are_transient(fake_slack: FakeSlack, sink: SlackSink, status: int) -> None:
-    fake_slack.queue_error("chat.postMessage", status=status)
+def test_server_errors_are_transient(
+    fake_slack: FakeSlack, notifier: SlackNotifier, status: int
+) -> None:
+    fake_slack.fault(Fault.status(status), match="chat.postMessage")
     with pytest.raises(TransientError, match=str(status)) as caught:
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
     assert caught.value.retry_after is None
     assert not isinstance(caught.value, OutcomeUnknown)
     assert len(fake_slack.calls) == 1
 
 
-def test_other_slack_errors_are_transient(fake_slack: FakeSlack, sink: SlackSink) -> None:
-    fake_slack.queue_error("chat.postMessage", error="fatal_error")
+def test_other_slack_errors_are_transient(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
+    fake_slack.fault(Fault.status(200, error="fatal_error"), match="chat.postMessage")
     with pytest.raises(TransientError, match="fatal_error") as caught:
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
     assert not isinstance(caught.value, OutcomeUnknown)
 
 
 def test_a_lost_answer_is_outcome_unknown_and_sent_only_once(
-    fake_slack: FakeSlack, sink: SlackSink
+    fake_slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    fake_slack.queue_error("chat.postMessage", drop_after_accept=True)
+    fake_slack.fault(Fault.drop_after(), match="chat.postMessage")
     with pytest.raises(OutcomeUnknown) as caught:
-        sink.send(make_message(alert_id=9), NOW)
+        notifier.send(make_alert(alert_id=9), NOW)
     assert caught.value.__cause__ is not None
     assert len(fake_slack.messages) == 1, "slack_sdk's connection retry would have posted twice"
-    found = sink.find_existing(9, None, datetime.now(UTC) - timedelta(minutes=1))
+    found = notifier.find_existing(9, None, datetime.now(UTC) - timedelta(minutes=1))
     assert found == Delivered(channel="C1", ts=fake_slack.messages[0]["ts"])
 
 
 def test_a_slow_answer_beyond_the_timeout_is_outcome_unknown(fake_slack: FakeSlack) -> None:
-    sink = SlackSink(settings_for(fake_slack, timeout_seconds=0.3))
-    fake_slack.queue_error("chat.postMessage", delay=3)
+    notifier = SlackNotifier(settings_for(fake_slack, timeout_seconds=0.3))
+    fake_slack.fault(Fault.slow(3), match="chat.postMessage")
     with pytest.raises(OutcomeUnknown, match="no answer"):
-        sink.send(make_message(), NOW)
+        notifier.send(make_alert(), NOW)
     assert len(fake_slack.calls) == 1
 
 
@@ -191,34 +201,36 @@ def test_nothing_listening_is_transient_not_unknown() -> None:
         context={"env": {TOKEN_ENV: "xoxb-x"}},
     )
     with pytest.raises(TransientError, match="cannot connect") as caught:
-        SlackSink(settings).send(make_message(), NOW)
+        SlackNotifier(settings).send(make_alert(), NOW)
     assert not isinstance(caught.value, OutcomeUnknown)
 
 
-def test_find_existing_matches_by_alert_id_only(fake_slack: FakeSlack, sink: SlackSink) -> None:
+def test_find_existing_matches_by_alert_id_only(
+    fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
     since = datetime.now(UTC) - timedelta(minutes=5)
-    sent = {alert_id: sink.send(make_message(alert_id=alert_id), NOW) for alert_id in (1, 2, 3)}
-    sink.notify("source x paused")
+    sent = {alert_id: notifier.send(make_alert(alert_id=alert_id), NOW) for alert_id in (1, 2, 3)}
+    notifier.notify("source x paused")
     fake_slack.add_message("someone chatting", metadata=None)
     fake_slack.add_message(
         "another app", metadata={"event_type": "other", "event_payload": {"alert_id": 4}}
     )
-    assert sink.find_existing(2, None, since) == sent[2]
-    assert sink.find_existing(4, None, since) is None
-    assert sink.find_existing(99, "C1", since) is None
+    assert notifier.find_existing(2, None, since) == sent[2]
+    assert notifier.find_existing(4, None, since) is None
+    assert notifier.find_existing(99, "C1", since) is None
     method, body = fake_slack.calls[-1]
     assert method == "conversations.history"
     assert body["include_all_metadata"] == "1"
 
 
 def test_find_existing_pages_back_through_a_busy_channel(
-    fake_slack: FakeSlack, sink: SlackSink
+    fake_slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
     since = datetime.now(UTC) - timedelta(minutes=5)
-    target = sink.send(make_message(alert_id=5), NOW)
+    target = notifier.send(make_alert(alert_id=5), NOW)
     for n in range(450):
         fake_slack.add_message(f"chatter {n}")
-    assert sink.find_existing(5, None, since) == target
+    assert notifier.find_existing(5, None, since) == target
     pages = [c for c in fake_slack.calls if c[0] == "conversations.history"]
     assert len(pages) == 3
 
@@ -226,60 +238,58 @@ def test_find_existing_pages_back_through_a_busy_channel(
 def test_find_existing_ignores_messages_before_since() -> None:
     clock = [1_800_000_000.0]
     with FakeSlack(clock=lambda: clock[0]) as fake:
-        sink = SlackSink(settings_for(fake))
-        sink.send(make_message(alert_id=1), NOW)
+        notifier = SlackNotifier(settings_for(fake))
+        notifier.send(make_alert(alert_id=1), NOW)
         clock[0] += 3600
         after = datetime.fromtimestamp(clock[0] - 60, UTC)
-        assert sink.find_existing(1, None, after) is None
-        assert sink.find_existing(1, None, after - timedelta(hours=2)) is not None
+        assert notifier.find_existing(1, None, after) is None
+        assert notifier.find_existing(1, None, after - timedelta(hours=2)) is not None
 
 
-@pytest.mark.parametrize(
-    "queued", [{"status": 500}, {"status": 429, "retry_after": 3}, {"delay": 3}]
-)
+@pytest.mark.parametrize("queued", [Fault.status(500), Fault.rate_limited(3), Fault.slow(3)])
 def test_find_existing_failing_keeps_the_outcome_unknown(
-    fake_slack: FakeSlack, queued: dict[str, Any]
+    fake_slack: FakeSlack, queued: Fault
 ) -> None:
-    sink = SlackSink(settings_for(fake_slack, timeout_seconds=0.3))
-    fake_slack.queue_error("conversations.history", **queued)
+    notifier = SlackNotifier(settings_for(fake_slack, timeout_seconds=0.3))
+    fake_slack.fault(queued, match="conversations.history")
     with pytest.raises(OutcomeUnknown):
-        sink.find_existing(1, None, datetime.now(UTC))
+        notifier.find_existing(1, None, datetime.now(UTC))
 
 
 def test_find_existing_in_a_channel_the_bot_left_is_a_config_error(
-    fake_slack: FakeSlack, sink: SlackSink
+    fake_slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
     fake_slack.channels["C1"]["is_member"] = False
     with pytest.raises(ConfigError, match="not_in_channel"):
-        sink.find_existing(1, None, datetime.now(UTC))
+        notifier.find_existing(1, None, datetime.now(UTC))
 
 
 def test_notify_posts_escaped_text_and_never_raises(
-    fake_slack: FakeSlack, sink: SlackSink, caplog: pytest.LogCaptureFixture
+    fake_slack: FakeSlack, notifier: SlackNotifier, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sink.notify("source <!channel> paused: quota reached")
+    notifier.notify("source <!channel> paused: quota reached")
     assert "&lt;!channel&gt;" in fake_slack.messages[0]["text"]
     assert "<!channel>" not in fake_slack.messages[0]["text"]
-    fake_slack.queue_error("chat.postMessage", error="invalid_auth")
-    fake_slack.queue_error("chat.postMessage", status=503)
+    fake_slack.fault(Fault.status(200, error="invalid_auth"), match="chat.postMessage")
+    fake_slack.fault(Fault.status(503), match="chat.postMessage")
     with caplog.at_level(logging.WARNING):
-        sink.notify("first")
-        sink.notify("second")
+        notifier.notify("first")
+        notifier.notify("second")
     assert len(fake_slack.messages) == 1
     assert "could not post a notice" in caplog.text and "second" in caplog.text
 
 
 def test_check_reports_the_bot_the_team_and_the_private_channel(
-    fake_slack: FakeSlack, sink: SlackSink
+    fake_slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    assert sink.check() == (
+    assert notifier.check() == (
         "authenticated as complaint-monitor in Acme Corp; posting to private channel #complaints; "
         "no app-level token in SLACK_APP_TOKEN: alerts have no buttons"
     )
 
 
 def test_check_proves_the_app_level_token_opens_socket_mode(fake_slack: FakeSlack) -> None:
-    def with_app_token(value: str) -> SlackSink:
+    def with_app_token(value: str) -> SlackNotifier:
         raw = {
             "sink": "slack",
             "token_env": TOKEN_ENV,
@@ -288,7 +298,7 @@ def test_check_proves_the_app_level_token_opens_socket_mode(fake_slack: FakeSlac
             "base_url": fake_slack.base_url,
         }
         env = {TOKEN_ENV: fake_slack.token, "TEST_APP_TOKEN": value}
-        return SlackSink(SlackSettings.model_validate(raw, context={"env": env}))
+        return SlackNotifier(SlackSettings.model_validate(raw, context={"env": env}))
 
     assert (
         with_app_token(fake_slack.app_token)
@@ -299,39 +309,39 @@ def test_check_proves_the_app_level_token_opens_socket_mode(fake_slack: FakeSlac
         with_app_token("xapp-revoked").check()
 
 
-def test_check_refuses_a_public_channel(fake_slack: FakeSlack, sink: SlackSink) -> None:
+def test_check_refuses_a_public_channel(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
     fake_slack.channels["C1"]["is_private"] = False
     with pytest.raises(ConfigError, match="public"):
-        sink.check()
+        notifier.check()
 
 
 def test_check_on_a_channel_the_bot_cannot_see(fake_slack: FakeSlack) -> None:
-    sink = SlackSink(settings_for(fake_slack, channel="C0GONE"))
+    notifier = SlackNotifier(settings_for(fake_slack, channel="C0GONE"))
     with pytest.raises(ConfigError, match=r"C0GONE.*channel_not_found.*/invite @app"):
-        sink.check()
+        notifier.check()
 
 
 def test_the_token_never_reaches_the_logs(
-    fake_slack: FakeSlack, sink: SlackSink, caplog: pytest.LogCaptureFixture
+    fake_slack: FakeSlack, notifier: SlackNotifier, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        sink.check()
-        sink.send(make_message(), NOW)
-        fake_slack.queue_error("chat.postMessage", drop_after_accept=True)
+        notifier.check()
+        notifier.send(make_alert(), NOW)
+        fake_slack.fault(Fault.drop_after(), match="chat.postMessage")
         with pytest.raises(OutcomeUnknown):
-            sink.send(make_message(), NOW)
+            notifier.send(make_alert(), NOW)
     assert caplog.records, "slack_sdk's debug lines were captured"
     assert fake_slack.token not in caplog.text
 
 
-# -- the console sink -----------------------------------------------------------------------
+# -- the console notifier -----------------------------------------------------------------------
 
 
-def test_console_sink_prints_a_readable_alert() -> None:
+def test_console_notifier_prints_a_readable_alert() -> None:
     out = io.StringIO()
-    sink = ConsoleSink(out)
-    first = sink.send(make_message(text="refund please\n\x1b[2Jcleared?", vip=True), NOW)
-    second = sink.send(make_message(), NOW)
+    notifier = ConsoleNotifier(out)
+    first = notifier.send(make_alert(text="refund please\n\x1b[2Jcleared?", vip=True), NOW)
+    second = notifier.send(make_alert(), NOW)
     printed = out.getvalue()
     assert (first, second) == (Delivered("console", "1"), Delivered("console", "2"))
     assert "alert #7: HIGH complaint on X, 12 min ago" in printed
@@ -341,35 +351,35 @@ def test_console_sink_prints_a_readable_alert() -> None:
     assert "https://x.com/dana/status/1002" in printed
     assert "open a direct message: https://x.com/messages/compose?recipient_id=555" in printed
     assert "don't reply in public" in printed
-    assert sink.find_existing(7, None, NOW) is None
-    assert sink.check() == "console output (no Slack token set)"
-    sink.notify("source x paused")
+    assert notifier.find_existing(7, None, NOW) is None
+    assert notifier.check() == "console output (no Slack token set)"
+    notifier.notify("source x paused")
     assert "notice: source x paused" in out.getvalue()
 
 
-# -- choosing a sink, and the settings that choose it ----------------------------------------
+# -- choosing a notifier, and the settings that choose it ----------------------------------------
 
 
 @pytest.mark.parametrize(
     ("raw", "env", "expected"),
     [
-        ({"sink": "console"}, {"SLACK_BOT_TOKEN": "xoxb-1"}, ConsoleSink),
-        ({}, {}, ConsoleSink),
-        ({"channel": "C1"}, {}, ConsoleSink),
-        ({}, {"SLACK_BOT_TOKEN": "xoxb-1"}, ConsoleSink),
-        ({"channel": "C1"}, {"SLACK_BOT_TOKEN": "xoxb-1"}, SlackSink),
-        ({"channel": "C1"}, {"SLACK_BOT_TOKEN": "  "}, ConsoleSink),
-        ({"sink": "slack", "channel": "C1"}, {"SLACK_BOT_TOKEN": "xoxb-1"}, SlackSink),
+        ({"sink": "console"}, {"SLACK_BOT_TOKEN": "xoxb-1"}, ConsoleNotifier),
+        ({}, {}, ConsoleNotifier),
+        ({"channel": "C1"}, {}, ConsoleNotifier),
+        ({}, {"SLACK_BOT_TOKEN": "xoxb-1"}, ConsoleNotifier),
+        ({"channel": "C1"}, {"SLACK_BOT_TOKEN": "xoxb-1"}, SlackNotifier),
+        ({"channel": "C1"}, {"SLACK_BOT_TOKEN": "  "}, ConsoleNotifier),
+        ({"sink": "slack", "channel": "C1"}, {"SLACK_BOT_TOKEN": "xoxb-1"}, SlackNotifier),
     ],
 )
-def test_build_sink_chooses(raw: dict[str, str], env: dict[str, str], expected: type) -> None:
-    sink = build_sink(SlackSettings.model_validate(raw, context={"env": env}))
-    assert type(sink) is expected
+def test_build_notifier_chooses(raw: dict[str, str], env: dict[str, str], expected: type) -> None:
+    notifier = build_notifier(SlackSettings.model_validate(raw, context={"env": env}))
+    assert type(notifier) is expected
 
 
-def test_an_explicit_console_sink_says_why() -> None:
+def test_an_explicit_console_notifier_says_why() -> None:
     settings = SlackSettings.model_validate({"sink": "console"}, context={"env": {}})
-    assert build_sink(settings).check() == 'console output ([slack] sink = "console")'
+    assert build_notifier(settings).check() == 'console output ([slack] sink = "console")'
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.slack.harness import Harness, blocks_text, harness, wait_until
 
@@ -149,7 +150,7 @@ def test_a_complaint_in_a_storm_thread_can_be_claimed(
         text = blocks_text(fake_slack.message(first_reply["ts"]))
         assert text.count("Claimed by") == 1, "only that complaint is claimed"
         assert len(thread_items(fake_slack, parent["ts"])) == 6, "the others are still shown"
-        assert [a for a, _, _ in h.store.events(2)] == ["claim"]
+        assert [a for a, _, _ in h.storage.alerts.events(2)] == ["claim"]
 
 
 def test_a_rate_limited_reply_waits_and_nothing_is_lost_or_doubled(
@@ -157,7 +158,7 @@ def test_a_rate_limited_reply_waits_and_nothing_is_lost_or_doubled(
 ) -> None:
     with harness(tmp_path, fake_slack, slack_table=STORMS) as h:
         feed_outages(h, 10)
-        fake_slack.queue_error("chat.postMessage", status=429, retry_after=1)  # the parent
+        fake_slack.fault(Fault.rate_limited(1), match="chat.postMessage")  # the parent
         h.run_once()
         assert parents(fake_slack) == [] and h.alerts() == [], "none posted on its own either"
         h.clock.advance(2)
@@ -176,7 +177,7 @@ def test_a_reply_whose_answer_was_lost_is_found_in_the_thread_not_posted_twice(
         [parent] = parents(fake_slack)
         h.clock.advance(60)
         feed_outages(h, 4, start=6)
-        fake_slack.queue_error("chat.postMessage", drop_after_accept=True)
+        fake_slack.fault(Fault.drop_after(), match="chat.postMessage")
         h.run_once()
         h.clock.advance(120)
         h.run_once()

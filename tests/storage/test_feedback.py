@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
-
-from monitor.classifier.evaluation import LabeledRow
-from monitor.models import Label
-from monitor.storage import Database, NewPost, Repository
-from monitor.storage.feedback import FeedbackStore
-from monitor.storage.workflow import Person, WorkflowStore
-from tests.storage.test_repository import post, verdict
+from monitor.models import Label, LabeledRow, Person
+from monitor.storage import AlertStore, Database, FeedbackStore, NewPost, PostStore
+from tests.storage.factories import post, verdict
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 ROWS = [
@@ -20,14 +14,6 @@ ROWS = [
     LabeledRow("@acme love the new app", 0),
     LabeledRow("@acme still no signal in Leeds", 1),
 ]
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.close()
 
 
 def test_importing_a_file_twice_adds_nothing_the_second_time(database: Database) -> None:
@@ -60,10 +46,8 @@ def test_slack_feedback_is_training_data_too(database: Database) -> None:
     store = FeedbackStore(database)
     store.import_rows(ROWS, source="team.csv", now=NOW)
     missed = NewPost(post("1"), verdict(label=Label.NOT_COMPLAINT), vip=False, alert_priority=None)
-    Repository(database).store_poll(
-        source="x", platform="x", new_posts=[missed], cursor={}, now=NOW
-    )
-    WorkflowStore(database).report_missed("https://x.com/dana/status/1", Person("U1", "sam"), NOW)
+    PostStore(database).store_poll(source="x", platform="x", new_posts=[missed], cursor={}, now=NOW)
+    AlertStore(database).report_missed("https://x.com/dana/status/1", Person("U1", "sam"), NOW)
 
     examples = store.examples()
     assert examples.by_origin == {"import": 3, "slack": 1}
@@ -77,7 +61,7 @@ def test_a_miss_reported_by_a_link_we_never_stored_teaches_nothing(database: Dat
     worth recording, but not a text to learn complaint language from."""
     store = FeedbackStore(database)
     store.import_rows(ROWS, source="team.csv", now=NOW)
-    WorkflowStore(database).report_missed(
+    AlertStore(database).report_missed(
         "https://reddit.com/r/acme/comments/abc", Person("U1", "sam"), NOW
     )
     assert list(store.examples().rows) == ROWS

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config import BrandSettings
-from monitor.matching import BrandMatcher
+from monitor.brand import BrandMatcher, BrandSettings
 
 BRAND = BrandSettings(
     name="Acme",

@@ -1,4 +1,5 @@
-"""Build the posts and verdicts the Slack tests render; defaults are a plain, typical complaint."""
+"""Test data shared across the suite: posts, verdicts and alerts. Defaults are a plain, typical
+complaint; pass a field to change it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.models import Author, Label, Post, Reason, Severity, Verdict
-from monitor.slack.sink import AlertMessage
+from monitor.models import Alert, Author, Label, Post, Reason, Severity, Verdict
 
 NOW = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
 
@@ -42,10 +42,11 @@ def make_verdict(**changes: Any) -> Verdict:
     return replace(verdict, **changes)
 
 
-def make_message(
+def make_alert(
     *, alert_id: int = 7, vip: bool = False, channel: str | None = None, **post_changes: Any
-) -> AlertMessage:
-    return AlertMessage(
+) -> Alert:
+    """A pending alert (nobody has acted on it) for a post with `post_changes`."""
+    return Alert(
         alert_id=alert_id,
         post=make_post(**post_changes),
         verdict=make_verdict(),

@@ -3,8 +3,11 @@
 `SocketModeListener` keeps a WebSocket open to Slack with the app-level token (slack_sdk's own
 `SocketModeClient`, which reconnects after drops) and acknowledges every envelope at once: Slack
 shows the user an error when the ack takes more than 3 seconds, so the work happens after it.
+Its `Health` says once that it cannot connect and once that it is connected again.
 `Interactions` turns a click into a recorded action (who, what, when) and rewrites the message
-with ``chat.update`` so the whole channel sees who took it.
+with ``chat.update`` from what the database says now, so the whole channel sees who took it.
+The database is the truth: a message is always rebuilt from the alerts it shows, never patched
+from what the click payload claims the message looked like.
 
 Clicks understood (action_id → effect): ``cm_claim``, ``cm_resolve``, ``cm_not_complaint``, the
 overflow ``cm_more`` (``mute:<id>``, ``reopen:<id>``) and, in storm threads, ``cm_item``
@@ -14,33 +17,34 @@ overflow ``cm_more`` (``mute:<id>``, ``reopen:<id>``) and, in storm threads, ``c
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from monitor.clock import Clock
 from monitor.errors import MonitorError, StorageUnavailable
-from monitor.slack.blocks import ACTION_PREFIX
-from monitor.slack.escaping import escape_mrkdwn, safe_url
-from monitor.slack.render import refresh_message
+from monitor.health import Health, Outage
+from monitor.models import Person
+from monitor.slack.blocks import ACTION_PREFIX, USER_ID
+from monitor.slack.client import SlackClient
+from monitor.slack.escaping import escape_mrkdwn
 from monitor.slack.settings import SlackSettings
-from monitor.slack.sink import SlackSink
-from monitor.storage.workflow import ACTIONS, Person, WorkflowStore
+from monitor.slack.storm_blocks import message_layout
+from monitor.storage.alerts import Action, AlertStore
+from monitor.text import safe_url
 
 log = logging.getLogger(__name__)
 
 SLASH_BUDGET_SECONDS = 2.0
 """A slash command is answered in its ack when the work takes less than this (Slack's limit
 is 3 s); otherwise the ack says it is being recorded and the work finishes after."""
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 USAGE = (
     "Usage: `/complaint-monitor missed <link to the post>`: report a complaint the monitor "
     "did not alert on, so the classifier learns from it."
@@ -49,7 +53,7 @@ USAGE = (
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    action: str
+    action: Action
     alert_id: int
     person: Person
     channel: str | None
@@ -61,7 +65,7 @@ def parse_click(payload: dict[str, Any]) -> list[Click]:
     values) is ignored."""
     user = payload.get("user") or {}
     user_id = str(user.get("id") or "")
-    if not _USER_ID.match(user_id):
+    if not USER_ID.match(user_id):
         return []
     person = Person(user_id, str(user.get("username") or user.get("name") or "") or None)
     container = payload.get("container") or {}
@@ -76,9 +80,11 @@ def parse_click(payload: dict[str, Any]) -> list[Click]:
         name, _, raw_id = value.rpartition(":")
         if not name:
             name = action_id.removeprefix(ACTION_PREFIX)
-        if name not in ACTIONS or not raw_id.isdigit():
+        if name not in set(Action) or not raw_id.isdigit():
             continue
-        clicks.append(Click(name, int(raw_id), person, channel, container.get("message_ts")))
+        clicks.append(
+            Click(Action(name), int(raw_id), person, channel, container.get("message_ts"))
+        )
     return clicks
 
 
@@ -96,9 +102,12 @@ def parse_missed_url(text: str) -> str | None:
 class Interactions:
     """What a click or a command does. Every method is safe to call from any thread."""
 
-    def __init__(self, store: WorkflowStore, sink: SlackSink, clock: Clock) -> None:
-        self.store = store
-        self.sink = sink
+    def __init__(
+        self, alerts: AlertStore, client: SlackClient, settings: SlackSettings, clock: Clock
+    ) -> None:
+        self.alerts = alerts
+        self.client = client
+        self.settings = settings
         self.clock = clock
 
     def handle_block_actions(self, payload: dict[str, Any]) -> None:
@@ -108,7 +117,7 @@ class Interactions:
     def apply(self, click: Click) -> None:
         now = self.clock.now()
         try:
-            result = self.store.apply(click.alert_id, click.action, click.person, now)
+            result = self.alerts.apply(click.alert_id, click.action, click.person, now)
         except StorageUnavailable as err:
             log.error("click %s on alert=%d not recorded: %s", click.action, click.alert_id, err)
             self._tell(
@@ -120,7 +129,7 @@ class Interactions:
         if result is None:
             self._tell(click, "This alert is no longer in the monitor's database.")
             return
-        view = result.view
+        alert = result.alert
         log.info(
             "alert=%d %s by %s (%s)%s",
             click.alert_id,
@@ -129,10 +138,10 @@ class Interactions:
             click.person.id,
             "" if result.changed else ", no change",
         )
-        if view.channel is None or view.slack_ts is None:
+        if alert.channel is None or alert.slack_ts is None:
             return
         try:
-            refresh_message(self.sink, self.store, view.channel, view.slack_ts, now)
+            self.refresh_message(alert.channel, alert.slack_ts, now)
         except MonitorError as err:
             log.warning(
                 "alert=%d: %s recorded but the message not updated: %s",
@@ -146,16 +155,26 @@ class Interactions:
                 "updated; it will show on the next change.",
             )
 
+    def refresh_message(self, channel: str, ts: str, now: datetime) -> bool:
+        """chat.update the message at (channel, ts) from the database; False if it shows no
+        alert. Raises what `SlackClient.update` raises: the caller decides whom to tell."""
+        alerts = self.alerts.alerts_in_message(channel, ts)
+        if not alerts:
+            return False
+        text, blocks = message_layout(alerts, now, self.settings)
+        self.client.update(channel, ts, text, blocks)
+        return True
+
     def handle_slash_command(self, payload: dict[str, Any]) -> str:
         """The text shown (only) to the person who typed the command."""
         user_id = str(payload.get("user_id") or "")
-        if not _USER_ID.match(user_id):
+        if not USER_ID.match(user_id):
             return USAGE
         url = parse_missed_url(str(payload.get("text") or ""))
         if url is None:
             return USAGE
         person = Person(user_id, str(payload.get("user_name") or "") or None)
-        report = self.store.report_missed(url, person, self.clock.now())
+        report = self.alerts.report_missed(url, person, self.clock.now())
         log.info("missed complaint reported by %s: %s (post %s)", user_id, url, report.post_id)
         known = "a post the monitor had seen" if report.post_id else "a post the monitor never saw"
         return (
@@ -165,7 +184,7 @@ class Interactions:
 
     def _tell(self, click: Click, text: str) -> None:
         if click.channel:
-            self.sink.ephemeral(click.channel, click.person.id, text)
+            self.client.ephemeral(click.channel, click.person.id, text)
 
 
 class SocketModeListener:
@@ -174,8 +193,9 @@ class SocketModeListener:
     def __init__(
         self,
         settings: SlackSettings,
-        sink: SlackSink,
+        client: SlackClient,
         interactions: Interactions,
+        clock: Clock,
         *,
         ping_interval: float = 10.0,
         retry_seconds: float = 30.0,
@@ -184,7 +204,8 @@ class SocketModeListener:
         if token is None:
             raise ValueError("Socket Mode needs [slack] app_token_env set")
         self._app_token = token.get_secret_value()
-        self.sink = sink
+        self.client = client
+        self.health = Health("Socket Mode", log, clock, remind_seconds=10 * retry_seconds)
         self.interactions = interactions
         self.ping_interval = ping_interval
         self.retry_seconds = retry_seconds
@@ -203,12 +224,10 @@ class SocketModeListener:
         self._thread.start()
 
     def _connect_loop(self) -> None:
-        web = self.sink.client
-        failures = 0
         while not self._stop.is_set():
             client = SocketModeClient(
                 app_token=self._app_token,
-                web_client=WebClient(base_url=web.base_url, timeout=web.timeout, retry_handlers=[]),
+                web_client=self.client.tokenless(),
                 ping_interval=self.ping_interval,
                 auto_reconnect_enabled=True,
                 logger=logging.getLogger("monitor.slack.socket_mode"),
@@ -218,20 +237,31 @@ class SocketModeListener:
                 client.connect()
             except Exception as err:
                 client.close()
-                failures += 1
-                if failures == 1 or failures % 10 == 0:
-                    log.error(
-                        "Socket Mode: cannot connect (%s: %s); buttons wait, alerts still go "
-                        "out; retrying every %.0fs",
-                        type(err).__name__,
-                        err,
-                        self.retry_seconds,
-                    )
+                self.health.fail(
+                    "cannot connect",
+                    f"{type(err).__name__}: {err}",
+                    self._cannot_connect,
+                    reminder=self._cannot_connect,
+                    level=logging.ERROR,
+                )
                 self._stop.wait(self.retry_seconds)
                 continue
             self._client = client
-            log.info("Socket Mode connected: buttons and /complaint-monitor are live")
+            if self.health.recover(self._connected_again) is None:
+                log.info("Socket Mode connected: buttons and /complaint-monitor are live")
             return
+
+    def _cannot_connect(self, outage: Outage) -> str:
+        return (
+            f"Socket Mode: cannot connect ({outage.error}); buttons wait, alerts still go out; "
+            f"retrying every {self.retry_seconds:.0f}s"
+        )
+
+    def _connected_again(self, outage: Outage) -> str:
+        return (
+            f"Socket Mode connected after {outage.failures} failed attempts: buttons and "
+            "/complaint-monitor are live"
+        )
 
     def _on_request(self, client: Any, request: SocketModeRequest) -> None:
         """Ack first (Slack's 3 s), then work; a slash command answers in its ack if quick."""

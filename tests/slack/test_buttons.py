@@ -4,12 +4,15 @@ what, when."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
-from monitor.storage.workflow import Person
+from monitor.models import Person
+from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.slack.harness import REFUND, Harness, action_ids, blocks_text, harness, wait_until
@@ -40,7 +43,7 @@ def test_without_an_app_token_alerts_go_out_without_buttons(
         [alert] = h.alerts()
         assert action_ids(alert) == []
         assert "still waiting on my refund" in blocks_text(alert)
-        assert h.daemon.workflow is not None and h.daemon.workflow.listener is None
+        assert h.daemon.slack_app is not None and h.daemon.slack_app.listener is None
 
 
 def test_claim_then_resolve_updates_the_message_and_records_who_and_when(
@@ -96,17 +99,21 @@ def test_not_a_complaint_and_resolved_become_labels_and_reopen_takes_them_back(
         wait_until(
             lambda: "Not a complaint, said <@U0BOB0002>" in blocks_text(fake_slack.message(ts))
         )
-        assert h.store.feedback() == [(1, REFUND, 0, "slack", "U0BOB0002")]
+        assert h.storage.feedback.feedback() == [(1, REFUND, 0, "slack", "U0BOB0002")]
 
         fake_slack.click(ts, "cm_more", option="reopen:1", user="U0BOB0002")
         wait_until(lambda: "cm_claim" in action_ids(fake_slack.message(ts)))
         assert "said <@" not in blocks_text(fake_slack.message(ts))
-        assert h.store.feedback() == [], "a mistaken click taken back is not a training label"
-        assert [a for a, _, _ in h.store.events(1)] == ["not_complaint", "reopen"]
+        assert h.storage.feedback.feedback() == [], (
+            "a mistaken click taken back is not a training label"
+        )
+        assert [a for a, _, _ in h.storage.alerts.events(1)] == ["not_complaint", "reopen"]
 
         fake_slack.click(ts, "cm_resolve", user="U0BOB0002")
-        wait_until(lambda: h.store.feedback() != [])
-        assert h.store.feedback() == [(1, REFUND, 1, "slack", "U0BOB0002")], "a confirmed complaint"
+        wait_until(lambda: h.storage.feedback.feedback() != [])
+        assert h.storage.feedback.feedback() == [(1, REFUND, 1, "slack", "U0BOB0002")], (
+            "a confirmed complaint"
+        )
 
 
 def test_mute_author_is_shown_recorded_and_honoured_by_the_next_poll(
@@ -119,7 +126,7 @@ def test_mute_author_is_shown_recorded_and_honoured_by_the_next_poll(
         ts = h.alerts()[0]["ts"]
         fake_slack.click(ts, "cm_more", option="🔇 Mute author", user="U0ALICE01")
         wait_until(lambda: "Author muted by <@U0ALICE01>" in blocks_text(fake_slack.message(ts)))
-        assert h.daemon.repository.muted_authors() == {("x", "dana")}
+        assert h.storage.posts.muted_authors() == {("x", "dana")}
 
         h.feed("@acme refund still missing, this is the third time I ask", author="@DANA")
         h.feed("@acme my parcel never arrived, need a refund", author="sam")
@@ -143,7 +150,7 @@ def test_missed_command_records_a_positive_label(tmp_path: Path, fake_slack: Fak
         rubbish = fake_slack.slash_command("missed <!channel>")
         assert fake_slack.socket_mode.wait_for_ack(rubbish)
         assert "Usage" in rubbish.ack["payload"]["text"]  # type: ignore[index]
-        assert h.store.feedback() == [
+        assert h.storage.feedback.feedback() == [
             (1, "Acme support was great today, thanks!", 1, "slack", "U0ALICE01"),
             (None, "https://reddit.com/r/acme/comments/abc", 1, "slack", "U0ALICE01"),
         ]
@@ -163,6 +170,23 @@ def test_clicks_still_work_after_the_connection_drops(
         assert fake_slack.socket_mode.wait_for_ack(click, timeout=5)
         wait_until(lambda: "Claimed by" in blocks_text(fake_slack.message(ts)))
         assert fake_slack.socket_mode.tickets_issued >= 2, "a fresh URL from apps.connections.open"
+
+
+def test_socket_mode_says_once_it_cannot_connect_and_once_it_is_back(
+    tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with harness(tmp_path, fake_slack) as h:
+        app = h.daemon.slack_app
+        assert app is not None and app.listener is not None
+        listener = app.listener
+        listener.retry_seconds = 0.05
+        fake_slack.fault(Fault.status(503), match="apps.connections.open", times=3)
+        with caplog.at_level(logging.INFO, logger="monitor.slack.buttons"):
+            app.start()
+            wait_until(lambda: listener.connected, timeout=10)
+        said = [r.getMessage() for r in caplog.records if r.name == "monitor.slack.buttons"]
+        assert sum("cannot connect" in line for line in said) == 1, said
+        assert any("connected after 3 failed attempts" in line for line in said), said
 
 
 def test_a_disconnect_request_is_followed_by_a_new_connection(
@@ -186,12 +210,12 @@ def test_a_failed_message_update_is_told_to_the_clicker_and_the_click_kept(
         h.feed(REFUND)
         h.run_once()
         h.start_buttons()
-        fake_slack.queue_error("chat.update", status=503)
+        fake_slack.fault(Fault.status(503), match="chat.update")
         fake_slack.click(h.alerts()[0]["ts"], "cm_claim")
         wait_until(lambda: fake_slack.ephemerals)
         assert fake_slack.ephemerals[0]["user"] == "U0ALICE01"
         assert "recorded" in fake_slack.ephemerals[0]["text"]
-        assert [a for a, _, _ in h.store.events(1)] == ["claim"]
+        assert [a for a, _, _ in h.storage.alerts.events(1)] == ["claim"]
 
 
 def test_clicks_with_foreign_or_forged_values_change_nothing(
@@ -201,7 +225,7 @@ def test_clicks_with_foreign_or_forged_values_change_nothing(
         h.feed(REFUND)
         h.run_once()
         h.start_buttons()
-        assert h.store.apply(999, "claim", Person("U0ALICE01"), h.clock.now()) is None
+        assert h.storage.alerts.apply(999, "claim", Person("U0ALICE01"), h.clock.now()) is None
         envelope = fake_slack.socket_mode.push(
             "interactive",
             {
@@ -214,7 +238,7 @@ def test_clicks_with_foreign_or_forged_values_change_nothing(
             },
         )
         assert fake_slack.socket_mode.wait_for_ack(envelope), "acked even when ignored"
-        assert h.store.events(1) == []
+        assert h.storage.alerts.events(1) == []
 
 
 def test_a_click_during_a_database_outage_is_refused_politely_and_works_after(

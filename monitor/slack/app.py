@@ -1,7 +1,7 @@
 """The support team's workflow in Slack, as one object the daemon starts and stops.
 
 Buttons and escalation need Socket Mode (``[slack] app_token_env``); storms and the digest only
-need the bot token. With the console sink none of this runs: alerts print, nothing else.
+need the bot token. With the console notifier none of this runs: alerts print, nothing else.
 """
 
 from __future__ import annotations
@@ -13,42 +13,47 @@ from apscheduler.triggers.cron import CronTrigger
 
 from monitor.clock import Clock
 from monitor.errors import AuthError, ConfigError, MonitorError
+from monitor.slack.buttons import Interactions, SocketModeListener
 from monitor.slack.digest import DigestSender
 from monitor.slack.escalation import EscalationReport, Escalator
-from monitor.slack.interactivity import Interactions, SocketModeListener
 from monitor.slack.settings import SlackSettings
-from monitor.slack.sink import SlackSink
+from monitor.slack.sink import SlackNotifier
 from monitor.slack.storms import StormReport, StormSender
-from monitor.storage import Repository
-from monitor.storage.workflow import WorkflowStore
+from monitor.storage import Storage
 
 log = logging.getLogger(__name__)
 
 
-class SlackWorkflow:
+class SlackApp:
     def __init__(
         self,
         settings: SlackSettings,
-        sink: SlackSink,
-        repository: Repository,
+        notifier: SlackNotifier,
+        storage: Storage,
         clock: Clock,
         *,
         ping_interval: float = 10.0,
     ) -> None:
         self.settings = settings
-        self.sink = sink
-        self.store = WorkflowStore(repository.database, settings.channel)
-        self.interactions = Interactions(self.store, sink, clock)
+        self.client = client = notifier.client
+        self.interactions = Interactions(storage.alerts, client, settings, clock)
         self.listener: SocketModeListener | None = None
         self.escalator: Escalator | None = None
         if settings.interactive:
             self.listener = SocketModeListener(
-                settings, sink, self.interactions, ping_interval=ping_interval
+                settings, client, self.interactions, clock, ping_interval=ping_interval
             )
-            self.escalator = Escalator(settings.escalation, self.store, sink, clock)
-        self.storms = StormSender(settings.storms, self.store, repository, sink, clock)
+            self.escalator = Escalator(settings.escalation, storage.alerts, client, clock)
+        self.storms = StormSender(
+            settings.storms,
+            storage.storms,
+            storage.outbox,
+            client,
+            clock,
+            buttons=settings.interactive,
+        )
         self.digest = (
-            DigestSender(settings.digest, self.store, sink, clock)
+            DigestSender(settings.digest, storage.leases, storage.reports, client, clock)
             if settings.digest.enabled
             else None
         )
@@ -57,7 +62,7 @@ class SlackWorkflow:
         """At start-up: a public or unreachable channel stops the daemon (ConfigError); Slack
         being down does not (alerts wait in the outbox)."""
         try:
-            for line in self.sink.verify_channels():
+            for line in self.client.verify_channels():
                 log.info("slack: %s", line)
         except ConfigError:
             raise

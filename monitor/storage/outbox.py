@@ -1,0 +1,104 @@
+"""The outbox: alerts the pipeline wrote as pending, taken by a deliverer, sent, never dropped.
+
+A deliverer claims a batch (a lease: their next attempt moves `lease` ahead), records each
+attempt BEFORE it starts, then records Slack's answer: sent, or a failure with its retry time.
+An attempt whose answer never came keeps `outcome_unknown`, so the next one looks before sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from monitor.models import Alert, DeliveryStatus
+from monitor.storage.database import Database, skip_locked
+from monitor.storage.tables import AlertRow, load_alerts
+
+DELIVERY_ORDER = (AlertRow.priority.desc(), AlertRow.created_at, AlertRow.id)
+"""VIPs and severe complaints first (their priority), then oldest."""
+
+
+class Outbox:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def claim_due(self, now: datetime, lease: timedelta, limit: int = 50) -> list[Alert]:
+        """Take a batch of due alerts for this deliverer, in `DELIVERY_ORDER`.
+
+        Claiming pushes their next attempt `lease` into the future, so another replica (or the
+        next round) leaves them alone; on PostgreSQL rows locked by another replica's claim are
+        skipped, so replicas split the outbox instead of racing. A replica that dies mid-batch
+        releases its share when the lease runs out.
+        """
+        with self.database.session() as session:
+            query = (
+                select(AlertRow.id)
+                .where(
+                    AlertRow.status != DeliveryStatus.SENT.value, AlertRow.next_attempt_at <= now
+                )
+                .order_by(*DELIVERY_ORDER)
+                .limit(limit)
+            )
+            ids = list(session.scalars(skip_locked(session, query)))
+            if not ids:
+                return []
+            claimed = load_alerts(session, AlertRow.id.in_(ids), order_by=DELIVERY_ORDER)
+            session.execute(
+                update(AlertRow).where(AlertRow.id.in_(ids)).values(next_attempt_at=now + lease)
+            )
+        return claimed
+
+    def mark_attempt(self, alert_id: int, now: datetime) -> None:
+        """Record that a send is starting, BEFORE it starts.
+
+        If we die between here and `record_sent`, `outcome_unknown` stays set and the next
+        attempt looks for the message in the channel before sending.
+        """
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(attempts=AlertRow.attempts + 1, last_attempt_at=now, outcome_unknown=True)
+            )
+
+    def record_sent(self, alert_id: int, *, channel: str, ts: str, now: datetime) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    status=DeliveryStatus.SENT.value,
+                    channel=channel,
+                    slack_ts=ts,
+                    sent_at=now,
+                    outcome_unknown=False,
+                    last_error=None,
+                )
+            )
+
+    def record_failure(
+        self, alert_id: int, *, error: str, retry_at: datetime, outcome_unknown: bool
+    ) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    status=DeliveryStatus.FAILED.value,
+                    last_error=error[:2000],
+                    next_attempt_at=retry_at,
+                    outcome_unknown=outcome_unknown,
+                )
+            )
+
+    def release(self, alert_ids: Iterable[int], retry_at: datetime) -> None:
+        """Give claimed alerts back untried, due at `retry_at` (e.g. their channel is paused)."""
+        ids = list(alert_ids)
+        if not ids:
+            return
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow).where(AlertRow.id.in_(ids)).values(next_attempt_at=retry_at)
+            )

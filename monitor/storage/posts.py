@@ -1,0 +1,259 @@
+"""Posts: what the pipeline stores each poll, what it already knows, and what retention drops.
+
+`store_poll` is the heart: a poll's new posts, their verdicts, their pending alerts and the
+source's next cursor are written in ONE transaction, so the cursor never moves past a post that
+was not stored. Posts are inserted with ON CONFLICT DO NOTHING, so a page fetched twice (or by
+two replicas) is stored once, and only the transaction that inserted a post writes its alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from monitor.models import Cursor, DeliveryStatus, Post, Verdict
+from monitor.storage.database import Database, insert
+from monitor.storage.tables import (
+    AlertRow,
+    ClassificationRow,
+    DailyCountRow,
+    FeedbackRow,
+    MutedAuthorRow,
+    PostRow,
+    SourceCursorRow,
+    alert_values,
+    classification_values,
+    post_values,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """A post that passed the filters, with its verdict and whether it is a VIP's."""
+
+    post: Post
+    verdict: Verdict
+    vip: bool
+    alert_priority: int | None
+    """None: no alert (not a complaint); otherwise the outbox priority (higher goes first)."""
+    channel: str | None = None
+    topic: str | None = None
+    """What the complaint is about (groups storms); the pipeline's `topic` finds it."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPoll:
+    inserted: int
+    alerts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVerdict:
+    """A stored post with the verdict it got when stored: what `replay` needs to judge it again."""
+
+    post_id: int
+    platform: str
+    external_id: str
+    url: str
+    text: str
+    language: str | None
+    author_handle: str
+    author_followers: int | None
+    label: str
+    score: float
+    severity: str
+    classifier_version: str
+
+
+class PostStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def load_cursor(self, source: str) -> Cursor | None:
+        with self.database.session() as session:
+            row = session.get(SourceCursorRow, source)
+            return dict(row.cursor) if row is not None else None
+
+    def known_ids(self, platform: str, external_ids: Iterable[str]) -> set[str]:
+        """Which of these posts are stored already (so we don't classify them again)."""
+        ids = list(dict.fromkeys(external_ids))
+        found: set[str] = set()
+        with self.database.session() as session:
+            for chunk in _chunks(ids, 500):
+                rows = session.scalars(
+                    select(PostRow.external_id).where(
+                        PostRow.platform == platform, PostRow.external_id.in_(chunk)
+                    )
+                )
+                found.update(rows)
+        return found
+
+    def store_poll(
+        self,
+        *,
+        source: str,
+        platform: str,
+        new_posts: Sequence[NewPost],
+        cursor: Cursor,
+        now: datetime,
+    ) -> StoredPoll:
+        """Posts, verdicts, alerts and the cursor, atomically."""
+        with self.database.session() as session:
+            ids = _insert_posts(session, source, new_posts, now)
+            ours = [item for item in new_posts if item.post.key in ids]
+            if ours:
+                session.execute(
+                    insert(session, ClassificationRow),
+                    [classification_values(ids[i.post.key], i.verdict, i.vip, now) for i in ours],
+                )
+            alerts = [i for i in ours if i.alert_priority is not None]
+            if alerts:
+                session.execute(
+                    insert(session, AlertRow),
+                    [_alert_values(ids[i.post.key], i, now) for i in alerts],
+                )
+            _save_cursor(session, source, platform, cursor, now)
+        return StoredPoll(inserted=len(ours), alerts=len(alerts))
+
+    def muted_authors(self) -> set[tuple[str, str]]:
+        """(platform, lower-case handle) of every author muted from Slack ("Mute author")."""
+        with self.database.session() as session:
+            rows = session.execute(select(MutedAuthorRow.platform, MutedAuthorRow.handle))
+            return {(platform, handle) for platform, handle in rows}
+
+    def purge_before(self, cutoff: datetime, batch_size: int = 500) -> int:
+        """Retention: delete posts fetched before `cutoff` with their verdicts and alerts, a
+        batch per transaction (so the database is never locked for long), adding them to
+        `daily_counts` first. Alerts not yet delivered are kept, with their posts: nothing
+        unsent is purged."""
+        purged = 0
+        while True:
+            with self.database.session() as session:
+                batch = _purge_batch(session, cutoff, batch_size)
+            if not batch:
+                return purged
+            purged += batch
+
+    def stored_verdicts(self, since: datetime, batch_size: int = 500) -> Iterator[StoredVerdict]:
+        """Posts stored (fetched) since `since` with their verdicts, oldest first, for `replay`.
+
+        Keyed on `fetched_at`, like `stats` and retention: what the daemon kept in that window,
+        whatever the platform's own date says. Streamed `batch_size` rows at a time from one
+        read-only query (a consistent snapshot), so a large store is never loaded at once.
+        """
+        query = (
+            select(
+                PostRow.id.label("post_id"),
+                PostRow.platform,
+                PostRow.external_id,
+                PostRow.url,
+                PostRow.text,
+                PostRow.language,
+                PostRow.author_handle,
+                PostRow.author_followers,
+                ClassificationRow.label,
+                ClassificationRow.score,
+                ClassificationRow.severity,
+                ClassificationRow.classifier_version,
+            )
+            .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+            .where(PostRow.fetched_at >= since)
+            .order_by(PostRow.fetched_at, PostRow.id)
+            .execution_options(yield_per=batch_size)
+        )
+        with self.database.session() as session:
+            for row in session.execute(query):
+                yield StoredVerdict(**row._asdict())  # columns named as its fields
+
+
+def _insert_posts(
+    session: Session, source: str, new_posts: Sequence[NewPost], now: datetime
+) -> dict[tuple[str, str], int]:
+    """The ids of the posts this transaction inserted: those another one stored are absent."""
+    if not new_posts:
+        return {}
+    statement = insert(session, PostRow).on_conflict_do_nothing(
+        index_elements=["platform", "external_id"]
+    )
+    returning = statement.returning(PostRow.id, PostRow.platform, PostRow.external_id)
+    rows = session.execute(returning, [post_values(i.post, source, now) for i in new_posts])
+    return {(platform, external_id): id_ for id_, platform, external_id in rows}
+
+
+def _alert_values(post_id: int, item: NewPost, now: datetime) -> dict[str, object]:
+    assert item.alert_priority is not None
+    return alert_values(post_id, item.alert_priority, item.channel, item.topic, now)
+
+
+def _save_cursor(
+    session: Session, source: str, platform: str, cursor: Cursor, now: datetime
+) -> None:
+    row = session.get(SourceCursorRow, source)
+    if row is None:
+        session.add(
+            SourceCursorRow(source=source, platform=platform, cursor=cursor, updated_at=now)
+        )
+    else:
+        row.cursor = cursor
+        row.updated_at = now
+
+
+def _purge_batch(session: Session, cutoff: datetime, batch_size: int) -> int:
+    """One batch of retention, counted in `daily_counts` before it is deleted."""
+    sent = DeliveryStatus.SENT.value
+    rows = session.execute(
+        select(
+            PostRow.id,
+            PostRow.fetched_at,
+            PostRow.platform,
+            ClassificationRow.label,
+            AlertRow.status,
+        )
+        .outerjoin(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+        .outerjoin(AlertRow, AlertRow.post_id == PostRow.id)
+        .where(PostRow.fetched_at < cutoff)
+        .where((AlertRow.id.is_(None)) | (AlertRow.status == sent))
+        .order_by(PostRow.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return 0
+    counts: dict[tuple[date, str, str], list[int]] = {}
+    for _id, fetched_at, platform, label, status in rows:
+        entry = counts.setdefault((fetched_at.date(), platform, label or "unclassified"), [0, 0])
+        entry[0] += 1
+        entry[1] += status == sent
+    for (day, platform, label), (posts, alerts_sent) in counts.items():
+        _add_daily_count(session, day, platform, label, posts, alerts_sent)
+    ids = [row[0] for row in rows]
+    session.execute(delete(AlertRow).where(AlertRow.post_id.in_(ids)))
+    session.execute(delete(ClassificationRow).where(ClassificationRow.post_id.in_(ids)))
+    session.execute(update(FeedbackRow).where(FeedbackRow.post_id.in_(ids)).values(post_id=None))
+    session.execute(delete(PostRow).where(PostRow.id.in_(ids)))
+    return len(ids)
+
+
+def _add_daily_count(
+    session: Session, day: date, platform: str, label: str, posts: int, sent: int
+) -> None:
+    statement = insert(session, DailyCountRow).values(
+        day=day, platform=platform, label=label, posts=posts, alerts_sent=sent
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "platform", "label"],
+            set_={
+                "posts": DailyCountRow.posts + posts,
+                "alerts_sent": DailyCountRow.alerts_sent + sent,
+            },
+        )
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

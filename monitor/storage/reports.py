@@ -1,0 +1,246 @@
+"""Figures for people, read-only: `complaint-monitor stats`, response times, the daily digest.
+
+Nothing here writes. Counts of posts already purged by retention come from `daily_counts`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from monitor.models import Alert, AlertState, DeliveryStatus
+from monitor.storage.alerts import Action
+from monitor.storage.database import Database
+from monitor.storage.feedback import SLACK_ORIGIN
+from monitor.storage.tables import (
+    AlertEventRow,
+    AlertRow,
+    ClassificationRow,
+    DailyCountRow,
+    FeedbackRow,
+    PostRow,
+    load_alerts,
+)
+
+TAKING = (Action.CLAIM.value, Action.RESOLVE.value, Action.NOT_COMPLAINT.value)
+"""The clicks that take an alert: closing one unclaimed counts as claiming it then."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestData:
+    since: datetime
+    until: datetime
+    by_platform: dict[str, int]
+    by_severity: dict[str, int]
+    alerts_sent: int
+    not_complaint_clicks: int
+    median_seconds_to_claim: float | None
+    top_topics: list[tuple[str, int]]
+    slowest_unclaimed: list[Alert]
+
+    @property
+    def precision(self) -> float | None:
+        """Share of alerts sent that the team did not mark "Not a complaint"."""
+        if not self.alerts_sent:
+            return None
+        return max(0.0, (self.alerts_sent - self.not_complaint_clicks) / self.alerts_sent)
+
+
+class Reports:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def stats(self, since: datetime) -> dict[str, Any]:
+        """Posts by platform and label, alerts by status, the median time from post to alert,
+        and why undelivered alerts wait, for posts fetched since `since`."""
+        recent: ColumnElement[bool] = PostRow.fetched_at >= since
+        with self.database.session() as session:
+            by_platform = _counts(session, select(PostRow.platform).where(recent))
+            by_label = _counts(session, select(ClassificationRow.label).join(PostRow).where(recent))
+            by_status = _counts(session, select(AlertRow.status).join(PostRow).where(recent))
+            delays = [
+                (sent - created).total_seconds()
+                for sent, created in session.execute(
+                    select(AlertRow.sent_at, PostRow.created_at)
+                    .join(PostRow)
+                    .where(recent, AlertRow.sent_at.is_not(None))
+                ).all()
+                if sent is not None
+            ]
+            errors = _counts(
+                session,
+                select(AlertRow.last_error).where(
+                    AlertRow.status != DeliveryStatus.SENT.value, AlertRow.last_error.is_not(None)
+                ),
+            )
+            for platform, label, posts in session.execute(
+                select(DailyCountRow.platform, DailyCountRow.label, DailyCountRow.posts).where(
+                    DailyCountRow.day >= since.date()
+                )
+            ).all():
+                by_platform[platform] = by_platform.get(platform, 0) + posts
+                by_label[label] = by_label.get(label, 0) + posts
+        return {
+            "since": since.isoformat(),
+            "posts_by_platform": by_platform,
+            "posts_by_label": by_label,
+            "alerts_by_status": by_status,
+            "median_seconds_post_to_alert": round(statistics.median(delays), 1) if delays else None,
+            "undelivered_alert_errors": errors,
+        }
+
+    def response_times(self, since: datetime) -> dict[str, dict[str, dict[str, float | int]]]:
+        """Median and 90th percentile seconds from posting to the first claim and to the first
+        resolution, by severity, for alerts sent since `since`. Closing an alert unclaimed
+        counts as claiming it then."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(
+                    AlertRow.id,
+                    ClassificationRow.severity,
+                    AlertRow.sent_at,
+                    AlertEventRow.action,
+                    func.min(AlertEventRow.created_at),
+                )
+                .join(AlertRow, AlertEventRow.alert_id == AlertRow.id)
+                .join(ClassificationRow, ClassificationRow.post_id == AlertRow.post_id)
+                .where(AlertRow.sent_at >= since, AlertEventRow.action.in_(TAKING))
+                .group_by(
+                    AlertRow.id, ClassificationRow.severity, AlertRow.sent_at, AlertEventRow.action
+                )
+            ).all()
+        alerts: dict[int, tuple[str, datetime, dict[str, datetime]]] = {}
+        for alert_id, severity, sent_at, action, when in rows:
+            if sent_at is None:
+                continue
+            alerts.setdefault(alert_id, (severity, sent_at, {}))[2][action] = when
+        claims: dict[str, list[float]] = {}
+        resolutions: dict[str, list[float]] = {}
+        for severity, sent_at, actions in alerts.values():
+            closed = [t for a, t in actions.items() if a != Action.CLAIM]
+            claimed = [actions[Action.CLAIM]] if Action.CLAIM in actions else closed
+            if claimed:
+                claims.setdefault(severity, []).append((min(claimed) - sent_at).total_seconds())
+            if closed:
+                resolutions.setdefault(severity, []).append((min(closed) - sent_at).total_seconds())
+        return {
+            "time_to_claim_seconds": _summaries(claims),
+            "time_to_resolve_seconds": _summaries(resolutions),
+        }
+
+    def digest_data(self, since: datetime, until: datetime, slowest: int = 5) -> DigestData:
+        """The day's figures for the digest: alerts created in [since, until) by platform and
+        severity, sent, marked "Not a complaint", the top topics, the median time to claim, and
+        the `slowest` alerts still unclaimed."""
+        period = and_(AlertRow.created_at >= since, AlertRow.created_at < until)
+        with self.database.session() as session:
+            by_platform = _counts(
+                session,
+                select(PostRow.platform)
+                .join(AlertRow, AlertRow.post_id == PostRow.id)
+                .where(period),
+            )
+            by_severity = _counts(
+                session,
+                select(ClassificationRow.severity)
+                .join(AlertRow, AlertRow.post_id == ClassificationRow.post_id)
+                .where(period),
+            )
+            sent = _count(session, AlertRow, AlertRow.sent_at >= since, AlertRow.sent_at < until)
+            wrong = _count(
+                session,
+                FeedbackRow,
+                FeedbackRow.origin == SLACK_ORIGIN,
+                FeedbackRow.label == 0,
+                FeedbackRow.created_at >= since,
+                FeedbackRow.created_at < until,
+            )
+            topics = _top_topics(session, period)
+            delays = _claim_delays(session, since, until)
+            unclaimed = load_alerts(
+                session,
+                and_(
+                    AlertRow.status == DeliveryStatus.SENT.value,
+                    AlertRow.state == AlertState.OPEN.value,
+                    AlertRow.sent_at < until,
+                    AlertRow.storm_id.is_(None),
+                ),
+                limit=slowest,
+            )
+        return DigestData(
+            since=since,
+            until=until,
+            by_platform=by_platform,
+            by_severity=by_severity,
+            alerts_sent=sent,
+            not_complaint_clicks=wrong,
+            median_seconds_to_claim=statistics.median(delays) if delays else None,
+            top_topics=topics,
+            slowest_unclaimed=unclaimed,
+        )
+
+
+def _counts(session: Session, query: Select[Any]) -> dict[Any, int]:
+    """How many rows `query` (one column) yields for each value of that column."""
+    column = query.selected_columns[0]
+    rows = session.execute(query.add_columns(func.count()).group_by(column)).all()
+    return {value: int(count) for value, count in rows}
+
+
+def _count(session: Session, table: type[Any], *where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
+
+
+def _top_topics(session: Session, period: ColumnElement[bool]) -> list[tuple[str, int]]:
+    rows = session.execute(
+        select(AlertRow.topic, func.count())
+        .where(period, AlertRow.topic.is_not(None))
+        .group_by(AlertRow.topic)
+        .order_by(func.count().desc(), AlertRow.topic)
+        .limit(5)
+    ).all()
+    return [(str(topic), int(count)) for topic, count in rows]
+
+
+def _claim_delays(session: Session, since: datetime, until: datetime) -> list[float]:
+    """Seconds from sending to the first click that took the alert, for alerts taken in
+    [since, until)."""
+    first_taken = func.min(AlertEventRow.created_at)
+    rows = session.execute(
+        select(AlertRow.sent_at, first_taken)
+        .join(AlertEventRow, AlertEventRow.alert_id == AlertRow.id)
+        .where(AlertEventRow.action.in_(TAKING), AlertRow.sent_at.is_not(None))
+        .group_by(AlertRow.id, AlertRow.sent_at)
+        .having(first_taken >= since)
+        .having(first_taken < until)
+    ).all()
+    return [
+        (taken - sent_at).total_seconds()
+        for sent_at, taken in rows
+        if sent_at is not None and taken is not None
+    ]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (p90 of 10 values is the 9th smallest): no interpolation, so
+    the figure is a time someone actually waited."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
+
+
+def _summaries(values: Mapping[str, list[float]]) -> dict[str, dict[str, float | int]]:
+    return {
+        severity: {
+            "count": len(seconds),
+            "median": round(statistics.median(seconds), 1),
+            "p90": round(percentile(seconds, 0.9), 1),
+        }
+        for severity, seconds in sorted(values.items())
+    }

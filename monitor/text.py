@@ -1,0 +1,121 @@
+"""Plain-text helpers every notifier shares: customer text made safe to display, cut to a length,
+links checked, platforms named, ages said the way a reader judges urgency (a leaf).
+
+Nothing here knows a markup language: `monitor.slack.escaping` adds Slack's mrkdwn escaping on top
+of `clean_text` and `shorten`; the console notifier uses them as they are. Control and
+bidirectional-override characters are dropped everywhere: they can reorder what a reader sees
+(``moc.knab`` shown as ``bank.com``) or drive a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+URL_LIMIT = 3000
+PLATFORM_NAMES = {
+    "x": "X",
+    "twitter": "X",
+    "reddit": "Reddit",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "jsonl": "JSONL feed",
+}
+
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0/C1 controls except tab and newline
+    "\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, overrides, isolates
+    "\ufeff]"
+)
+
+
+def clean_text(text: str) -> str:
+    """Drop characters that change how text is displayed rather than what it says."""
+    return _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _same(char: str) -> str:
+    return char
+
+
+def shorten(cleaned: str, limit: int, *, encode: Callable[[str], str] = _same) -> str:
+    """`cleaned` with each character encoded (an escape, or as it is), at most `limit` characters.
+
+    A longer text keeps its start, ends on a word boundary when one is near, and says
+    "… (truncated, N more characters)", N counted in the original text; an encoded character
+    (``&amp;``) is never cut in half.
+    """
+    encoded = "".join(encode(c) for c in cleaned)
+    if len(encoded) <= limit:
+        return encoded
+    budget = max(0, limit - len(_note(len(cleaned))))  # room for the longest note possible
+    kept = 0
+    used = 0
+    for char in cleaned:
+        used += len(encode(char))
+        if used > budget:
+            break
+        kept += 1
+    space = cleaned.rfind(" ", max(0, kept - 40), kept)
+    if space > 0:
+        kept = space
+    head = "".join(encode(c) for c in cleaned[:kept]).rstrip()
+    return head + _note(len(cleaned) - kept)
+
+
+def _note(more: int) -> str:
+    return f"… (truncated, {more:,} more characters)"
+
+
+def truncate_plain(text: str, limit: int) -> str:
+    """Plain text (no markup parsing: headers, the console) cleaned and cut to `limit`."""
+    return shorten(clean_text(text), limit)
+
+
+_URL_UNSAFE = {" ": "%20", '"': "%22", "<": "%3C", ">": "%3E", "|": "%7C", "`": "%60"}
+
+
+def safe_url(url: str) -> str | None:
+    """The URL if it is a plain http(s) link that can sit inside ``<url|label>``, else None.
+
+    ``|`` and ``>`` would end Slack's link syntax early (and let the rest pose as the label), so
+    they are percent-encoded; a user part (``https://acme.com@evil.example``) is refused because
+    it makes the host look like something else.
+    """
+    candidate = url.strip()
+    if not candidate or len(candidate) > URL_LIMIT or _INVISIBLE.search(candidate):
+        return None
+    try:
+        parts = urlsplit(candidate)
+        has_user = parts.username is not None or parts.password is not None
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or has_user:
+        return None
+    return "".join(_URL_UNSAFE.get(c, c) for c in candidate)
+
+
+def platform_name(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform.lower(), platform.strip().title() or "Unknown platform")
+
+
+def aware(moment: datetime) -> datetime:
+    """A naive time is taken as UTC (SQLite hands them back naive)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def time_ago(created_at: datetime, now: datetime) -> str:
+    """How old the post is ("12 min ago"): what a reader judges urgency by. Future: "just now"."""
+    seconds = (aware(now) - aware(created_at)).total_seconds()
+    if seconds < 60:
+        return "just now"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min ago" if minutes and hours < 6 else f"{hours} h ago"
+    return f"{hours // 24} days ago"

@@ -1,0 +1,63 @@
+"""The database itself: migrations, and outages and locks that must lose nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from monitor.errors import StorageUnavailable
+from monitor.storage import Database, PostStore
+from monitor.storage.tables import Base
+from tests.storage.factories import NOW, complaint
+
+
+def test_migrations_match_the_models(database: Database) -> None:
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(database: Database) -> None:
+    database.upgrade()
+    assert PostStore(database).load_cursor("never-polled") is None
+
+
+def test_a_locked_sqlite_file_is_a_transient_error_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    database = Database(f"sqlite:///{path}")
+    database.upgrade()
+    posts = PostStore(database)
+    posts.store_poll(source="s", platform="x", new_posts=[], cursor={"n": 0}, now=NOW)
+    locker = sqlite3.connect(path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        database.engine.dispose()
+        fast = Database(f"sqlite:///{path}")
+        fast.engine.pool.dispose()
+        with fast.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA busy_timeout=100")
+        posts = PostStore(fast)
+        with pytest.raises(StorageUnavailable, match="database unavailable: database is locked"):
+            posts.store_poll(
+                source="s", platform="x", new_posts=[complaint("1")], cursor={"n": 1}, now=NOW
+            )
+    finally:
+        locker.rollback()
+        locker.close()
+    assert posts.load_cursor("s") == {"n": 0}
+    assert posts.known_ids("x", ["1"]) == set()
+
+
+def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
+    first = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    first.acquire_single_process_lock()
+    second = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    with pytest.raises(Exception, match="SQLite serves one daemon at a time"):
+        second.acquire_single_process_lock()
+    first.close()
+    second.acquire_single_process_lock()
+    second.close()
