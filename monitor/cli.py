@@ -338,15 +338,20 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.learning import Learner
-    from monitor.storage import Database
+    from monitor.storage import Database, FeedbackStore
 
     config = _config(args)
     database = Database(config.database_url)
     try:
         database.upgrade()
-        outcome = Learner(
-            config.classifier, config.brand, config.daemon.state_path, database, SystemClock()
-        ).train(force=args.force)
+        learner = Learner(
+            config.classifier,
+            config.brand,
+            config.daemon.state_path,
+            FeedbackStore(database),
+            SystemClock(),
+        )
+        outcome = learner.train(force=args.force)
     finally:
         database.close()
     _print_json(outcome.result.report() | {"promoted": outcome.promoted, "file": outcome.path})

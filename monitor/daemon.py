@@ -65,7 +65,11 @@ class Daemon:
         self.storage = Storage(self.database, config.slack.channel)
         self.notifier: Notifier = notifier or build_notifier(config.slack)
         self.learner = Learner(
-            config.classifier, config.brand, config.daemon.state_path, self.database, self.clock
+            config.classifier,
+            config.brand,
+            config.daemon.state_path,
+            self.storage.feedback,
+            self.clock,
         )
         self.second_opinion = build_second_opinion(config.classifier, self.clock)
         self.pipeline = Pipeline(

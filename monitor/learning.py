@@ -18,7 +18,7 @@ from monitor.classifier.settings import ClassifierSettings
 from monitor.classifier.training import TrainingResult, train
 from monitor.clock import Clock
 from monitor.errors import ConfigError
-from monitor.storage import Database, FeedbackStore
+from monitor.storage import FeedbackStore
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,13 @@ class Learner:
         settings: ClassifierSettings,
         brand: BrandSettings,
         state_dir: Path,
-        database: Database,
+        feedback: FeedbackStore,
         clock: Clock,
     ) -> None:
         self.settings = settings
         self.state_dir = state_dir
         self.clock = clock
-        self.feedback = FeedbackStore(database)
+        self.feedback = feedback
         self.models = ModelStore(state_dir)
         self.scorer = Classifier(settings, brand)
 

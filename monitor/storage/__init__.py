@@ -32,7 +32,7 @@ class Storage:
         self.posts = PostStore(database)
         self.outbox = Outbox(database)
         self.leases = Leases(database)
-        self.alerts = AlertStore(database, default_channel)
+        self.alerts = AlertStore(database)
         self.storms = StormStore(database, default_channel)
         self.reports = Reports(database)
         self.feedback = FeedbackStore(database)

@@ -56,10 +56,8 @@ class MissedReport:
 
 
 class AlertStore:
-    def __init__(self, database: Database, default_channel: str | None = None) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.default_channel = default_channel
-        """Where alerts stored with channel None are posted (the same for every store)."""
 
     # -- reading -----------------------------------------------------------------------------
 
