@@ -1,10 +1,13 @@
-"""Test data shared across the suite: posts, verdicts and alerts. Defaults are a plain, typical
-complaint; pass a field to change it."""
+"""Test data shared across the suite: posts, verdicts, alerts and configuration files. Defaults
+are a plain, typical complaint and a config that runs; pass a field or a table to change it."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from monitor.models import Alert, Author, Label, Post, Reason, Severity, Verdict
@@ -53,3 +56,79 @@ def make_alert(
         vip=vip,
         channel=channel,
     )
+
+
+# -- configuration files ------------------------------------------------------------------------
+
+SLACK_TOKEN_ENV = "TEST_SLACK_TOKEN"
+
+
+def toml(tables: Mapping[str, Any]) -> str:
+    """TOML for plain data: tables, arrays of tables (lists of dicts), nested tables (dotted),
+    and strings, numbers, booleans, paths and lists of them; None leaves a key out."""
+    lines: list[str] = []
+    _emit_tables(lines, "", tables)
+    return "\n".join(lines) + "\n"
+
+
+def _emit_tables(lines: list[str], prefix: str, tables: Mapping[str, Any]) -> None:
+    for name, value in tables.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, list) and value and isinstance(value[0], Mapping):
+            for item in value:
+                lines.append(f"[[{key}]]")
+                _emit_table(lines, key, item)
+        elif isinstance(value, Mapping):
+            lines.append(f"[{key}]")
+            _emit_table(lines, key, value)
+
+
+def _emit_table(lines: list[str], key: str, table: Mapping[str, Any]) -> None:
+    nested = {}
+    for name, value in table.items():
+        if isinstance(value, Mapping) or (
+            isinstance(value, list) and value and isinstance(value[0], Mapping)
+        ):
+            nested[name] = value
+        elif value is not None:
+            lines.append(f"{name} = {_toml_value(value)}")
+    _emit_tables(lines, f"{key}.", nested)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # JSON strings, numbers and booleans are valid TOML
+
+
+def config_file(
+    directory: Path,
+    *,
+    slack_url: str | None = None,
+    name: str = "monitor.toml",
+    **tables: Any,
+) -> Path:
+    """A monitor.toml in `directory`, the way most tests want it: state in `directory/state`,
+    brand Acme (@acme), the console notifier (or, with `slack_url`, the fake Slack with the token
+    in $TEST_SLACK_TOKEN and channel C1), and one JSONL source "feed" on feed.jsonl polled every
+    second. Each table given is merged over the default's keys; `sources=[...]` replaces them."""
+    slack: dict[str, Any] = {"sink": "console"}
+    if slack_url is not None:
+        slack = {"sink": "slack", "token_env": SLACK_TOKEN_ENV, "channel": "C1"}
+        slack["base_url"] = slack_url
+    defaults: dict[str, Any] = {
+        "daemon": {"state_dir": directory / "state"},
+        "brand": {"name": "Acme", "handles": ["acme"]},
+        "slack": slack,
+    }
+    for table, keys in tables.items():
+        if table != "sources":
+            defaults[table] = {**defaults.get(table, {}), **keys}
+    defaults["sources"] = tables.get("sources") or [
+        {"type": "jsonl", "name": "feed", "path": "feed.jsonl", "interval_seconds": 1}
+    ]
+    path = directory / name
+    path.write_text(toml(defaults), encoding="utf-8")
+    return path

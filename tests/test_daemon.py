@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests.factories import config_file
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 
@@ -45,22 +46,7 @@ def write_feed(path: Path, posts: dict[str, str], mode: str = "w") -> None:
 
 
 def write_config(tmp_path: Path, slack: FakeSlack | None, **slack_keys: str) -> Path:
-    slack_table = (
-        f'[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-        f'base_url = "{slack.base_url}"\n'
-        if slack
-        else '[slack]\nsink = "console"\n'
-    )
-    for key, value in slack_keys.items():
-        slack_table += f'{key} = "{value}"\n'
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-        '[brand]\nname = "Acme"\nhandles = ["acme"]\n'
-        f"{slack_table}"
-        '[[sources]]\ntype = "jsonl"\nname = "feed"\npath = "feed.jsonl"\ninterval_seconds = 1\n'
-    )
-    return path
+    return config_file(tmp_path, slack_url=slack.base_url if slack else None, slack=slack_keys)
 
 
 @pytest.fixture
@@ -223,11 +209,11 @@ BORDERLINE = "@acme meh, the hub is blinking orange"
 
 
 def write_llm_config(tmp_path: Path, slack: FakeSlack, llm_base_url: str) -> Path:
-    config = write_config(tmp_path, slack)
-    text = config.read_text().replace(
-        "[brand]", f'[classifier]\nllm_base_url = "{llm_base_url}"\nllm_model = "local"\n[brand]'
+    config = config_file(
+        tmp_path,
+        slack_url=slack.base_url,
+        classifier={"llm_base_url": llm_base_url, "llm_model": "local"},
     )
-    config.write_text(text)
     write_feed(
         tmp_path / "feed.jsonl",
         {"b1": BORDERLINE, "c1": COMPLAINTS["c1"], "n1": NOT_COMPLAINTS["n1"]},

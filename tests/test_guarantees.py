@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from monitor.cli import main
+from tests.factories import config_file
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
 
@@ -52,19 +53,21 @@ def write_feed(path: Path, start: int, count: int, mode: str = "a") -> None:
 
 
 def write_config(tmp_path: Path, slack: FakeSlack, database_url: str, **daemon: object) -> Path:
-    daemon_keys = "".join(f"{k} = {json.dumps(v)}\n" for k, v in daemon.items())
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\ndeliver_interval_seconds = 0.5\n'
-        f"{daemon_keys}"
-        f"[database]\nurl = {json.dumps(database_url)}\n"
-        '[brand]\nname = "Acme"\nhandles = ["acme"]\n'
-        '[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-        f'base_url = "{slack.base_url}"\n'
-        '[[sources]]\ntype = "jsonl"\nname = "feed"\npath = "feed.jsonl"\n'
-        "interval_seconds = 1\nmax_lines_per_poll = 400\n"
+    return config_file(
+        tmp_path,
+        slack_url=slack.base_url,
+        daemon={"deliver_interval_seconds": 0.5, **daemon},
+        database={"url": database_url},
+        sources=[
+            {
+                "type": "jsonl",
+                "name": "feed",
+                "path": "feed.jsonl",
+                "interval_seconds": 1,
+                "max_lines_per_poll": 400,
+            }
+        ],
     )
-    return path
 
 
 def start_daemon(config: Path, log_path: Path) -> subprocess.Popen[bytes]:

@@ -19,20 +19,14 @@ from monitor.daemon import Daemon
 from monitor.storage.feedback import FeedbackStore
 from monitor.storage.tables import ClassificationRow, PostRow
 from tests.classifier.feedback_data import UNSEEN_COMPLAINT, team_feedback, write_csv
+from tests.factories import config_file
 from tests.test_daemon import write_feed
 
 
-def write_config(tmp_path: Path, retention: str = "", **classifier: object) -> Path:
-    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in classifier.items())
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-        f"[retention]\n{retention}\n"
-        '[brand]\nname = "Acme"\nhandles = ["acme"]\n'
-        f"[classifier]\n{table}"
-        '[slack]\nsink = "console"\n'
-        '[[sources]]\ntype = "jsonl"\nname = "feed"\npath = "feed.jsonl"\ninterval_seconds = 1\n'
-    )
+def write_config(
+    tmp_path: Path, retention: dict[str, object] | None = None, **classifier: object
+) -> Path:
+    path = config_file(tmp_path, retention=retention or {}, classifier=classifier)
     write_feed(tmp_path / "feed.jsonl", {"p1": UNSEEN_COMPLAINT})
     return path
 
@@ -190,7 +184,7 @@ def test_retention_deletes_old_labeled_examples_when_asked(
     tmp_path: Path, daemon_factory: object
 ) -> None:
     """Labeled texts are customer text: `feedback_days` bounds how long they are kept."""
-    config = write_config(tmp_path, retention="feedback_days = 30")
+    config = write_config(tmp_path, retention={"feedback_days": 30})
     daemon = daemon_factory(config)  # type: ignore[operator]
     store = FeedbackStore(daemon.database)
     rows = team_feedback()
@@ -205,7 +199,7 @@ def test_retention_deletes_old_labeled_examples_when_asked(
 def test_without_feedback_days_labeled_examples_are_kept(
     tmp_path: Path, daemon_factory: object
 ) -> None:
-    daemon = daemon_factory(write_config(tmp_path, retention="days = 7"))  # type: ignore[operator]
+    daemon = daemon_factory(write_config(tmp_path, retention={"days": 7}))  # type: ignore[operator]
     store = FeedbackStore(daemon.database)
     old = daemon.clock.now() - timedelta(days=400)
     store.import_rows(team_feedback(), source="old.csv", now=old)

@@ -35,6 +35,7 @@ from monitor.replay import (
 )
 from monitor.storage import Database, PostStore
 from monitor.storage.tables import Base
+from tests.factories import config_file
 from tests.fakes.slack import FakeSlack
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -265,18 +266,13 @@ def test_text_output_is_grouped_one_line_per_text_and_limited() -> None:
     assert objects[-1]["newly_flagged"] == 3, "counts stay complete under --limit"
 
 
-def write_config(tmp_path: Path, database_url: str, slack: FakeSlack, classifier: str) -> Path:
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-        f'[database]\nurl = "{database_url}"\n'
-        '[brand]\nname = "Acme"\nhandles = ["acme"]\n'
-        f"[classifier]\n{classifier}\n"
-        '[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-        f'base_url = "{slack.base_url}"\n'
-        '[[sources]]\ntype = "jsonl"\nname = "feed"\npath = "feed.jsonl"\n'
+def write_config(tmp_path: Path, database_url: str, slack: FakeSlack, threshold: float) -> Path:
+    return config_file(
+        tmp_path,
+        slack_url=slack.base_url,
+        database={"url": database_url},
+        classifier={"threshold": threshold},
     )
-    return path
 
 
 def test_cli_prints_changes_and_summary_and_sends_nothing(
@@ -293,7 +289,7 @@ def test_cli_prints_changes_and_summary_and_sends_nothing(
     store(PostStore(database), OLD, now - timedelta(days=40))
     store(PostStore(database), RECENT, now - timedelta(hours=1))
     database.close()
-    config = str(write_config(tmp_path, database_url, fake_slack, "threshold = 0.35"))
+    config = str(write_config(tmp_path, database_url, fake_slack, threshold=0.35))
 
     assert main(["replay", "--config", config, "--since", "30d"]) == 0
     out = capsys.readouterr().out.splitlines()

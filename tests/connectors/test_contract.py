@@ -29,6 +29,7 @@ from monitor.cli import main
 from monitor.clock import FakeClock
 from monitor.errors import AuthError, TransientError
 from monitor.models import Cursor, FetchResult
+from tests.factories import config_file
 from tests.fakes.reddit_api import FakeReddit
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
@@ -80,7 +81,7 @@ class Harness:
         """A connector whose credential the platform refuses."""
         raise NotImplementedError
 
-    def source_toml(self, env: dict[str, str]) -> str:
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
         """A ``[[sources]]`` table for the end-to-end run; fills `env` with its secrets."""
         raise NotImplementedError
 
@@ -108,8 +109,8 @@ class JsonlHarness(Harness):
                 handle.write(json.dumps(line) + "\n")
         return ids
 
-    def source_toml(self, env: dict[str, str]) -> str:
-        return f'[[sources]]\ntype = "jsonl"\npath = "{self.path}"\n'
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
+        return {"type": "jsonl", "path": self.path}
 
 
 class XHarness(Harness):
@@ -135,6 +136,8 @@ class XHarness(Harness):
         return XConnector(XSettings.model_validate(raw, context={"env": env}), BRAND, self.clock)
 
     def add(self, count: int, text: str = "@acme my acme order {n} never arrived") -> list[str]:
+        if self.real_time:
+            self.x.use_system_clock()  # the CLI runs on it: posts dated by it, as on X
         return self.x.post_many(count, text, author="dana")
 
     def fault(self, kind: str) -> None:
@@ -155,12 +158,14 @@ class XHarness(Harness):
     def post_url(self, post_id: str) -> str | None:
         return f"https://x.com/dana/status/{post_id}"
 
-    def source_toml(self, env: dict[str, str]) -> str:
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
         env["TEST_X_TOKEN"] = self.x.bearer_token
-        return (
-            '[[sources]]\ntype = "x"\nbearer_token_env = "TEST_X_TOKEN"\n'
-            f'mentions_username = "acme"\napi_base_url = "{self.x.base_url}"\n'
-        )
+        return {
+            "type": "x",
+            "bearer_token_env": "TEST_X_TOKEN",
+            "mentions_username": "acme",
+            "api_base_url": self.x.base_url,
+        }
 
 
 class RedditHarness(Harness):
@@ -217,13 +222,16 @@ class RedditHarness(Harness):
     def refused(self) -> AnyConnector:
         return self.connector(client_secret_env="WRONG")
 
-    def source_toml(self, env: dict[str, str]) -> str:
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
         env |= self.credentials()
-        return (
-            '[[sources]]\ntype = "reddit"\nsubreddits = ["acme"]\nsearch = true\n'
-            f'user_agent = "{USER_AGENT}"\n'
-            f'oauth_url = "{self.fake.base_url}"\nreddit_url = "{self.fake.base_url}"\n'
-        )
+        return {
+            "type": "reddit",
+            "subreddits": ["acme"],
+            "search": True,
+            "user_agent": USER_AGENT,
+            "oauth_url": self.fake.base_url,
+            "reddit_url": self.fake.base_url,
+        }
 
 
 BRAND = BrandSettings(name="Acme", handles=["acme"], terms=["acme"])
@@ -383,13 +391,12 @@ def test_a_hostile_complaint_reaches_slack_escaped_and_every_post_is_stored_once
     calm = harness.add(1, "Thanks @acme, sorted out in five minutes. Great service.")
     with FakeSlack() as slack:
         env["TEST_SLACK_TOKEN"] = slack.token
-        config = tmp_path / "monitor.toml"
-        config.write_text(
-            f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-            f'[database]\nurl = "sqlite:///{tmp_path / "monitor.db"}"\n'
-            '[brand]\nname = "Acme"\nhandles = ["acme"]\nterms = ["acme"]\n'
-            '[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-            f'base_url = "{slack.base_url}"\n' + harness.source_toml(env)
+        config = config_file(
+            tmp_path,
+            slack_url=slack.base_url,
+            database={"url": f"sqlite:///{tmp_path / 'monitor.db'}"},
+            brand={"terms": ["acme"]},
+            sources=[harness.source_table(env)],
         )
         for name, value in env.items():
             monkeypatch.setenv(name, value)

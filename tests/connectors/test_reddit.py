@@ -18,6 +18,7 @@ from monitor.clock import FakeClock
 from monitor.config import parse_config
 from monitor.errors import AuthError, ConfigError, TransientError
 from monitor.models import FetchResult
+from tests.factories import config_file
 from tests.fakes.reddit_api import FakeReddit
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
@@ -425,18 +426,21 @@ def test_a_good_configuration_and_a_disabled_one_without_secrets() -> None:
 
 
 def write_monitor_config(tmp_path: Path, reddit: FakeReddit, slack: FakeSlack) -> Path:
-    config = tmp_path / "monitor.toml"
-    config.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "monitor.db"}"\n'
-        '[brand]\nname = "Acme"\nhandles = ["acme_support"]\n'
-        '[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-        f'base_url = "{slack.base_url}"\n'
-        '[[sources]]\ntype = "reddit"\nsubreddits = ["acme"]\nsearch = true\n'
-        f'user_agent = "{USER_AGENT}"\n'
-        f'oauth_url = "{reddit.base_url}"\nreddit_url = "{reddit.base_url}"\n'
+    source = {
+        "type": "reddit",
+        "subreddits": ["acme"],
+        "search": True,
+        "user_agent": USER_AGENT,
+        "oauth_url": reddit.base_url,
+        "reddit_url": reddit.base_url,
+    }
+    return config_file(
+        tmp_path,
+        slack_url=slack.base_url,
+        database={"url": f"sqlite:///{tmp_path / 'monitor.db'}"},
+        brand={"handles": ["acme_support"]},
+        sources=[source],
     )
-    return config
 
 
 def test_check_config_online_names_the_refused_reddit_credential(

@@ -10,6 +10,7 @@ import pytest
 from monitor.cli import main
 from monitor.models import Person
 from monitor.storage.reports import percentile
+from tests.factories import config_file
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.slack.harness import OUTAGE, REFUND, Harness, blocks_text, harness, wait_until
@@ -154,11 +155,7 @@ def test_stats_report_median_and_p90_time_to_claim_and_resolve_by_severity(
         h.storage.alerts.apply(
             11, "not_complaint", Person("U0BOB0002"), start + timedelta(seconds=30)
         )
-    config = tmp_path / "stats.toml"
-    config.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[brand]\nname = "Acme"\n'
-        '[slack]\nsink = "console"\n[[sources]]\ntype = "jsonl"\npath = "feed.jsonl"\n'
-    )
+    config = config_file(tmp_path, name="stats.toml")
     assert main(["stats", "--config", str(config)]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["time_to_claim_seconds"] == {

@@ -10,6 +10,7 @@ import pytest
 from monitor.cli import main
 from monitor.config import parse_config
 from monitor.errors import ConfigError
+from tests.factories import config_file
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.slack.harness import OUTAGE, REFUND, blocks_text, harness
@@ -100,18 +101,9 @@ def test_vip_without_a_priority_channel_is_pinged_where_the_routes_send_it(
     assert message["channel"] == "C1" and "<!subteam^S0VIPDESK>" in message["text"]
 
 
-def _toml(tmp_path: Path, slack: FakeSlack, extra: str = "") -> Path:
+def _toml(tmp_path: Path, slack: FakeSlack, **slack_tables: Any) -> Path:
     (tmp_path / "feed.jsonl").write_text("")
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n'
-        '[brand]\nname = "Acme"\n'
-        f'[slack]\nsink = "slack"\ntoken_env = "TEST_SLACK_TOKEN"\nchannel = "C1"\n'
-        f'base_url = "{slack.base_url}"\n'
-        f"{extra}"
-        '[[sources]]\ntype = "jsonl"\npath = "feed.jsonl"\n'
-    )
-    return path
+    return config_file(tmp_path, slack_url=slack.base_url, slack=slack_tables)
 
 
 @pytest.fixture
@@ -125,7 +117,7 @@ def test_a_public_channel_is_refused_at_start_up_naming_the_key(
     tmp_path: Path, slack_env: FakeSlack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_channels(slack_env, "C2PUBLIC", is_private=False)
-    config = _toml(tmp_path, slack_env, '[[slack.routes]]\nplatform = "x"\nchannel = "C2PUBLIC"\n')
+    config = _toml(tmp_path, slack_env, routes=[{"platform": "x", "channel": "C2PUBLIC"}])
     assert main(["run", "--once", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "[[slack.routes]] #1 channel C2PUBLIC (#c2public) is a public channel" in err
@@ -139,11 +131,8 @@ def test_a_public_channel_is_accepted_when_its_config_allows_it(
     tmp_path: Path, slack_env: FakeSlack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_channels(slack_env, "C2PUBLIC", is_private=False)
-    config = _toml(
-        tmp_path,
-        slack_env,
-        '[[slack.routes]]\nplatform = "x"\nchannel = "C2PUBLIC"\nallow_public_channel = true\n',
-    )
+    route = {"platform": "x", "channel": "C2PUBLIC", "allow_public_channel": True}
+    config = _toml(tmp_path, slack_env, routes=[route])
     assert main(["run", "--once", "--config", str(config)]) == 0
     assert main(["check-config", "--online", "--config", str(config)]) == 0
     err = capsys.readouterr().err
@@ -162,20 +151,20 @@ def test_the_default_channel_may_not_be_public_either(
 @pytest.mark.parametrize(
     ("table", "key"),
     [
-        ('[slack.vip]\nchannel = "C7OUT"\n', "[slack.vip] channel C7OUT"),
-        ('[slack.escalation]\nchannel = "C7OUT"\n', "[slack.escalation] channel C7OUT"),
-        ('[slack.digest]\ntime = "09:00"\nchannel = "C7OUT"\n', "[slack.digest] channel C7OUT"),
+        ({"vip": {"channel": "C7OUT"}}, "[slack.vip] channel C7OUT"),
+        ({"escalation": {"channel": "C7OUT"}}, "[slack.escalation] channel C7OUT"),
+        ({"digest": {"time": "09:00", "channel": "C7OUT"}}, "[slack.digest] channel C7OUT"),
     ],
 )
 def test_every_target_channel_needs_the_bot_in_it(
     tmp_path: Path,
     slack_env: FakeSlack,
     capsys: pytest.CaptureFixture[str],
-    table: str,
+    table: dict[str, Any],
     key: str,
 ) -> None:
     add_channels(slack_env, "C7OUT", is_member=False)
-    assert main(["run", "--once", "--config", str(_toml(tmp_path, slack_env, table))]) == 2
+    assert main(["run", "--once", "--config", str(_toml(tmp_path, slack_env, **table))]) == 2
     err = capsys.readouterr().err
     assert key in err and "/invite @app" in err
 

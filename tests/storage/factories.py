@@ -1,4 +1,5 @@
-"""Posts, verdicts and pending alerts for the storage tests, and a way to "send" the outbox."""
+"""Storage scenarios over the shared factories: complaints with the pipeline's priority, numbered
+complaints on a topic, and a way to "send" the outbox."""
 
 from __future__ import annotations
 
@@ -6,26 +7,26 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.models import Author, Label, Post, Reason, Severity, Verdict
 from monitor.storage import NewPost, Outbox
+from tests.factories import make_post, make_verdict
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 
 
 def post(external_id: str, handle: str = "dana", text: str | None = None) -> Post:
-    return Post(
-        platform="x",
+    return make_post(
         external_id=external_id,
         author=Author(id=handle, handle=handle, followers=10),
         text=text or f"acme refund {external_id}",
         url=f"https://x.com/{handle}/status/{external_id}",
         created_at=NOW - timedelta(minutes=5),
-        language="en",
+        contact_url=None,
         extra={"query": "acme"},
     )
 
 
 def verdict(severity: Severity = Severity.MEDIUM, label: Label = Label.COMPLAINT) -> Verdict:
-    return Verdict(
+    return make_verdict(
         label=label,
         score=0.8,
         severity=severity,
