@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit audit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,9 @@ demo: $(STAMP)
 	rm -rf .demo-state
 	STATE_DIRECTORY=$(CURDIR)/.demo-state $(BIN)/complaint-monitor run --config config/monitor.example.toml
 
-## test: lint, type-check, then the whole suite (PostgreSQL tests skip when no server answers).
-test: $(STAMP) lint typecheck unit
+## test: lint, type-check, the whole suite (PostgreSQL tests skip when no server answers), then
+## pip-audit when its vulnerability database answers (it says so, and passes, when it does not).
+test: $(STAMP) lint typecheck unit audit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +30,9 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py

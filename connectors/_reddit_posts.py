@@ -43,7 +43,7 @@ def to_post(data: Mapping[str, Any]) -> Post:
         url=f"{WEB_URL}{link}" if str(link).startswith("/") else str(link or WEB_URL),
         created_at=datetime.fromtimestamp(float(data["created_utc"]), UTC),
         contact_url=(
-            f"{WEB_URL}/message/compose/?to={quote(handle)}"
+            f"{WEB_URL}/message/compose/?to={quote(handle, errors='replace')}"
             if handle not in ("[deleted]", "[removed]")
             else None
         ),

@@ -43,6 +43,10 @@ TWEET_FIELDS = [
 USER_FIELDS = ["name", "username", "public_metrics", "verified"]
 DEFAULT_PAUSE = timedelta(seconds=60)
 """A 429 without a reset header pauses its query this long."""
+SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=1)
+"""Recent search's ``start_time`` must be within the last 7 days (with a margin)."""
+START_TIME_LEAD = timedelta(seconds=10)
+"""X refuses a ``start_time`` less than 10 seconds before the request."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,13 @@ class Query:
 
 @dataclass(frozen=True)
 class PagePosition:
-    """Which page to ask for: ids strictly between `since_id` and `until_id`, from `token`."""
+    """Which page to ask for: ids strictly between `since_id` and `until_id`, from `token`;
+    with no `since_id`, posts created at or after `start_time` (a query's starting point)."""
 
     since_id: str | None
     until_id: str | None
     token: str | None
+    start_time: datetime | None = None
 
 
 class RateLimited(Exception):
@@ -123,6 +129,8 @@ class XApi:
             params["since_id"] = at.since_id
         if at.until_id is not None:
             params["until_id"] = at.until_id
+        if at.since_id is None and at.start_time is not None:
+            params["start_time"] = self._start_time(query, at.start_time)
         if query.kind == "mentions":
             if at.token is not None:
                 params["pagination_token"] = at.token
@@ -132,6 +140,15 @@ class XApi:
         return self._get(
             self.client.search_recent_tweets, query.text, sort_order="recency", **params
         )
+
+    def _start_time(self, query: Query, start: datetime) -> str:
+        """`start` in X's format, moved into what X accepts: at least 10 s ago, and for recent
+        search within its 7 days (older posts are not served anyway)."""
+        now = self.clock.now()
+        start = min(start, now - START_TIME_LEAD)
+        if query.kind == "search":
+            start = max(start, now - SEARCH_WINDOW)
+        return f"{start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
     def user_id(self, username: str) -> str | None:
         """The user id for a username, or None when X has no such (active) account."""

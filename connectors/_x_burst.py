@@ -2,7 +2,9 @@
 
 X answers newest first. A query's burst is read page by page down to its since_id; when the page
 cap stops it, the next poll goes on from the saved page token (or below the oldest post read when
-X refuses the token or a page came truncated), so nothing is read twice and nothing skipped.
+X refuses the token or a page came truncated), so nothing is read twice and nothing skipped. A
+query with no since_id yet reads down to a ``start_time`` instead (its first poll's starting
+point, kept in the cursor until a post is read).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class XBurst:
     anchor: str | None = None
     """The until_id the token chain started from."""
     oldest: str | None = None
+    start_time: datetime | None = None
+    """With no `floor`: the burst reads down to posts created at this time (a first poll)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +37,9 @@ class XQueryCursor:
     since_id: str | None = None
     burst: XBurst | None = None
     paused_until: datetime | None = None
+    start_time: datetime | None = None
+    """A query with no since_id yet (its first polls found nothing) reads from this time on:
+    the starting point stored by the first poll, even an empty one."""
 
 
 @dataclass(slots=True)
@@ -50,22 +57,30 @@ class Burst:
     token: str | None = None
     anchor: str | None = None
     oldest: str | None = None
-    first_poll: bool = False
-    """Never read: only the newest page is read (start from now, not a week back)."""
+    start_time: datetime | None = None
+    """With no `floor`: read down to posts created at this time (a query's starting point)."""
     resumed: bool = False
     finished: bool = False
     paused_until: datetime | None = None
 
     @classmethod
-    def resume(cls, saved: XQueryCursor) -> Burst:
+    def resume(cls, saved: XQueryCursor, first_start: datetime) -> Burst:
+        """Where `saved` stands; a query never read starts at `first_start` (the backfill)."""
         b = saved.burst
         if b is None:
-            return cls(saved, saved.since_id, first_poll=saved.since_id is None)
-        return cls(saved, b.floor, b.top, b.next_token, b.anchor, b.oldest, resumed=True)
+            start = None if saved.since_id is not None else saved.start_time or first_start
+            return cls(saved, saved.since_id, start_time=start)
+        start = b.start_time if b.floor is None else None
+        return cls(saved, b.floor, b.top, b.next_token, b.anchor, b.oldest, start, resumed=True)
 
     @property
     def position(self) -> PagePosition:
-        return PagePosition(since_id=self.floor, until_id=self.anchor, token=self.token)
+        return PagePosition(
+            since_id=self.floor,
+            until_id=self.anchor,
+            token=self.token,
+            start_time=self.start_time if self.floor is None else None,
+        )
 
     def took(self, page: Page) -> None:
         if self.top is None:
@@ -89,13 +104,18 @@ class Burst:
     def read_above(self) -> None:
         """The burst is read: go on with what came while it was being read."""
         self.floor = newest(self.top, self.floor)
+        if self.floor is not None:
+            self.start_time = None
         self.top = self.token = self.anchor = self.oldest = None
         self.resumed = False
 
     def cursor(self) -> XQueryCursor:
         if self.finished:
+            since_id = newest(self.top, self.floor)
             return XQueryCursor(
-                since_id=newest(self.top, self.floor), paused_until=self.paused_until
+                since_id=since_id,
+                start_time=self.start_time if since_id is None else None,
+                paused_until=self.paused_until,
             )
         moved = XBurst(
             floor=self.floor,
@@ -103,8 +123,12 @@ class Burst:
             next_token=self.token,
             anchor=self.anchor,
             oldest=self.oldest,
+            start_time=self.start_time if self.floor is None else None,
         )
-        before = self.saved.burst or XBurst(floor=self.saved.since_id)
+        saved = self.saved
+        before = saved.burst or XBurst(
+            floor=saved.since_id, start_time=saved.start_time if saved.since_id is None else None
+        )
         return replace(
             self.saved,
             burst=self.saved.burst if moved == before else moved,

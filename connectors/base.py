@@ -11,6 +11,10 @@ calls `fetch`, and turns the next cursor back into JSON. A stored cursor that no
 (another version, a damaged row) starts the source afresh, with a log line; storage drops what is
 read again.
 
+Every post leaves through `Connector.poll` normalised once, for every connector
+(`monitor.sanitize.normalize_post`): no NUL, no lone surrogate, every field of its type and within
+its column, ids NFC-normalised. So no platform can send a post the database refuses.
+
 Adding a platform means one module here with one `Connector` subclass, its `SourceSettings`
 subclass (a ``type: Literal["..."]`` field) and its cursor class; the registry finds it by itself.
 """
@@ -29,6 +33,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from monitor.brand import BrandSettings
 from monitor.clock import Clock, SystemClock
 from monitor.models import Cursor, FetchResult, Post
+from monitor.sanitize import normalize_post
 from monitor.settings_base import StrictModel
 
 log = logging.getLogger(__name__)
@@ -176,9 +181,12 @@ class Connector(ABC, Generic[SettingsT, CursorT]):
         return self.settings.name
 
     def poll(self, cursor: Cursor | None) -> FetchResult:
-        """`fetch` on the cursor as the database stores it (JSON); the next cursor as JSON too."""
+        """`fetch` on the cursor as the database stores it (JSON); the next cursor as JSON too.
+        Posts come out normalised to what the schema accepts (`monitor.sanitize`)."""
         result = self.fetch(self.load_cursor(cursor))
-        return FetchResult(result.posts, cursor_to_json(result.cursor), result.more)
+        now = self.clock.now()
+        posts = [normalize_post(post, now) for post in result.posts]
+        return FetchResult(posts, cursor_to_json(result.cursor), result.more)
 
     def load_cursor(self, stored: Cursor | None) -> CursorT | None:
         """The typed cursor, or None (start afresh) for none or one that no longer reads."""

@@ -2,8 +2,22 @@
 
 Another program (or a person with `echo >>`) appends lines; each poll reads what was added since
 the byte offset in the cursor. Only complete lines are read, so a line being written is picked up
-whole on the next poll. A rotated or truncated file is read again from the start (storage
-dedups what was already seen). A line that is not valid JSON is logged with its line number.
+whole on the next poll. A line that is not valid JSON is logged with its line number.
+
+Rotation. The cursor names the file by its inode and a fingerprint of its first bytes (up to 1 KiB,
+never more than was read), so a rename, a truncation and an in-place rewrite (``>``, logrotate's
+copytruncate) all show, even when the new content is already longer than the old offset. Then
+the rest of the old file is read first, from the cursor's offset, then the new file from the
+start (storage drops what was already stored). The old file is found through the descriptor
+kept open since the last poll (a file renamed anywhere, or deleted, is still read to its end),
+or beside the file under `rotated_names` (default ``<name>.1``; a copytruncate copy is
+recognised by its first bytes). Recoverable: everything written to the old file before it was
+renamed or copied, when the old file still exists under a rotated name or the daemon kept it
+open. Not recoverable (a warning is logged): a ``>`` rewrite or truncation with no copy loses
+what was written after the last poll; so does a rotation while the daemon was stopped when the
+old file is neither under a rotated name nor kept open (e.g. compressed at once); lines
+written by a writer that keeps its old descriptor after the old file was read to its end; a
+rewrite that keeps the same first bytes and length is not seen as one.
 
 Line format (only ``text`` is required)::
 
@@ -18,14 +32,17 @@ import hashlib
 import json
 import logging
 import os
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, BinaryIO, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from connectors.base import Connector, CursorState, Fetched, SourceSettings
+from monitor.brand import BrandSettings
+from monitor.clock import Clock
 from monitor.errors import TransientError
 from monitor.models import Author, Post
 from monitor.settings_base import base_dir_from
@@ -40,6 +57,10 @@ class JsonlSettings(SourceSettings):
     platform: str = Field(default="jsonl", min_length=1, max_length=32)
     """Platform of lines that don't name their own."""
     max_lines_per_poll: int = Field(default=10_000, ge=1)
+    rotated_names: list[str] = Field(default_factory=lambda: ["{name}.1"])
+    """Where a rotated file is found beside the file (``{name}`` is the file's name; glob
+    patterns allowed, e.g. ``"{name}-*"`` for logrotate's dateext): after a rotation the rest of
+    the old file is read from there (or through the descriptor still open) before the new one."""
 
     @field_validator("path")
     @classmethod
@@ -49,12 +70,35 @@ class JsonlSettings(SourceSettings):
 
 @dataclass(frozen=True, slots=True)
 class JsonlCursor(CursorState):
-    """How far the file was read: which file (its inode), the byte offset and the line number."""
+    """How far the file was read: which file (its inode, and a fingerprint of its first bytes),
+    the byte offset and the line number."""
 
     version: ClassVar[int | None] = None  # stored without a version since the first release
     inode: int
     offset: int
     line: int
+    fingerprint: str | None = None
+    """`fingerprint` of the file's first ``min(offset, FINGERPRINT_BYTES)`` bytes; None in a
+    cursor stored before it was kept (then only the inode and the size are compared)."""
+
+
+FINGERPRINT_BYTES = 1024
+"""How much of the start of the file identifies it (as filebeat's fingerprint does)."""
+
+
+def fingerprint(handle: BinaryIO, offset: int) -> str:
+    """A hash of the file's first ``min(offset, FINGERPRINT_BYTES)`` bytes: the bytes up to
+    `offset` never change while a file is only appended to, so a rewrite shows."""
+    head = os.pread(handle.fileno(), min(offset, FINGERPRINT_BYTES), 0)
+    return hashlib.sha256(head).hexdigest()[:32]
+
+
+@dataclass
+class _Read:
+    posts: list[Post]
+    offset: int
+    line: int
+    more: bool
 
 
 class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
@@ -62,41 +106,173 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
     settings_class = JsonlSettings
     cursor_class = JsonlCursor
 
+    def __init__(
+        self, settings: JsonlSettings, brand: BrandSettings, clock: Clock | None = None
+    ) -> None:
+        super().__init__(settings, brand, clock)
+        self._held: dict[tuple[int, int], BinaryIO] = {}
+        """Descriptors kept open between polls (the cursor's file and the one before), by
+        (device, inode): a file renamed away or deleted is still read to its end through them."""
+        weakref.finalize(self, _close_all, self._held)
+
     def fetch(self, cursor: JsonlCursor | None) -> Fetched[JsonlCursor]:
+        current = self._open_path()
+        opened = [current] if current is not None else []
+        try:
+            return self._fetch(cursor, current, opened)
+        finally:
+            held = {id(handle) for handle in self._held.values()}
+            for handle in opened:
+                if id(handle) not in held:
+                    handle.close()
+
+    def _fetch(
+        self, cursor: JsonlCursor | None, current: BinaryIO | None, opened: list[BinaryIO]
+    ) -> Fetched[JsonlCursor]:
+        limit = self.settings.max_lines_per_poll
+        posts: list[Post] = []
+        if cursor is not None and current is not None and self._same_file(cursor, current):
+            return self._follow(current, cursor.offset, cursor.line, limit, [])
+        if cursor is not None:
+            old = self._rotated(cursor, current, opened)
+            if old is not None:
+                read = self._read(old, cursor.offset, cursor.line, limit, rotated=True)
+                posts = read.posts
+                if read.more or current is None:
+                    self._hold(old)
+                    return Fetched(posts, self._cursor(old, read), more=read.more)
+                log.info(
+                    "source=%s %s was rotated; read the rest of the old file (%d posts), now "
+                    "reading the new one from the start",
+                    self.name,
+                    self.settings.path,
+                    len(posts),
+                )
+            elif current is not None:
+                log.warning(
+                    "source=%s %s was rotated, truncated or rewritten and the old file is not "
+                    "beside it (%s): reading the new file from the start; lines added to the old "
+                    "one after the last poll, if any, were not read",
+                    self.name,
+                    self.settings.path,
+                    ", ".join(self.settings.rotated_names),
+                )
+        if current is None:
+            raise self._missing()
+        return self._follow(current, 0, 0, limit - len(posts), posts)
+
+    def _follow(
+        self, handle: BinaryIO, offset: int, line: int, limit: int, posts: list[Post]
+    ) -> Fetched[JsonlCursor]:
+        """Read `handle` (the file at the path) on from `offset`, after `posts`."""
+        read = self._read(handle, offset, line, limit, rotated=False)
+        self._hold(handle)
+        return Fetched([*posts, *read.posts], self._cursor(handle, read), more=read.more)
+
+    def _read(
+        self, handle: BinaryIO, offset: int, line_number: int, limit: int, *, rotated: bool
+    ) -> _Read:
+        """Complete lines from `offset`, at most `limit` posts. A rotated file is written no
+        more, so its last line is read even without its newline."""
+        posts: list[Post] = []
+        handle.seek(offset)
+        while len(posts) < limit:
+            raw = handle.readline()
+            if not raw or (not raw.endswith(b"\n") and not rotated):
+                break  # end of file, or a line still being written: read it whole next time
+            offset += len(raw)
+            line_number += 1
+            post = self._parse(raw, line_number)
+            if post is not None:
+                posts.append(post)
+        rest = handle.readline()
+        more = rest.endswith(b"\n") or (rotated and bool(rest))
+        return _Read(posts, offset, line_number, more)
+
+    @staticmethod
+    def _cursor(handle: BinaryIO, read: _Read) -> JsonlCursor:
+        return JsonlCursor(
+            inode=os.fstat(handle.fileno()).st_ino,
+            offset=read.offset,
+            line=read.line,
+            fingerprint=fingerprint(handle, read.offset),
+        )
+
+    # -- which file the cursor is in ---------------------------------------------------------
+
+    def _open_path(self) -> BinaryIO | None:
+        """The file at the path, or None when there is none (rotated, not yet re-created)."""
         path = self.settings.path
         try:
-            stat = path.stat()
-            handle = path.open("rb")
-        except FileNotFoundError as err:
-            raise TransientError(
-                f"{path} does not exist (yet); create it or fix [[sources]] path"
-            ) from err
+            return path.open("rb")
+        except FileNotFoundError:
+            return None
         except OSError as err:
             raise TransientError(f"cannot read {path}: {err.strerror}") from err
-        offset, line_number = self._start(cursor, stat)
-        posts: list[Post] = []
-        with handle:
-            handle.seek(offset)
-            while len(posts) < self.settings.max_lines_per_poll:
-                raw = handle.readline()
-                if not raw.endswith(b"\n"):
-                    break  # end of file, or a line still being written: read it whole next time
-                offset += len(raw)
-                line_number += 1
-                post = self._parse(raw, line_number)
-                if post is not None:
-                    posts.append(post)
-            more = bool(handle.readline().endswith(b"\n"))
-        next_cursor = JsonlCursor(inode=stat.st_ino, offset=offset, line=line_number)
-        return Fetched(posts=posts, cursor=next_cursor, more=more)
 
-    def _start(self, cursor: JsonlCursor | None, stat: os.stat_result) -> tuple[int, int]:
-        if cursor is None:
-            return 0, 0
-        if cursor.inode != stat.st_ino or stat.st_size < cursor.offset:
-            log.info("source=%s file was rotated or truncated; reading from the start", self.name)
-            return 0, 0
-        return cursor.offset, cursor.line
+    def _missing(self) -> TransientError:
+        path = self.settings.path
+        return TransientError(f"{path} does not exist (yet); create it or fix [[sources]] path")
+
+    @staticmethod
+    def _same_file(cursor: JsonlCursor, handle: BinaryIO) -> bool:
+        """The path still holds the file the cursor is in: same inode, not shorter, and (when the
+        cursor has one) the same first bytes; a copytruncate or ``>`` rewrite fails the last."""
+        stat = os.fstat(handle.fileno())
+        if stat.st_ino != cursor.inode or stat.st_size < cursor.offset:
+            return False
+        return (
+            cursor.fingerprint is None or fingerprint(handle, cursor.offset) == cursor.fingerprint
+        )
+
+    @staticmethod
+    def _is_old_file(cursor: JsonlCursor, handle: BinaryIO) -> bool:
+        """`handle` is the cursor's file after a rotation: renamed (same inode) or copied
+        (copytruncate: the same first bytes), and at least as long as what was read."""
+        stat = os.fstat(handle.fileno())
+        if stat.st_size < cursor.offset:
+            return False
+        if cursor.fingerprint is None:
+            return stat.st_ino == cursor.inode
+        if fingerprint(handle, cursor.offset) != cursor.fingerprint:
+            return False
+        return stat.st_ino == cursor.inode or cursor.offset > 0
+
+    def _rotated(
+        self, cursor: JsonlCursor, current: BinaryIO | None, opened: list[BinaryIO]
+    ) -> BinaryIO | None:
+        """The cursor's file after a rotation: a descriptor still open on it, else a file beside
+        the path under one of `rotated_names`; None when neither is found."""
+        current_key = _key(current) if current is not None else None
+        for key, handle in list(self._held.items()):
+            if key != current_key and self._is_old_file(cursor, handle):
+                return handle
+        path = self.settings.path
+        for pattern in self.settings.rotated_names:
+            for candidate in sorted(path.parent.glob(pattern.format(name=path.name))):
+                if candidate == path or not candidate.is_file():
+                    continue
+                try:
+                    handle = candidate.open("rb")
+                except OSError:
+                    continue
+                opened.append(handle)
+                if self._is_old_file(cursor, handle):
+                    return handle
+        return None
+
+    def _hold(self, handle: BinaryIO) -> None:
+        """Keep `handle` open for the next polls (with the one held before it)."""
+        key = _key(handle)
+        before = self._held.pop(key, None)
+        if before is not None and before is not handle:
+            before.close()
+        self._held[key] = handle
+        while len(self._held) > 2:
+            self._held.pop(next(iter(self._held))).close()
+
+    def close(self) -> None:
+        _close_all(self._held)
 
     def _parse(self, raw: bytes, line_number: int) -> Post | None:
         where = f"{self.settings.path.name}:{line_number}"
@@ -111,12 +287,12 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
             return None
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as err:
+        except (ValueError, RecursionError) as err:  # also a 5,000-digit number, deep nesting
             log.error(
                 "source=%s %s skipped: not valid JSON (%s); fix the writer",
                 self.name,
                 where,
-                err.msg,
+                getattr(err, "msg", type(err).__name__),
             )
             return None
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
@@ -137,15 +313,15 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
             author=Author(
                 id=str(data.get("author_id") or handle),
                 handle=handle,
-                display_name=data.get("author_name"),
+                display_name=_optional_str(data.get("author_name")),
                 followers=followers if isinstance(followers, int) else None,
                 verified=bool(data.get("verified", False)),
             ),
             text=data["text"],
             url=str(data.get("url") or f"file://{self.settings.path}#{external_id}"),
             created_at=self._created_at(data.get("created_at")),
-            language=data.get("lang"),
-            contact_url=data.get("contact_url"),
+            language=data["lang"] if isinstance(data.get("lang"), str) else None,
+            contact_url=_optional_str(data.get("contact_url")),
             extra={k: data[k] for k in ("subreddit", "title") if k in data},
         )
 
@@ -158,3 +334,23 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
             except ValueError:
                 pass
         return self.clock.now()
+
+
+def _optional_str(value: Any) -> str | None:
+    """A string field a writer may fill with anything: a list of strings is joined (a bridge's
+    list of names), anything else that is not a string is None. `monitor.sanitize` does the rest
+    (NUL, surrogates, sizes) for every connector."""
+    if isinstance(value, list):
+        value = " ".join(item for item in value if isinstance(item, str))
+    return value if isinstance(value, str) and value else None
+
+
+def _key(handle: BinaryIO) -> tuple[int, int]:
+    stat = os.fstat(handle.fileno())
+    return stat.st_dev, stat.st_ino
+
+
+def _close_all(held: dict[tuple[int, int], BinaryIO]) -> None:
+    for handle in held.values():
+        handle.close()
+    held.clear()

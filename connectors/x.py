@@ -17,8 +17,12 @@ Why it is built the way it is:
   cap resumes next poll from its saved token (or, if X refuses the token or a page came
   truncated, from ``until_id`` = the oldest post read), so nothing is read twice and nothing
   skipped. Each poll's posts are returned oldest first; in a capped burst the later polls carry
-  the older posts. A query's first poll reads only the newest page: it starts from now, not from
-  a week of history.
+  the older posts. A query's first poll reads back `backfill_seconds` (default an hour; X's
+  ``start_time``), page after page like any burst, and stores that starting point even when it
+  finds nothing, so the posts that come next are read from there, all of them; a first poll
+  stopped by the page cap (or killed before its cursor was stored) is resumed (or read again).
+- The default search leaves out what the mentions query returns (``-@<mentions_username>``),
+  and a post two queries return in one poll counts once in the read budget.
 - X's ``since_id`` is exclusive and its ids are unique and ordered, so unlike Reddit no window
   of ids seen at the boundary (`SeenWindow`) is needed: the newest id is the whole position.
 - Nothing here sleeps: a 429 pauses that query (in the cursor) until ``x-rate-limit-reset``.
@@ -35,7 +39,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -87,6 +91,9 @@ class XSettings(SourceSettings):
     max_pages_per_poll: int = Field(default=5, ge=1, le=100)
     """Pages each query may read in one poll; a longer burst continues at the next poll."""
     page_size: int = Field(default=100, ge=10, le=100)
+    backfill_seconds: float = Field(default=3600.0, ge=0, le=7 * 86_400)
+    """A query's first poll reads posts this recent (0: from now, less X's 10 s). It stores that
+    starting point even when it finds nothing, so what comes later is read from there."""
     monthly_read_cap: int | None = Field(default=None, ge=10)
     """Posts this source may read a calendar month (UTC), as your X plan bills them. Reading is
     paced along the month, warns at 80% and stops at the cap until the 1st. Set it a little
@@ -170,8 +177,11 @@ class _Poll:
     paused_until: list[datetime] = field(default_factory=list)
 
     def take(self, page: Page) -> None:
+        """Keep the page's posts; a post another query already returned this poll is counted
+        once in the read budget."""
         self.progressed = True
-        self.allowance.spend(page.read)
+        again = sum(1 for post in page.posts if post.external_id in self.posts)
+        self.allowance.spend(page.read - again)
         for post in page.posts:
             self.posts.setdefault(post.external_id, post)
 
@@ -250,7 +260,7 @@ class XConnector(Connector[XSettings, XCursor]):
 
     def _read_query(self, query: Query, state: XQueryCursor, poll: _Poll) -> XQueryCursor:
         """Read one query's pages; what was read is kept even when a later page fails."""
-        burst = Burst.resume(state)
+        burst = Burst.resume(state, poll.now - timedelta(seconds=self.settings.backfill_seconds))
         try:
             user_id = self._mentions_user_id(query) if query.kind == "mentions" else ""
             for page in self._pages(query, burst, poll, user_id):
@@ -288,7 +298,7 @@ class XConnector(Connector[XSettings, XCursor]):
             burst.took(page)
             yield page
             self._pause_if_spent(query, burst, poll, response)
-            if burst.first_poll or page.last:
+            if page.last:
                 if burst.resumed and burst.paused_until is None and pages < cap:
                     burst.read_above()
                     continue
@@ -308,6 +318,20 @@ class XConnector(Connector[XSettings, XCursor]):
                 burst.anchor,
             )
             return
+        start = burst.start_time
+        if start is not None and "start_time" in err.parameters:
+            earlier = start - timedelta(minutes=5)
+            if earlier > self.clock.now() - timedelta(minutes=30):  # our clock ahead of X's
+                log.warning(
+                    "source=%s query %r: X refused start_time %s (%s); asking from %s instead",
+                    self.name,
+                    query.key,
+                    f"{start:%H:%M:%S}",
+                    err.detail,
+                    f"{earlier:%H:%M:%S}",
+                )
+                burst.start_time = earlier
+                return
         if burst.floor is not None and "since_id" in err.parameters:
             log.warning(
                 "source=%s query %r: X no longer serves posts as old as the last one read "
@@ -417,7 +441,7 @@ class XConnector(Connector[XSettings, XCursor]):
             queries.append(Query("mentions", self.settings.mentions_username))
         searches = self.settings.searches
         if searches is None:
-            searches = default_searches(self.brand)
+            searches = default_searches(self.brand, mentions=self.settings.mentions_username)
         queries.extend(Query("search", s) for s in searches)
         return queries
 
@@ -425,9 +449,13 @@ class XConnector(Connector[XSettings, XCursor]):
         self.api.close()
 
 
-def default_searches(brand: BrandSettings) -> list[str]:
+def default_searches(brand: BrandSettings, mentions: str | None = None) -> list[str]:
     """Recent-search queries for the brand's terms: no retweets, the brand's languages, its
-    exclusions (posts we would drop anyway cost reads), split to fit X's query length."""
+    exclusions (posts we would drop anyway cost reads), split to fit X's query length.
+
+    With `mentions` (the account whose mentions are read), ``-@<mentions>`` leaves out what the
+    mentions query already returns (replies to it included: they start with the @mention), so
+    no post is paid for twice."""
     terms = list(dict.fromkeys(t for t in (_x_term(t) for t in brand.terms) if t))
     if not terms:
         return []
@@ -438,6 +466,8 @@ def default_searches(brand: BrandSettings) -> list[str]:
     elif langs:
         suffix.append("(" + " OR ".join(langs) + ")")
     suffix.extend(f"-{t}" for t in (_x_term(e) for e in brand.exclude) if t)
+    if mentions:
+        suffix.append(f"-@{mentions}")
     tail = " ".join(suffix)
     queries: list[str] = []
     group: list[str] = []

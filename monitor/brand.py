@@ -24,7 +24,8 @@ def handle_key(handle: str) -> str:
 
 
 class BrandSettings(StrictModel):
-    """Who we watch for. A post must match `terms` or `handles` (and no `exclude`) to count."""
+    """Who we watch for. A post must match `terms` or `handles` to count; `exclude` drops term
+    matches only, never a post addressed to one of the `handles` ("@acmehelp ...")."""
 
     name: str = Field(min_length=1)
     handles: list[str] = Field(default_factory=list)
@@ -32,7 +33,8 @@ class BrandSettings(StrictModel):
     terms: list[str] = Field(default_factory=list)
     """Words, multi-word phrases (optionally "quoted"), and `*` wildcards, case-insensitive."""
     exclude: list[str] = Field(default_factory=list)
-    """Same syntax; a post matching any of these is not about the brand (e.g. "acme anvil")."""
+    """Same syntax; a post matching any of these is not about the brand (e.g. "acme anvil"),
+    unless it is addressed to one of the brand's handles."""
     languages: list[str] = Field(default_factory=lambda: ["en"])
     vip_authors: list[str] = Field(default_factory=list)
     vip_min_followers: int | None = Field(default=None, ge=0)
@@ -62,10 +64,19 @@ class Match:
     terms: tuple[str, ...]
     """The brand terms or handles found (what a user sees as "why")."""
     excluded_by: str | None = None
+    addressed_despite: str | None = None
+    """An exclusion the text also matches, overridden because the post is addressed to one of
+    the brand's handles (exclusions apply to term matches only)."""
 
     def explain(self) -> str:
         if self.excluded_by:
             return f"excluded by {self.excluded_by!r}"
+        if self.matched and self.addressed_despite:
+            return (
+                "matches " + ", ".join(repr(t) for t in self.terms) + "; addressed to the "
+                f"brand, so kept although it also matches the exclusion {self.addressed_despite!r}"
+                " (exclusions apply to term matches only)"
+            )
         if self.matched:
             return "matches " + ", ".join(repr(t) for t in self.terms)
         return "mentions none of the brand's terms or handles"
@@ -86,6 +97,11 @@ def term_pattern(term: str, *, inside_handles: bool = True) -> str:
 
 
 class BrandMatcher:
+    """Terms, handles and exclusions. A post *addressed* to one of the brand's handles
+    ("@acmehelp ...") is always kept: `exclude` is for term matches only, since a customer
+    writing to the brand is never about something else ("@acmehelp my acme anvil order never
+    arrived" is a complaint, not the cartoon)."""
+
     def __init__(self, brand: BrandSettings) -> None:
         terms = list(dict.fromkeys([brand.name, *brand.terms]))
         self._terms = [(t, re.compile(term_pattern(t), re.IGNORECASE)) for t in terms if t.strip()]
@@ -95,19 +111,32 @@ class BrandMatcher:
         ]
         self._exclusions = [(t, re.compile(term_pattern(t), re.IGNORECASE)) for t in brand.exclude]
         self._any = re.compile("|".join(f"(?:{p.pattern})" for _, p in self._terms), re.IGNORECASE)
+        addressed = "|".join(re.escape(h) for h in brand.handles)
+        self._addressed = (
+            re.compile(r"(?<![\w@])@(?:" + addressed + r")(?![\w])", re.IGNORECASE)
+            if addressed
+            else None
+        )
+
+    def addressed(self, text: str) -> bool:
+        """The text mentions one of the brand's handles with its @."""
+        return self._addressed is not None and self._addressed.search(text) is not None
 
     def match(self, text: str) -> Match:
-        for term, pattern in self._exclusions:
-            if pattern.search(text):
-                return Match(False, (), excluded_by=term)
+        excluded_by = next((t for t, pattern in self._exclusions if pattern.search(text)), None)
+        addressed = self.addressed(text)
+        if excluded_by is not None and not addressed:
+            return Match(False, (), excluded_by=excluded_by)
         if not self._any.search(text):
             return Match(False, ())
         found = tuple(term for term, pattern in self._terms if pattern.search(text))
-        return Match(True, found)
+        return Match(True, found, addressed_despite=excluded_by)
 
     def matches(self, text: str) -> bool:
         if not self._any.search(text):
             return False
+        if self.addressed(text):
+            return True
         return not any(pattern.search(text) for _, pattern in self._exclusions)
 
 

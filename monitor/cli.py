@@ -12,22 +12,30 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
-from monitor.config import MonitorConfig, load_config, masked_dump
+from monitor.config import (
+    MonitorConfig,
+    check_state_dir,
+    exposed_secrets,
+    load_config,
+    masked_dump,
+)
 from monitor.errors import ConfigError, MonitorError, StorageUnavailable
 
 if TYPE_CHECKING:
     from monitor.classifier import Classifier
+    from monitor.classifier.evaluation import LabeledData
 
 log = logging.getLogger("monitor")
 
@@ -40,7 +48,19 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 30m, 12h, 7d")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-    return timedelta(**{unit: float(match[1])})
+    try:
+        return timedelta(**{unit: float(match[1])})
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is too long a duration; e.g. 3650d goes back ten years"
+        ) from None
+
+
+def since(age: timedelta, now: datetime) -> datetime:
+    """`now` minus `age`; an age reaching before 1970 means "since the start" (no post is
+    older), so `--since 999999999d` counts everything instead of overflowing."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch if age >= now - epoch else now - age
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,7 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = COMMANDS[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a reader that left (`| head`) shows here, where it is handled
+        return code
+    except BrokenPipeError:
+        return _reader_left()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CONFIG
@@ -159,8 +186,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _reader_left() -> int:
+    """`complaint-monitor stats | head`: the reader closed the pipe. Stop quietly, as `cat`
+    does; what is still buffered goes to /dev/null so the interpreter's exit says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (captured in tests)
+        pass
+    return EXIT_FAILED
+
+
 def _config(args: argparse.Namespace) -> MonitorConfig:
     return load_config(getattr(args, "config", None))
+
+
+def _files_and_secrets(args: argparse.Namespace, config: MonitorConfig) -> list[str]:
+    """Before anything starts: an unusable state directory is a `ConfigError` (exit 2); a
+    config file others can read holding a secret is a warning, returned (never the value)."""
+    check_state_dir(config.daemon.state_path)
+    return exposed_secrets(getattr(args, "config", None))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -169,6 +215,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     configure_logging(config.daemon.log_level)
+    for warning in _files_and_secrets(args, config):
+        log.warning("%s", warning)
     daemon = Daemon(config)
     try:
         daemon.prepare()
@@ -191,10 +239,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     _print_json(masked_dump(config))
+    warnings = _files_and_secrets(args, config)
+    if config.classifier.use_model:
+        warnings += _model_warnings(config)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.online:
         print("configuration is valid", file=sys.stderr)
         return EXIT_OK
     return _check_online(config)
+
+
+def _model_warnings(config: MonitorConfig) -> list[str]:
+    """A promoted model the daemon could not use; it would run with the scorer alone."""
+    from monitor.classifier.model import ModelStore
+
+    try:
+        ModelStore(config.daemon.state_path).current()
+    except ConfigError as err:
+        return [f"{err}; until then the daemon sets it aside and scores with the scorer alone"]
+    return []
 
 
 def _check_online(config: MonitorConfig) -> int:
@@ -234,6 +298,13 @@ def _classifier(args: argparse.Namespace, *, scorer_only: bool = False) -> Class
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    empty = [str(n) for n, text in enumerate(args.texts, start=1) if not text.strip()]
+    if empty:
+        print(
+            f"error: text {', '.join(empty)} is empty: there is nothing to classify",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     classifier = _classifier(args)
     for text in args.texts:
         verdict = classifier.classify(text)
@@ -255,11 +326,25 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _labeled(args: argparse.Namespace) -> LabeledData:
+    """The CSV's rows, read strictly (label words accepted, any other label refused with its
+    row number); a file with no usable row is a `ConfigError` (exit 2)."""
+    from monitor.classifier.evaluation import read_labeled_csv
+
+    labeled = read_labeled_csv(args.file, args.text_column, args.label_column, strict=True)
+    if not labeled.rows:
+        raise ConfigError(
+            f"{args.file}: no usable rows ({labeled.skipped_empty_text} with an empty "
+            f"{args.text_column!r}); nothing to do"
+        )
+    return labeled
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from monitor.classifier.evaluation import evaluate, read_labeled_csv
+    from monitor.classifier.evaluation import evaluate
     from monitor.models import fingerprint
 
-    labeled = read_labeled_csv(args.file, args.text_column, args.label_column)
+    labeled = _labeled(args)
     if args.holdout_fraction is not None:
         _print_json(_eval_holdout(args, labeled.rows, args.holdout_fraction))
         return EXIT_OK
@@ -270,6 +355,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seen = classifier.model.trained_on
         rows = tuple(r for r in labeled.rows if fingerprint(r.text) not in seen)
         excluded = len(labeled.rows) - len(rows)
+        if not rows:
+            print(
+                f"error: the model learned from every row of {args.file}: nothing is left to "
+                "judge it on; use --scorer-only, or --holdout-fraction",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
     result = evaluate(classifier, rows)
     result["skipped_empty_text"] = labeled.skipped_empty_text
     result["skipped_bad_label"] = labeled.skipped_bad_label
@@ -304,12 +396,11 @@ def _eval_holdout(args: argparse.Namespace, rows: Sequence[Any], fraction: float
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from monitor.classifier.evaluation import read_labeled_csv
     from monitor.clock import SystemClock
     from monitor.storage import Database, FeedbackStore
 
     config = _config(args)
-    labeled = read_labeled_csv(args.file, args.text_column, args.label_column)
+    labeled = _labeled(args)
     database = Database(config.database_url)
     try:
         database.upgrade()
@@ -399,9 +490,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     database = Database(_config(args).database_url)
     try:
         database.upgrade()
-        since = SystemClock().now() - args.since
         reports = Reports(database)
-        stats = reports.stats(since) | reports.response_times(since)  # median/p90 by severity
+        start = since(args.since, SystemClock().now())
+        stats = reports.stats(start) | reports.response_times(start)  # median/p90 by severity
         _print_json(stats)
     finally:
         database.close()
@@ -436,8 +527,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     database = Database(config.database_url)
     try:
         database.upgrade()
-        since = SystemClock().now() - args.since
-        report = replay(PostStore(database), classifier, config.brand, since)
+        report = replay(
+            PostStore(database), classifier, config.brand, since(args.since, SystemClock().now())
+        )
     finally:
         database.close()
     lines = format_json(report, args.limit) if args.json else format_text(report, args.limit)

@@ -8,10 +8,13 @@ the config file's directory, so a config runs the same from any working director
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -252,3 +255,83 @@ def _mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "(unparseable URL)"
+
+
+# -- files and secrets ----------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"\b(?:xox[abposr]-[\w-]{10,}|xapp-[\w-]{10,}|sk-[\w-]{20,}|gh[pousr]_\w{20,}"
+    r"|AAAAAAAAAAAAAAAAAAAAA[\w%-]{20,})"
+)
+"""Slack bot/user/app tokens, OpenAI-style API keys, GitHub tokens, X app bearer tokens."""
+
+
+def exposed_secrets(config_path: str | os.PathLike[str] | None) -> list[str]:
+    """Warnings (never the values) for a config file every user can read that holds a
+    secret-looking value: a URL with a password (mainly `[database] url`) or a token."""
+    try:
+        path = find_config(config_path)
+        mode = path.stat().st_mode
+        if not mode & stat.S_IROTH:
+            return []
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (ConfigError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # load_config reports an unreadable file
+    warnings = []
+    for key, value in _strings(data):
+        if _has_password(value):
+            what = "a URL with a password"
+        elif _TOKEN.search(value):
+            what = "what looks like a token"
+        else:
+            continue
+        fix = "url_env" if key == "database.url" else "the matching *_env key"
+        warnings.append(
+            f"{path} is readable by every user (mode {stat.S_IMODE(mode):o}) and {key} holds "
+            f"{what}: move it to an environment variable ({fix}) and run `chmod o-r {path}`"
+        )
+    return warnings
+
+
+def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _strings(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{key}[{index}]")
+
+
+def _has_password(value: str) -> bool:
+    if "://" not in value:
+        return False
+    try:
+        return bool(urlsplit(value.strip()).password)
+    except ValueError:
+        return False
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """The state directory exists and is writable, or can be created: otherwise a
+    `ConfigError` (exit 2) that names it, before anything is started."""
+    existing = state_dir
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # the nearest ancestor must let us create the rest
+        is_dir = existing.is_dir()
+        usable = is_dir and os.access(existing, os.W_OK | os.X_OK)
+    except OSError as err:
+        is_dir, usable = True, False
+        existing = Path(err.filename or existing)
+    if usable:
+        return
+    where = f"state directory {state_dir}"
+    if existing != state_dir:
+        where += f" cannot be created: {existing}"
+    why = "is not writable by this user" if is_dir else "is not a directory"
+    raise ConfigError(
+        f"{where} {why}; set [daemon] state_dir to a directory this user can write "
+        "(under systemd, StateDirectory= provides one)"
+    )

@@ -100,7 +100,9 @@ class Daemon:
             )
             for connector in build_connectors(config, self.clock)
         ]
-        self.deliverer = Deliverer(self.storage.outbox, self.notifier, self.clock)
+        # Alerts a dead process claimed are retried one lease after its claim (the check
+        # before a resend makes that safe), the same configured period as a source's lease.
+        self.deliverer = Deliverer(self.storage.outbox, self.notifier, self.clock, lease=lease)
         self._scheduler: BackgroundScheduler | None = None
         self.database_health = Health("database", log, self.clock, remind_seconds=60.0)
 
@@ -109,6 +111,10 @@ class Daemon:
         every Slack channel configured is private with the bot in it."""
         self.database.acquire_single_process_lock()
         self.database.upgrade()
+        if self.database.is_sqlite:  # alone on the file: the leases left are a dead process's
+            taken = self.storage.leases.take_over_all(self.owner)
+            if taken:
+                log.info("took over %d source lease(s) of a previous process at once", taken)
         if self.slack_app is not None:
             self.slack_app.verify_channels()
         self._load_model()
@@ -153,7 +159,9 @@ class Daemon:
                 total.failed += report.failed
                 total.deferred += report.deferred
                 total.found_in_channel += report.found_in_channel
-                if not (report.sent or report.found_in_channel):
+                total.previewed += report.previewed
+                total.parked += report.parked
+                if not (report.sent or report.found_in_channel or report.previewed):
                     break
         except StorageUnavailable as err:
             self._database_down(err)

@@ -8,6 +8,14 @@ it acknowledged, and the daemon records that copy instead of sending a third.
 Failures are sorted once, here: a 429 pauses that channel for Slack's `Retry-After`; a 5xx or a
 timeout backs off exponentially with jitter up to a cap; a bad token or channel keeps the alert
 waiting, retried every minute and logged once a minute, until someone fixes the configuration.
+
+A refusal that can never succeed (`PermanentError`: ``invalid_blocks``, ``msg_too_long``...) is
+not retried as it is: the alert is sent once more in its minimal form (`Notifier.send_minimal`:
+the escaped text, the link, the buttons); if that is refused too, the alert is parked with the
+reason (never claimed again, counted in ``stats``) and a notice says so, once.
+
+The console notifier is a preview, not a delivery: what it prints is recorded as `previewed`,
+which the console never prints again and a Slack deliverer still sends.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ from monitor.errors import (
     AuthError,
     ConfigError,
     OutcomeUnknown,
+    PermanentError,
     StorageUnavailable,
     TransientError,
 )
 from monitor.health import Throttle, backoff
 from monitor.models import Alert
-from monitor.notify import Notifier
+from monitor.notify import ConsoleNotifier, Delivered, Notifier
 from monitor.storage import Outbox
 
 log = logging.getLogger(__name__)
@@ -42,9 +51,20 @@ class DeliveryReport:
     failed: int = 0
     deferred: int = 0
     found_in_channel: int = 0
+    previewed: int = 0
+    """Printed by the console notifier: not delivered, Slack still owes them."""
+    parked: int = 0
+    """Refused by Slack for good, in full and in minimal form."""
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.failed or self.deferred or self.found_in_channel)
+        return bool(
+            self.sent
+            or self.failed
+            or self.deferred
+            or self.found_in_channel
+            or self.previewed
+            or self.parked
+        )
 
 
 class Deliverer:
@@ -68,6 +88,8 @@ class Deliverer:
         self.rng = rng or random.Random()
         self._channel_paused_until: dict[str | None, datetime] = {}
         self._throttle = Throttle(60.0)
+        self.preview = isinstance(notifier, ConsoleNotifier)
+        """The console prints a preview: never recorded as delivered to Slack."""
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential with jitter (half to full step), capped: `monitor.health.backoff`."""
@@ -76,9 +98,17 @@ class Deliverer:
     def deliver_due(self, limit: int = 50) -> DeliveryReport:
         """Claim a batch of due alerts and send them; what is not tried goes back to the outbox."""
         report = DeliveryReport()
-        batch = self.outbox.claim_due(self.clock.now(), self.lease, limit)
+        claimed_at = self.clock.now()
+        batch = self.outbox.claim_due(claimed_at, self.lease, limit, previews=not self.preview)
         for index, due in enumerate(batch):
             now = self.clock.now()
+            if now - claimed_at >= self.lease / 2:
+                # The claim runs out soon and another replica may take these: give them back
+                # untried rather than risk two senders (the next round claims them again).
+                rest = [d.alert_id for d in batch[index:]]
+                self.outbox.release(rest, now)
+                report.deferred += len(rest)
+                break
             paused_until = self._channel_paused_until.get(due.channel)
             if paused_until and paused_until > now:
                 self.outbox.release([due.alert_id], paused_until)
@@ -91,11 +121,13 @@ class Deliverer:
                 break
         if report:
             log.info(
-                "delivery sent=%d found_in_channel=%d failed=%d deferred=%d",
+                "delivery sent=%d found_in_channel=%d failed=%d deferred=%d previewed=%d parked=%d",
                 report.sent,
                 report.found_in_channel,
                 report.failed,
                 report.deferred,
+                report.previewed,
+                report.parked,
             )
         return report
 
@@ -107,17 +139,46 @@ class Deliverer:
             if self._found_in_channel(due, now):
                 report.found_in_channel += 1
                 return False
-            delivered = self.notifier.send(due, now)
+            delivered = self._send(due, now)
         except StorageUnavailable:
             raise  # the database, not Slack: the daemon sorts that, the alert is untouched
         except Exception as err:
             report.failed += 1
             return self._failed(due, err, now)
+        if delivered is None:
+            report.parked += 1
+            return False
+        if self.preview:
+            self.outbox.record_previewed(due.alert_id)
+            report.previewed += 1
+            return False
         self.outbox.record_sent(
             due.alert_id, channel=delivered.channel, ts=delivered.ts, now=self.clock.now()
         )
         report.sent += 1
         return False
+
+    def _send(self, due: Alert, now: datetime) -> Delivered | None:
+        """Send the alert; refused for good, send its minimal form once; refused again, park
+        it (None). Any other failure is raised for `_failed` to sort."""
+        try:
+            return self.notifier.send(due, now)
+        except PermanentError as err:
+            first = err
+        log.warning(
+            "alert=%d refused for good (%s); sending its minimal form instead", due.alert_id, first
+        )
+        try:
+            return self.notifier.send_minimal(due, now)
+        except PermanentError as err:
+            reason = f"refused in full ({first}) and in minimal form ({err})"
+        self.outbox.record_parked(due.alert_id, reason=f"PermanentError: {reason}")
+        log.error("alert=%d parked: %s", due.alert_id, reason)
+        self.notifier.notify(
+            f"Alert #{due.alert_id} could not be posted: Slack {reason}. It is parked (not "
+            "retried); `complaint-monitor stats` lists parked alerts and why."
+        )
+        return None
 
     def _found_in_channel(self, due: Alert, now: datetime) -> bool:
         """After a lost answer, the copy Slack may already have is recorded, not sent again."""

@@ -2,8 +2,9 @@
 
 `ConfigError` means the operator must change the configuration; `AuthError` means a credential
 was refused (the source pauses until someone fixes it); `TransientError` means "try again later",
-optionally no earlier than `retry_after` seconds from now. Connectors wrap library errors in these
-with ``raise ... from err`` so the cause stays in the traceback.
+optionally no earlier than `retry_after` seconds from now; `PermanentError` means the request
+itself was refused and sending it again unchanged can never succeed. Connectors wrap library
+errors in these with ``raise ... from err`` so the cause stays in the traceback.
 """
 
 from __future__ import annotations
@@ -50,3 +51,12 @@ class OutcomeUnknown(TransientError):
 
     The deliverer checks the channel for the message before it sends again.
     """
+
+
+class PermanentError(MonitorError):
+    """The request itself was refused (``invalid_blocks``, ``msg_too_long``...): sending the same
+    thing again can never succeed. `code` is the platform's own name for the refusal."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

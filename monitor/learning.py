@@ -39,7 +39,7 @@ def current_model(
     try:
         model = ModelStore(state_dir).current()
     except ConfigError as err:
-        log.error("%s; scoring with the scorer alone meanwhile", err)
+        log.error("%s; it is set aside, scoring with the scorer alone meanwhile", err)
         return None
     if model is not None and model.scorer_version != scorer_version:
         log.warning(

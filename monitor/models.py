@@ -127,7 +127,13 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     """Tried; retried at its next attempt time."""
     SENT = "sent"
-    """Slack (or the console) has it."""
+    """Slack has it."""
+    PREVIEWED = "previewed"
+    """Printed by the console notifier only (a preview): not in Slack, so a Slack notifier still
+    sends it; the console does not print it again."""
+    PARKED = "parked"
+    """Slack refused it for good, in full and in its minimal form: never claimed again; the
+    reason is in `last_error`, `stats` counts it, a notice announced it."""
 
 
 class AlertState(StrEnum):

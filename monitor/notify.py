@@ -41,6 +41,11 @@ class Notifier(Protocol):
         """Post one alert; raises a `monitor.errors` exception saying what to do next."""
         ...
 
+    def send_minimal(self, alert: Alert, now: datetime) -> Delivered:
+        """Post the alert in a minimal, safe form (the escaped text, the link, the buttons):
+        tried once after `send` was refused for good (`PermanentError`)."""
+        ...
+
     def find_existing(
         self, alert_id: int, channel: str | None, since: datetime
     ) -> Delivered | None:
@@ -65,7 +70,11 @@ def ranked_reasons(reasons: Sequence[Reason]) -> list[Reason]:
 
 
 class ConsoleNotifier:
-    """Prints each alert as readable text: the demo, and a safe default before Slack is set up."""
+    """Prints each alert as readable text: the demo, and a safe default before Slack is set up.
+
+    A preview, not a delivery: the deliverer records what it prints as `previewed` (printed once,
+    still owed to Slack), never as sent.
+    """
 
     def __init__(self, stream: TextIO | None = None, *, reason: str = "no Slack token set") -> None:
         self._stream = stream
@@ -83,6 +92,9 @@ class ConsoleNotifier:
             ts = str(next(self._counter))
             self._write(text)
         return Delivered(channel="console", ts=ts)
+
+    def send_minimal(self, alert: Alert, now: datetime) -> Delivered:
+        return self.send(alert, now)  # the console refuses nothing
 
     def find_existing(
         self, alert_id: int, channel: str | None, since: datetime

@@ -37,12 +37,17 @@ class PollReport:
     alerts: int
     more: bool
     seconds: float
+    quarantined: int = 0
+    """Posts the database refused, set aside in the quarantine table (the rest were stored)."""
+    quarantine_reasons: tuple[str, ...] = ()
+    """Why they were refused: exception classes, no customer text."""
 
     def summary(self) -> str:
         return (
             f"source={self.source} fetched={self.fetched} new={self.stored} "
             f"alerts={self.alerts} already_stored={self.already_stored} muted={self.muted} "
-            f"off_brand={self.off_brand} more={str(self.more).lower()} took={self.seconds:.2f}s"
+            f"off_brand={self.off_brand} quarantined={self.quarantined} "
+            f"more={str(self.more).lower()} took={self.seconds:.2f}s"
         )
 
 
@@ -104,6 +109,8 @@ class Pipeline:
             alerts=stored.alerts,
             more=result.more,
             seconds=time.perf_counter() - started,
+            quarantined=stored.quarantined,
+            quarantine_reasons=stored.quarantine_reasons,
         )
 
     def _drop_stored(self, posts: list[Post]) -> list[Post]:

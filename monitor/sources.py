@@ -118,6 +118,7 @@ class SourceRunner:
         self.health = Health(f"source={connector.name}", log, clock)
         self.standby = False
         self.paused_until: datetime | None = None
+        self._quarantine_told: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -148,12 +149,28 @@ class SourceRunner:
             return None
         self._recovered()
         log.info("poll %s", report.summary())
+        self._tell_quarantined(report)
         return report
 
     def release(self) -> None:
         """Hand the source to another replica at once (at shutdown)."""
         with contextlib.suppress(StorageUnavailable):  # else it expires within one lease period
             self.leases.release(self.name, self.owner)
+
+    def _tell_quarantined(self, report: PollReport) -> None:
+        """Posts the database refused were set aside: tell the team once per reason (no
+        customer text: the quarantine table holds the posts)."""
+        for reason in report.quarantine_reasons:
+            if reason in self._quarantine_told:
+                continue
+            self._quarantine_told.add(reason)
+            message = (
+                f"Source {self.name}: the database refused {report.quarantined} post(s) "
+                f"({reason}); they are in the quarantine table, the rest were stored and the "
+                "source moves on."
+            )
+            log.warning("source=%s quarantined=%d reason=%s", self.name, report.quarantined, reason)
+            self.notify(message)
 
     def _stand_by(self) -> None:
         if not self.standby:

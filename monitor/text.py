@@ -98,8 +98,17 @@ def safe_url(url: str) -> str | None:
     return "".join(_URL_UNSAFE.get(c, c) for c in candidate)
 
 
+PLATFORM_NAME_LIMIT = 40
+
+
 def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform.lower(), platform.strip().title() or "Unknown platform")
+    """A platform as readers know it ("X", "Reddit"); an unknown one (a bridge's own ``platform``,
+    i.e. input) title-cased, cleaned and cut. Plain text: Slack callers still escape it."""
+    known = PLATFORM_NAMES.get(platform.lower())
+    if known is not None:
+        return known
+    name = clean_text(" ".join(platform.split())).title() or "Unknown platform"
+    return name if len(name) <= PLATFORM_NAME_LIMIT else name[: PLATFORM_NAME_LIMIT - 1] + "…"
 
 
 def aware(moment: datetime) -> datetime:

@@ -27,6 +27,7 @@ LEAVES = {
     "monitor.health",
     "monitor.settings_base",
     "monitor.text",
+    "monitor.sanitize",
 }
 """Import nothing of ours but other leaves: every layer may use them."""
 CORE = {

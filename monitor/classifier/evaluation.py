@@ -1,9 +1,10 @@
 """Measure the classifier on a labeled CSV: precision, recall, F1, AUC and speed.
 
 Real exports are messy, so rows with an empty text or a label other than 0/1 are counted and
-skipped rather than fatal, and bytes that are not UTF-8 are replaced instead of crashing the run.
-A missing column is the one hard error: nothing could be measured, and the message says which
-columns the file does have.
+skipped rather than fatal (the command line reads strictly instead: label words accepted, any
+other label refused with its row number), and bytes that are not UTF-8 are replaced instead of
+crashing the run. A missing column is the one hard error: nothing could be measured, and the
+message says which columns the file does have.
 """
 
 from __future__ import annotations
@@ -34,18 +35,36 @@ class LabeledData:
 
 
 _LABELS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1}
+_LABEL_WORDS = _LABELS | {
+    "true": 1,
+    "false": 0,
+    "yes": 1,
+    "no": 0,
+    "complaint": 1,
+    "not": 0,
+    "not complaint": 0,
+    "not_complaint": 0,
+}
+"""What `strict` reading accepts, case-insensitive: what spreadsheets and people write."""
 
 
 def read_labeled_csv(
     path: str | os.PathLike[str],
     text_column: str = "text",
     label_column: str = "label",
+    *,
+    strict: bool = False,
 ) -> LabeledData:
-    """Read `text_column` and a 0/1 `label_column`; skip (and count) rows that can't be used."""
+    """Read `text_column` and a 0/1 `label_column`; skip (and count) rows that can't be used.
+
+    `strict` (the command line): labels may also be true/false, yes/no, complaint/not, in any
+    case, and any other label is a `ConfigError` naming its row (the header is row 1, as a
+    spreadsheet shows it) instead of a row silently skipped. Rows with no text are skipped."""
     try:
         handle = open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}") from err
+    labels = _LABEL_WORDS if strict else _LABELS
     with handle:
         reader = csv.DictReader(handle)
         columns = [c for c in (reader.fieldnames or []) if c is not None]
@@ -58,11 +77,17 @@ def read_labeled_csv(
             )
         rows: list[LabeledRow] = []
         empty = bad = 0
-        for record in reader:
+        for number, record in enumerate(reader, start=2):
             text = (record.get(text_column) or "").strip()
-            label = _LABELS.get((record.get(label_column) or "").strip())
+            raw = (record.get(label_column) or "").strip()
+            label = labels.get(raw.lower() if strict else raw)
             if not text:
                 empty += 1
+            elif label is None and strict:
+                raise ConfigError(
+                    f"{path}, row {number}: label {raw[:40]!r} in column {label_column!r} is "
+                    "not a label; use 1/0, true/false, yes/no or complaint/not"
+                )
             elif label is None:
                 bad += 1
             else:

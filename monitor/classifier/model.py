@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -238,8 +239,14 @@ class LearnedModel:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LearnedModel:
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__} where an object belongs")
         if data.get("format") != FORMAT:
             raise ValueError(f"model format {data.get('format')!r}, this version reads {FORMAT}")
+        for b in data["blocks"]:  # checked here, or the first poll would fail instead of now
+            low, high = int(b["ngram_range"][0]), int(b["ngram_range"][1])
+            if b["analyzer"] not in ("word", "char_wb") or not 1 <= low <= high <= 10:
+                raise ValueError(f"a block {b['analyzer']!r} {low}-{high} this version can't use")
         blocks = tuple(
             NgramBlock(
                 analyzer=str(b["analyzer"]),
@@ -277,18 +284,44 @@ class ModelStore:
         return max([v for v in versions if v is not None], default=0) + 1
 
     def current_name(self) -> str | None:
-        """The file name the pointer names, cheap enough to check every few minutes."""
+        """The file name the pointer names, cheap enough to check every few minutes. A pointer
+        that can't be read counts as none (logged): the scorer runs alone."""
+        pointer = self.directory / CURRENT
         try:
-            return (self.directory / CURRENT).read_text(encoding="utf-8").strip() or None
+            return pointer.read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as err:
+            log.warning(
+                "model pointer %s is unreadable (%s); scoring with the scorer alone", pointer, err
+            )
             return None
 
     def current(self) -> LearnedModel | None:
         """The model in use, or None (the scorer runs alone) when none was promoted."""
         name = self.current_name()
-        return self.load(self.directory / name) if name else None
+        return self.load(self._named(name)) if name else None
+
+    def _named(self, name: str) -> Path:
+        """The model file the pointer names; never a path outside the model directory (a
+        pointer like ``../../etc/passwd``, an absolute path, or a symlink leading out)."""
+        path = self.directory / name
+        inside = (
+            Path(name).name == name
+            and fnmatchcase(name, MODEL_GLOB)
+            and path.resolve().parent == self.directory.resolve()
+        )
+        if not inside:
+            raise ConfigError(
+                f"model pointer {self.directory / CURRENT} names {name!r}, which is not a model "
+                f"file in {self.directory}: it is refused; run `complaint-monitor train` to make "
+                "a new one"
+            )
+        return path
 
     def load(self, path: Path) -> LearnedModel:
+        """The model in `path`; any damage (a truncated or corrupt gzip, JSON of the wrong
+        shape) is a `ConfigError` naming the file and the fix, never another exception."""
         try:
             with gzip.open(path, "rt", encoding="utf-8") as handle:
                 return LearnedModel.from_json(json.load(handle))
@@ -296,30 +329,33 @@ class ModelStore:
             raise ConfigError(
                 f"model file {path} is missing; run `complaint-monitor train` to make a new one"
             ) from err
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except Exception as err:  # reading plain JSON runs no code: any error means damage
             raise ConfigError(
-                f"model file {path} is unreadable ({err}); "
+                f"model file {path} is unreadable ({type(err).__name__}: {err}); "
                 "run `complaint-monitor train` to make a new one"
             ) from err
 
     def save(self, model: LearnedModel, *, promote: bool) -> Path:
-        """Write the model (atomically) and, when `promote`, make it current."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write the model (atomically, and durably: fsync before the rename, then the
+        directory's) and, when `promote`, make it current."""
+        self._make_directory()
         path = self.path_of(model.version)
-        temporary = path.with_suffix(".tmp")
-        with gzip.open(temporary, "wt", encoding="utf-8") as handle:
-            json.dump(model.to_json(), handle, separators=(",", ":"))
-        os.replace(temporary, path)
+        payload = json.dumps(model.to_json(), separators=(",", ":")).encode("utf-8")
+        _write_durably(path, gzip.compress(payload, mtime=0), self.directory)
         if promote:
             self.promote(path.name)
         self._prune()
         return path
 
     def promote(self, name: str) -> None:
-        pointer = self.directory / CURRENT
-        temporary = pointer.with_suffix(".tmp")
-        temporary.write_text(name + "\n", encoding="utf-8")
-        os.replace(temporary, pointer)
+        self._make_directory()
+        _write_durably(self.directory / CURRENT, (name + "\n").encode("utf-8"), self.directory)
+
+    def _make_directory(self) -> None:
+        """Owner-only when we create them (models hold n-grams of customer text); a directory
+        systemd's `StateDirectory=` made keeps the mode systemd gave it."""
+        self.directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, exist_ok=True)
 
     def _prune(self) -> None:
         current = self.current_name()
@@ -327,6 +363,23 @@ class ModelStore:
         for old in files[:-KEEP_MODELS]:
             if old.name != current:
                 old.unlink(missing_ok=True)
+
+
+def _write_durably(path: Path, data: bytes, directory: Path) -> None:
+    """Write a temporary file, fsync it, rename it over `path`, fsync the directory: after a
+    crash or power loss, `path` holds the old bytes or the new ones, never a truncated file."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    directory_descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(directory_descriptor)
+    finally:
+        os.close(directory_descriptor)
 
 
 def _version_of(path: Path) -> int | None:

@@ -59,15 +59,21 @@ class SlackApp:
         )
 
     def verify_channels(self) -> None:
-        """At start-up: a public or unreachable channel stops the daemon (ConfigError); Slack
-        being down does not (alerts wait in the outbox)."""
+        """At start-up: a public channel, or one that cannot be proven private, or one the bot
+        can't reach stops the daemon (ConfigError). Slack being down does not (alerts wait in the
+        outbox), and nothing is posted before the proof: the client checks each channel not
+        proven here before its first message, and the alert waits while that check fails."""
         try:
             for line in self.client.verify_channels():
                 log.info("slack: %s", line)
         except ConfigError:
             raise
         except (AuthError, MonitorError) as err:
-            log.warning("slack channels not verified at start-up: %s", err)
+            log.warning(
+                "slack channels not verified at start-up: %s; nothing is posted to a channel "
+                "until it is proven private (alerts wait in the outbox)",
+                err,
+            )
 
     def start(self) -> None:
         """Open the Socket Mode connection (in the background) when there is an app token."""

@@ -22,6 +22,7 @@ from monitor.slack.escaping import (
     SECTION_TEXT_LIMIT,
     escape_mrkdwn,
     mrkdwn_link,
+    platform_label,
 )
 from monitor.slack.routing import topic_label
 from monitor.slack.settings import SlackSettings
@@ -48,7 +49,7 @@ def slack_date(moment: datetime) -> str:
 
 
 def _headline(alert: Alert) -> str:
-    platform = platform_name(alert.post.platform)
+    platform = platform_label(alert.post.platform)
     if alert.verdict.label is Label.UNSUPPORTED_LANGUAGE:
         headline = f"❔ Post on {platform} in a language we can't classify: please read it"
     else:
@@ -255,6 +256,27 @@ def alert_layout(alert: Alert, now: datetime, settings: SlackSettings) -> tuple[
     return alert_blocks(alert, now, buttons=settings.interactive, mention=mention)
 
 
+MINIMAL_QUOTE_LIMIT = 1500
+"""The minimal form quotes at most this much of the post (escaped), well inside every limit."""
+
+
+def minimal_alert_layout(
+    alert: Alert, now: datetime, settings: SlackSettings
+) -> tuple[str, list[Block]]:
+    """The alert in the smallest safe form: what the deliverer sends once after Slack refused
+    the full layout for good. Plain escaped text, the link, and the buttons; nothing else."""
+    post = alert.post
+    headline = _headline(alert)
+    who = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
+    body = escape_mrkdwn(" ".join(post.text.split()), limit=MINIMAL_QUOTE_LIMIT) or "(no text)"
+    link = mrkdwn_link(post.url, "Open the post") or "(link not shown: not a plain http(s) address)"
+    text = f"{headline} from @{who} ({time_ago(post.created_at, now)}): {body}\n{link}"
+    blocks = [section(text)]
+    if settings.interactive:
+        blocks.extend(action_blocks(alert.alert_id, alert.state))
+    return fit(text, FALLBACK_TEXT_LIMIT), blocks
+
+
 def _post_blocks(alert: Alert, platform: str) -> list[Block]:
     """The post itself (title, quoted text, link), why it was flagged, what to do, and where
     it came from."""
@@ -348,7 +370,7 @@ def _waiting_line(alert: Alert, now: datetime) -> str:
     severity = alert.verdict.severity
     return (
         f"• alert #{alert.alert_id}, {SEVERITY_MARKS[severity]} {severity.value}, "
-        f"@{handle} on {platform_name(post.platform)}, posted {since} ({link})"
+        f"@{handle} on {platform_label(post.platform)}, posted {since} ({link})"
     )
 
 

@@ -4,17 +4,28 @@ slack_sdk's default retry handler is switched off (the deliverer and the storm s
 library would resend a message after a dropped connection, and post it twice). Whatever slack_sdk
 or the network raises becomes one of `monitor.errors`: a refused token is `AuthError` naming the
 variable, a wrong or unreachable channel is `ConfigError` with the fix, a 429 or 5xx is
-`TransientError` (429 carries Slack's ``Retry-After``), and a request whose answer never came is
-`OutcomeUnknown`.
+`TransientError` (429 carries Slack's ``Retry-After``), a request Slack refuses as such
+(``invalid_blocks``, ``msg_too_long``...) is `PermanentError`, and a request whose answer never
+came is `OutcomeUnknown`.
+
+Private channels only, failing closed: `verify_channels` (start-up, ``check-config --online``)
+proves each configured channel private with conversations.info. Slack answers ``missing_scope``
+(needed ``channels:read``) for a public channel when the app has only ``groups:read``: that
+channel cannot be proven private, so it is refused like a public one unless its table says
+``allow_public_channel = true``. Once `verify_channels` has run, `post` sends only to channels
+proven private (or allowed public) in this process: one that start-up could not check (Slack
+unreachable) is checked before its first message, and a failed check keeps the message waiting.
 
 Every message of ours carries metadata (``event_type`` and an ``event_payload``), so that after a
 lost answer `messages_with_metadata` can tell whether Slack has it: the one paged search, used for
 a channel's history (alerts) and a thread's replies (storm replies).
 
 Scopes the Slack app needs: ``chat:write`` (post), ``groups:history`` (find a message after a lost
-answer, in a private channel), ``groups:read`` (start-up and ``check-config --online`` verify
-every channel is private and the bot is in it); with buttons, an app-level token with
-``connections:write`` for Socket Mode and the ``commands`` scope for ``/complaint-monitor``.
+answer, in a private channel), ``groups:read`` and ``channels:read`` (start-up and ``check-config
+--online`` verify every channel is private and the bot is in it; without ``channels:read`` a
+public channel cannot be told apart and is refused all the same); with buttons, an app-level
+token with ``connections:write`` for Socket Mode and the ``commands`` scope for
+``/complaint-monitor``.
 """
 
 from __future__ import annotations
@@ -32,15 +43,35 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
+from monitor.errors import AuthError, ConfigError, OutcomeUnknown, PermanentError, TransientError
 from monitor.notify import Delivered
-from monitor.slack.settings import SlackSettings
+from monitor.slack.settings import ChannelTarget, SlackSettings
 from monitor.text import aware
 
 log = logging.getLogger(__name__)
 
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+PERMANENT_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_arguments",
+        "invalid_array_arg",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "metadata_must_be_sent_from_app",
+        "no_text",
+        "too_many_attachments",
+        "invalid_attachments",
+        "markdown_text_conflict",
+        "json_not_object",
+    }
+)
+"""Slack refused the request itself: the same message sent again can never succeed."""
 HISTORY_PAGE_SIZE = 200
 HISTORY_MAX_PAGES = 25
 """A metadata search reads at most this many pages (5,000 messages)."""
@@ -64,6 +95,8 @@ class SlackClient:
                 'is not set; export it, or set [slack] sink = "console"'
             )
         self.settings = settings
+        self._proven: set[str] | None = None
+        """Channels proven private (or allowed public); None until `verify_channels` runs."""
         self._web = WebClient(
             token=token.get_secret_value(),
             base_url=settings.base_url or WebClient.BASE_URL,
@@ -102,6 +135,8 @@ class SlackClient:
     ) -> Delivered:
         """One message (our own text: the caller escapes anything a customer wrote)."""
         chosen = self.channel(channel)
+        if self._proven is not None and chosen not in self._proven:
+            self._verify(self._target(chosen))  # fail closed: never post before the proof
         arguments: dict[str, Any] = {"channel": chosen, "text": text, **QUIET}
         if blocks is not None:
             arguments["blocks"] = blocks
@@ -207,43 +242,67 @@ class SlackClient:
         return "; ".join([who, *self.verify_channels(), self._check_app_token()])
 
     def verify_channels(self) -> list[str]:
-        """Check with conversations.info that every channel the config posts to is private
-        (unless its ``allow_public_channel = true``) and has the bot in it.
+        """Prove with conversations.info that every channel the config posts to is private
+        (unless its ``allow_public_channel = true``) and has the bot in it; from then on `post`
+        sends only to proven channels (a channel not proven here is checked before its first
+        message).
 
-        Raises `ConfigError` naming the key to fix; returns one line per channel checked.
-        Without the groups:read scope a channel can't be checked: that is said, not fatal.
+        Raises `ConfigError` naming the key to fix (a channel that cannot be proven private is
+        refused like a public one), `AuthError` or `TransientError` when Slack can't answer;
+        returns one line per channel checked.
         """
-        lines: list[str] = []
+        if self._proven is None:
+            self._proven = set()
+        return [self._verify(target) for target in self.settings.target_channels()]
+
+    def _target(self, channel: str) -> ChannelTarget:
         for target in self.settings.target_channels():
-            channel = target.channel
-            try:
-                with self.errors("conversations.info", channel):
-                    info = self._web.conversations_info(channel=channel)["channel"]
-            except ConfigError as err:
-                if "missing_scope" in str(err):
-                    lines.append(
-                        f"channel {channel} not verified (add the groups:read scope to check it)"
-                    )
-                    continue
+            if target.channel == channel:
+                return target
+        return ChannelTarget(f"channel {channel} (an alert's stored channel)", channel, False)
+
+    def _verify(self, target: ChannelTarget) -> str:
+        """One channel proven private (or allowed public) with the bot in it; see above."""
+        channel = target.channel
+        try:
+            with self.errors("conversations.info", channel):
+                info = self._web.conversations_info(channel=channel)["channel"]
+        except ConfigError as err:
+            if "missing_scope" not in str(err):
                 raise ConfigError(f"{target.key} {channel}: {err}") from err
-            name = info.get("name", channel)
-            if not info.get("is_private") and not target.allow_public:
+            if not target.allow_public:
                 raise ConfigError(
-                    f"{target.key} {channel} (#{name}) is a public channel: alerts quote "
-                    "customers and belong in a private channel. Create a private channel and "
-                    "invite the bot, or, if this channel must stay public, set "
-                    "allow_public_channel = true next to that channel key"
-                )
-            if not info.get("is_member", True):
-                raise ConfigError(
-                    f"{target.key} {channel} (#{name}): the bot is not a member; invite it "
-                    "with /invite @app in that channel"
-                )
-            if info.get("is_private"):
-                lines.append(f"posting to private channel #{name}")
-            else:
-                lines.append(f"posting to PUBLIC channel #{name} (allowed by {target.key})")
-        return lines
+                    f"{target.key} {channel} cannot be proven private ({err}; Slack answers so "
+                    "for a PUBLIC channel when the app lacks channels:read). Alerts quote "
+                    "customers and belong in a private channel: give the app the channels:read "
+                    "and groups:read scopes so the check can see the channel, or, if this "
+                    "channel must stay public, set allow_public_channel = true next to that "
+                    "channel key"
+                ) from err
+            self._prove(channel)
+            return f"channel {channel} not verified (missing scope; public allowed by {target.key})"
+        name = info.get("name", channel)
+        if not info.get("is_private") and not target.allow_public:
+            raise ConfigError(
+                f"{target.key} {channel} (#{name}) is a public channel: alerts quote "
+                "customers and belong in a private channel. Create a private channel and "
+                "invite the bot, or, if this channel must stay public, set "
+                "allow_public_channel = true next to that channel key"
+            )
+        if not info.get("is_member", True):
+            raise ConfigError(
+                f"{target.key} {channel} (#{name}): the bot is not a member; invite it "
+                "with /invite @app in that channel"
+            )
+        self._prove(channel)
+        if info.get("is_private"):
+            return f"posting to private channel #{name}"
+        return f"posting to PUBLIC channel #{name} (allowed by {target.key})"
+
+    def _prove(self, channel: str) -> None:
+        if self._proven is None:
+            self._proven = set()
+        self._proven.add(channel)
 
     def _check_app_token(self) -> str:
         """Buttons need Socket Mode: prove the app-level token opens a connection."""
@@ -286,7 +345,7 @@ class SlackClient:
 
     def _api_error(
         self, method: str, channel: str | None, err: SlackApiError
-    ) -> AuthError | ConfigError | TransientError:
+    ) -> AuthError | ConfigError | PermanentError | TransientError:
         response = err.response
         status = response.status_code
         data = response.data if isinstance(response.data, dict) else {}
@@ -319,6 +378,11 @@ class SlackClient:
             return ConfigError(
                 f"Slack {method}: missing_scope, the app needs the {needed} scope: add it under "
                 "OAuth & Permissions and reinstall the app"
+            )
+        if code in PERMANENT_ERRORS:
+            detail = "; ".join(str(e) for e in data.get("errors") or [] if e)[:300]
+            return PermanentError(
+                f"Slack {method}: {code}" + (f" ({detail})" if detail else ""), code=code
             )
         return TransientError(f"Slack {method}: {code or 'unexpected answer'}")
 

@@ -20,10 +20,10 @@ from monitor.errors import MonitorError
 from monitor.models import Alert
 from monitor.slack.blocks import group_mention, person_mention
 from monitor.slack.client import SlackClient
-from monitor.slack.escaping import escape_mrkdwn
+from monitor.slack.escaping import escape_mrkdwn, platform_label
 from monitor.slack.settings import EscalationSettings
 from monitor.storage.alerts import AlertStore
-from monitor.text import platform_name, time_ago
+from monitor.text import time_ago
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _about(alert: Alert, now: datetime) -> str:
     return (
         f"{alert.verdict.severity.value} complaint from "
         f"@{escape_mrkdwn(post.author.handle.lstrip('@'), limit=100)} on "
-        f"{platform_name(post.platform)} (posted {time_ago(post.created_at, now)}, "
+        f"{platform_label(post.platform)} (posted {time_ago(post.created_at, now)}, "
         f"alert #{alert.alert_id})"
     )
 

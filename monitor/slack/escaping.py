@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.text import clean_text, safe_url, shorten
+from monitor.text import clean_text, platform_name, safe_url, shorten
 
 SECTION_TEXT_LIMIT = 3000
 """Slack rejects a section block whose text is longer (``invalid_blocks``)."""
@@ -55,3 +55,9 @@ def mrkdwn_link(url: str, label: str) -> str | None:
     if safe is None:
         return None
     return f"<{safe.replace('&', '&amp;')}|{escape_mrkdwn(label, limit=None)}>"
+
+
+def platform_label(platform: str) -> str:
+    """A post's platform as shown in Slack: named (`monitor.text.platform_name`), then escaped
+    like any input, since a bridge writes whatever ``platform`` it likes."""
+    return escape_mrkdwn(platform_name(platform), limit=None)

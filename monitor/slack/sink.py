@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from monitor.models import Alert
 from monitor.notify import ConsoleNotifier, Delivered, Notifier
-from monitor.slack.blocks import alert_layout
+from monitor.slack.blocks import alert_layout, minimal_alert_layout
 from monitor.slack.client import SlackClient
 from monitor.slack.escaping import SECTION_TEXT_LIMIT, escape_mrkdwn
 from monitor.slack.settings import SlackSettings
@@ -35,6 +36,14 @@ class SlackNotifier:
 
     def send(self, alert: Alert, now: datetime) -> Delivered:
         text, blocks = alert_layout(alert, now, self.settings)
+        return self._post(alert, text, blocks)
+
+    def send_minimal(self, alert: Alert, now: datetime) -> Delivered:
+        """The escaped text, the link and the buttons: after Slack refused the full layout."""
+        text, blocks = minimal_alert_layout(alert, now, self.settings)
+        return self._post(alert, text, blocks)
+
+    def _post(self, alert: Alert, text: str, blocks: list[dict[str, Any]]) -> Delivered:
         return self.client.post(
             alert.channel,
             text,
@@ -83,7 +92,9 @@ class SlackNotifier:
 
 
 def build_notifier(settings: SlackSettings) -> Notifier:
-    """Choose where alerts go. "auto" uses Slack only when both a token and a channel are set."""
+    """Choose where alerts go. "auto" (the demo's) uses Slack only when both a token and a
+    channel are set, and otherwise says loudly that nothing goes to Slack. The console is a
+    preview: what it prints stays owed to Slack (`monitor.delivery`)."""
     if settings.sink == "console":
         return ConsoleNotifier(reason='[slack] sink = "console"')
     if settings.sink == "slack":
@@ -92,9 +103,15 @@ def build_notifier(settings: SlackSettings) -> Notifier:
     if has_token and settings.channel:
         return SlackNotifier(settings)
     if has_token:
-        log.warning(
-            "%s is set but [slack] channel is not: alerts print to stdout until you set it",
-            settings.token_env,
-        )
-        return ConsoleNotifier(reason="no [slack] channel set")
-    return ConsoleNotifier()
+        why = f"{settings.token_env} is set but [slack] channel is not"
+        reason = "no [slack] channel set"
+    else:
+        why = f"no Slack token in {settings.token_env or '(token_env)'}"
+        reason = "no Slack token set"
+    log.warning(
+        '[slack] sink = "auto" and %s: NOTHING GOES TO SLACK. Alerts print to stdout as a '
+        'preview and stay pending for Slack until it is set up. "auto" is for the demo: '
+        'production sets sink = "slack", so a missing token stops the daemon at start-up',
+        why,
+    )
+    return ConsoleNotifier(reason=reason)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from monitor.clock import Clock
-from monitor.errors import AuthError, ConfigError, OutcomeUnknown, TransientError
+from monitor.errors import AuthError, ConfigError, OutcomeUnknown, PermanentError, TransientError
 from monitor.models import Alert
 from monitor.notify import Delivered
 from monitor.slack.client import SlackClient
@@ -134,7 +134,7 @@ class StormSender:
                 storm = self._post_parent(storm)
             assert storm.parent_ts is not None and storm.parent_channel is not None
             members = self._skip_already_posted(storm, members)
-        except (AuthError, ConfigError, TransientError) as err:
+        except (AuthError, ConfigError, PermanentError, TransientError) as err:
             self._give_back(members, err)
             report.failed += len(members)
             return
@@ -146,7 +146,7 @@ class StormSender:
                 break
             try:
                 self._post_chunk(storm, chunk)
-            except (AuthError, ConfigError, TransientError) as err:
+            except (AuthError, ConfigError, PermanentError, TransientError) as err:
                 waiting = [m for c in chunks[index:] for m in c]
                 unknown = chunk if isinstance(err, OutcomeUnknown) else []
                 self._give_back(waiting, err, unknown=unknown)
@@ -274,7 +274,7 @@ class StormSender:
         )
         try:
             self.client.update(storm.parent_channel, storm.parent_ts, text, blocks)
-        except (AuthError, ConfigError, TransientError) as err:
+        except (AuthError, ConfigError, PermanentError, TransientError) as err:
             log.warning("storm=%d count not updated (%s); next round tries again", storm.id, err)
             return
         self.storms.record_storm_shown(storm.id, count)

@@ -35,7 +35,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # hide_parameters: a failed statement's message (logged, raised) never quotes the values
+        # it carried, i.e. customer text (issue 15 item 2).
+        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         if self.is_sqlite:
             self._prepare_sqlite_path()
             kwargs["connect_args"] = {"timeout": 5, "check_same_thread": False}
@@ -50,13 +52,28 @@ class Database:
             ) from err
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock_file: IO[str] | None = None
 
     def _prepare_sqlite_path(self) -> None:
+        """Owner-only when we create them (posts are customer text): the directory 0700, the
+        file 0600 (SQLite gives its -wal and -shm files the file's mode). A directory systemd's
+        `StateDirectory=` made keeps the mode systemd gave it."""
         database = self.url.database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return
+        path = Path(database).expanduser()
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as err:
+            raise ConfigError(
+                f"cannot create the SQLite database {path}: {err.strerror}; make its directory "
+                "writable by this user or set [daemon] state_dir"
+            ) from err
 
     @property
     def display_url(self) -> str:
@@ -123,6 +140,14 @@ class Database:
             self._lock_file = None
 
 
+def is_outage(err: BaseException) -> bool:
+    """The database is away or locked (what `Database.session` raises as `StorageUnavailable`),
+    as opposed to refusing one statement's values."""
+    if isinstance(err, exc.OperationalError | exc.InterfaceError | StorageUnavailable):
+        return True
+    return isinstance(err, exc.DBAPIError) and err.connection_invalidated
+
+
 def insert(session: Session, table: type[Any]) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT on both SQLite and PostgreSQL.
 
@@ -145,12 +170,21 @@ def skip_locked(session: Session, query: Select[Any], of: Any = None) -> Select[
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so CREATE TABLE ran in
+    # autocommit: a process killed mid-migration left half a schema that every restart then
+    # refused ("table ... already exists"). Its own transaction handling off, `_sqlite_begin`
+    # opens every transaction, DDL and SAVEPOINTs included (SQLAlchemy's documented recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _first_line(err: Exception) -> str:

@@ -44,6 +44,16 @@ class Leases:
                 )
             )
 
+    def take_over_all(self, owner: str) -> int:
+        """Drop every source lease `owner` does not hold, so its next poll takes them at once.
+
+        Only for a process that has proved it is alone on the database (SQLite's single-process
+        file lock): the leases left are its own dead predecessor's, and waiting for them to
+        expire would only delay the first poll after a crash. Returns how many were dropped."""
+        with self.database.session() as session:
+            result = session.execute(delete(SourceLeaseRow).where(SourceLeaseRow.owner != owner))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def owner(self, source: str, now: datetime) -> str | None:
         with self.database.session() as session:
             row = session.get(SourceLeaseRow, source)

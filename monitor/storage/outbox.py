@@ -3,6 +3,10 @@
 A deliverer claims a batch (a lease: their next attempt moves `lease` ahead), records each
 attempt BEFORE it starts, then records Slack's answer: sent, or a failure with its retry time.
 An attempt whose answer never came keeps `outcome_unknown`, so the next one looks before sending.
+
+Two more ends than "sent": the console notifier's preview (`DeliveryStatus.PREVIEWED`: printed,
+not in Slack, so a Slack deliverer still claims it) and an alert Slack refused for good
+(`DeliveryStatus.PARKED`: never claimed again, the reason kept in `last_error`).
 """
 
 from __future__ import annotations
@@ -18,14 +22,19 @@ from monitor.storage.tables import AlertRow, load_alerts
 
 DELIVERY_ORDER = (AlertRow.priority.desc(), AlertRow.created_at, AlertRow.id)
 """VIPs and severe complaints first (their priority), then oldest."""
+DONE = (DeliveryStatus.SENT.value, DeliveryStatus.PARKED.value)
+"""Statuses no deliverer claims again."""
 
 
 class Outbox:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def claim_due(self, now: datetime, lease: timedelta, limit: int = 50) -> list[Alert]:
-        """Take a batch of due alerts for this deliverer, in `DELIVERY_ORDER`.
+    def claim_due(
+        self, now: datetime, lease: timedelta, limit: int = 50, *, previews: bool = True
+    ) -> list[Alert]:
+        """Take a batch of due alerts for this deliverer, in `DELIVERY_ORDER`; with
+        ``previews=False`` (the console deliverer) alerts already printed are left for Slack.
 
         Claiming pushes their next attempt `lease` into the future, so another replica (or the
         next round) leaves them alone; on PostgreSQL rows locked by another replica's claim are
@@ -33,11 +42,10 @@ class Outbox:
         releases its share when the lease runs out.
         """
         with self.database.session() as session:
+            done = DONE if previews else (*DONE, DeliveryStatus.PREVIEWED.value)
             query = (
                 select(AlertRow.id)
-                .where(
-                    AlertRow.status != DeliveryStatus.SENT.value, AlertRow.next_attempt_at <= now
-                )
+                .where(AlertRow.status.not_in(done), AlertRow.next_attempt_at <= now)
                 .order_by(*DELIVERY_ORDER)
                 .limit(limit)
             )
@@ -75,6 +83,30 @@ class Outbox:
                     sent_at=now,
                     outcome_unknown=False,
                     last_error=None,
+                )
+            )
+
+    def record_previewed(self, alert_id: int) -> None:
+        """The console printed it: not delivered, Slack still owes it (channel kept, no ts)."""
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    status=DeliveryStatus.PREVIEWED.value, outcome_unknown=False, last_error=None
+                )
+            )
+
+    def record_parked(self, alert_id: int, *, reason: str) -> None:
+        """Slack refused it for good: set aside with the reason, never claimed again."""
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    status=DeliveryStatus.PARKED.value,
+                    last_error=reason[:2000],
+                    outcome_unknown=False,
                 )
             )
 

@@ -4,19 +4,32 @@
 source's next cursor are written in ONE transaction, so the cursor never moves past a post that
 was not stored. Posts are inserted with ON CONFLICT DO NOTHING, so a page fetched twice (or by
 two replicas) is stored once, and only the transaction that inserted a post writes its alert.
+
+A post the database still refuses (after `monitor.sanitize`) does not block its source: the batch
+is retried post by post, each in a SAVEPOINT, and the refused ones are set aside in the
+`quarantine` table, in the same transaction as the rest and the cursor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from monitor.models import Cursor, DeliveryStatus, Post, Verdict
-from monitor.storage.database import Database, insert
+from monitor.sanitize import (
+    ERROR_LENGTH,
+    EXTERNAL_ID_LENGTH,
+    PLATFORM_LENGTH,
+    SOURCE_LENGTH,
+    identifier,
+    post_as_json,
+    text_of,
+)
+from monitor.storage.database import Database, insert, is_outage
 from monitor.storage.tables import (
     AlertRow,
     ClassificationRow,
@@ -24,6 +37,7 @@ from monitor.storage.tables import (
     FeedbackRow,
     MutedAuthorRow,
     PostRow,
+    QuarantineRow,
     SourceCursorRow,
     alert_values,
     classification_values,
@@ -49,6 +63,9 @@ class NewPost:
 class StoredPoll:
     inserted: int
     alerts: int
+    quarantined: int = 0
+    quarantine_reasons: tuple[str, ...] = field(default=())
+    """Why, one entry per distinct reason (an exception class): no customer text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +118,32 @@ class PostStore:
         cursor: Cursor,
         now: datetime,
     ) -> StoredPoll:
-        """Posts, verdicts, alerts and the cursor, atomically."""
+        """Posts, verdicts, alerts and the cursor, atomically; a post the database refuses is
+        quarantined (in the same transaction) instead of holding back the rest and the cursor."""
         with self.database.session() as session:
-            ids = _insert_posts(session, source, new_posts, now)
-            ours = [item for item in new_posts if item.post.key in ids]
-            if ours:
-                session.execute(
-                    insert(session, ClassificationRow),
-                    [classification_values(ids[i.post.key], i.verdict, i.vip, now) for i in ours],
-                )
-            alerts = [i for i in ours if i.alert_priority is not None]
-            if alerts:
-                session.execute(
-                    insert(session, AlertRow),
-                    [_alert_values(ids[i.post.key], i, now) for i in alerts],
-                )
+            # The SAVEPOINTs below nest in this one transaction (on SQLite too: the database
+            # module opens it with BEGIN), so releasing one commits nothing on its own.
             _save_cursor(session, source, platform, cursor, now)
-        return StoredPoll(inserted=len(ours), alerts=len(alerts))
+            try:
+                with session.begin_nested():
+                    inserted, alerts = _store_batch(session, source, new_posts, now)
+                return StoredPoll(inserted=inserted, alerts=alerts)
+            except Exception as err:
+                if is_outage(err):
+                    raise
+            inserted = alerts = 0
+            reasons: list[str] = []
+            for item in new_posts:  # the batch was refused: find the post(s) it was refused for
+                try:
+                    with session.begin_nested():
+                        one, alerted = _store_batch(session, source, [item], now)
+                except Exception as err:
+                    if is_outage(err):
+                        raise
+                    reasons.append(_quarantine(session, source, item.post, err, now))
+                    continue
+                inserted, alerts = inserted + one, alerts + alerted
+        return StoredPoll(inserted, alerts, len(reasons), tuple(dict.fromkeys(reasons)))
 
     def muted_authors(self) -> set[tuple[str, str]]:
         """(platform, lower-case handle) of every author muted from Slack ("Mute author")."""
@@ -131,6 +157,8 @@ class PostStore:
         `daily_counts` first. Alerts not yet delivered are kept, with their posts: nothing
         unsent is purged."""
         purged = 0
+        with self.database.session() as session:  # quarantined posts hold customer text too
+            session.execute(delete(QuarantineRow).where(QuarantineRow.created_at < cutoff))
         while True:
             with self.database.session() as session:
                 batch = _purge_batch(session, cutoff, batch_size)
@@ -170,6 +198,53 @@ class PostStore:
                 yield StoredVerdict(**row._asdict())  # columns named as its fields
 
 
+def _store_batch(
+    session: Session, source: str, new_posts: Sequence[NewPost], now: datetime
+) -> tuple[int, int]:
+    """Posts, their verdicts and alerts: (posts inserted, alerts written)."""
+    ids = _insert_posts(session, source, new_posts, now)
+    ours = [item for item in new_posts if item.post.key in ids]
+    if ours:
+        session.execute(
+            insert(session, ClassificationRow),
+            [classification_values(ids[i.post.key], i.verdict, i.vip, now) for i in ours],
+        )
+    alerts = [i for i in ours if i.alert_priority is not None]
+    if alerts:
+        session.execute(
+            insert(session, AlertRow),
+            [_alert_values(ids[i.post.key], i, now) for i in alerts],
+        )
+    return len(ours), len(alerts)
+
+
+def _quarantine(session: Session, source: str, post: Post, err: Exception, now: datetime) -> str:
+    """Set `post` aside with why it was refused; returns the reason (the exception's class)."""
+    reason = type(getattr(err, "orig", None) or err).__name__
+    session.add(
+        QuarantineRow(
+            source=text_of(source, SOURCE_LENGTH),
+            platform=text_of(post.platform, PLATFORM_LENGTH),
+            external_id=identifier(post.external_id, EXTERNAL_ID_LENGTH),
+            error=text_of(f"{reason}: {_describe(err)}", ERROR_LENGTH),
+            post=post_as_json(post),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return reason
+
+
+def _describe(err: Exception) -> str:
+    """What the database said, without the values: its first line, and for an encoding error
+    only which codec (its message quotes the character)."""
+    if isinstance(err, UnicodeError):
+        return "text the database cannot encode (a lone surrogate?)"
+    original = getattr(err, "orig", None) or err
+    lines = str(original).strip().splitlines()
+    return lines[0][:200] if lines else type(original).__name__
+
+
 def _insert_posts(
     session: Session, source: str, new_posts: Sequence[NewPost], now: datetime
 ) -> dict[tuple[str, str], int]:
@@ -192,14 +267,15 @@ def _alert_values(post_id: int, item: NewPost, now: datetime) -> dict[str, objec
 def _save_cursor(
     session: Session, source: str, platform: str, cursor: Cursor, now: datetime
 ) -> None:
-    row = session.get(SourceCursorRow, source)
-    if row is None:
-        session.add(
-            SourceCursorRow(source=source, platform=platform, cursor=cursor, updated_at=now)
+    """Always a write statement (an upsert), even when nothing changes: see `store_poll`."""
+    statement = insert(session, SourceCursorRow).values(
+        source=source, platform=platform, cursor=cursor, updated_at=now
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["source"], set_={"cursor": cursor, "updated_at": now}
         )
-    else:
-        row.cursor = cursor
-        row.updated_at = now
+    )
 
 
 def _purge_batch(session: Session, cutoff: datetime, batch_size: int) -> int:

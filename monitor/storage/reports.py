@@ -25,6 +25,7 @@ from monitor.storage.tables import (
     DailyCountRow,
     FeedbackRow,
     PostRow,
+    QuarantineRow,
     load_alerts,
 )
 
@@ -79,6 +80,16 @@ class Reports:
                     AlertRow.status != DeliveryStatus.SENT.value, AlertRow.last_error.is_not(None)
                 ),
             )
+            parked = _counts(  # all of them, however old: each needs a person to look
+                session,
+                select(AlertRow.last_error).where(AlertRow.status == DeliveryStatus.PARKED.value),
+            )
+            quarantined: dict[str, int] = {}  # posts the database refused, by exception class
+            for error in session.scalars(
+                select(QuarantineRow.error).where(QuarantineRow.created_at >= since)
+            ):
+                reason = error.split(":", 1)[0]
+                quarantined[reason] = quarantined.get(reason, 0) + 1
             for platform, label, posts in session.execute(
                 select(DailyCountRow.platform, DailyCountRow.label, DailyCountRow.posts).where(
                     DailyCountRow.day >= since.date()
@@ -93,6 +104,10 @@ class Reports:
             "alerts_by_status": by_status,
             "median_seconds_post_to_alert": round(statistics.median(delays), 1) if delays else None,
             "undelivered_alert_errors": errors,
+            "posts_quarantined": sum(quarantined.values()),
+            "quarantine_reasons": quarantined,
+            "alerts_parked": sum(parked.values()),
+            "parked_alert_reasons": parked,
         }
 
     def response_times(self, since: datetime) -> dict[str, dict[str, dict[str, float | int]]]:

@@ -136,7 +136,9 @@ class StormStore:
                 select(AlertRow.id)
                 .join(ClassificationRow, ClassificationRow.post_id == AlertRow.post_id)
                 .where(
-                    AlertRow.status != DeliveryStatus.SENT.value,
+                    AlertRow.status.not_in(
+                        (DeliveryStatus.SENT.value, DeliveryStatus.PARKED.value)
+                    ),
                     AlertRow.next_attempt_at <= now,
                     self._on_topic(storm, window),
                 )
@@ -160,7 +162,9 @@ class StormStore:
                 session,
                 and_(
                     AlertRow.storm_id == storm_id,
-                    AlertRow.status != DeliveryStatus.SENT.value,
+                    AlertRow.status.not_in(
+                        (DeliveryStatus.SENT.value, DeliveryStatus.PARKED.value)
+                    ),
                     AlertRow.next_attempt_at <= now,
                 ),
                 limit=limit,

@@ -38,6 +38,16 @@ from monitor.models import (
     Severity,
     Verdict,
 )
+from monitor.sanitize import (
+    AUTHOR_ID_LENGTH,
+    ERROR_LENGTH,
+    EXTERNAL_ID_LENGTH,
+    HANDLE_LENGTH,
+    LANGUAGE_LENGTH,
+    NAME_LENGTH,
+    PLATFORM_LENGTH,
+    SOURCE_LENGTH,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -73,18 +83,18 @@ class PostRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
-    source: Mapped[str] = mapped_column(String(128))
-    author_id: Mapped[str] = mapped_column(String(128))
-    author_handle: Mapped[str] = mapped_column(String(256))
-    author_name: Mapped[str | None] = mapped_column(String(256))
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LENGTH))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_LENGTH))
+    source: Mapped[str] = mapped_column(String(SOURCE_LENGTH))
+    author_id: Mapped[str] = mapped_column(String(AUTHOR_ID_LENGTH))
+    author_handle: Mapped[str] = mapped_column(String(HANDLE_LENGTH))
+    author_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     author_followers: Mapped[int | None]
     author_verified: Mapped[bool] = mapped_column(default=False)
     url: Mapped[str] = mapped_column(Text)
     contact_url: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    language: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_LENGTH))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     fetched_at: Mapped[datetime]
@@ -156,6 +166,26 @@ class AlertRow(Base):
     """Set when the alert was posted in a storm's thread instead of on its own."""
 
     post: Mapped[PostRow] = relationship(back_populates="alert")
+
+
+class QuarantineRow(Base):
+    """A post the database refused even after `monitor.sanitize` (`PostStore.store_poll`): set
+    aside with the error so the rest of its poll is stored and its source moves on, for a
+    person to look at (`stats` counts them)."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_LENGTH))
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LENGTH))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_LENGTH))
+    """Clipped and cleaned: it may be what the database refused."""
+    error: Mapped[str] = mapped_column(String(ERROR_LENGTH))
+    """The exception's class and a short description, no customer text."""
+    post: Mapped[str] = mapped_column(Text)
+    """The post as ASCII JSON (`sanitize.post_as_json`), exactly as it was refused."""
+    created_at: Mapped[datetime]
 
 
 class SourceCursorRow(Base):

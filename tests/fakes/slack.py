@@ -34,6 +34,9 @@ _JSON_FIELDS = ("blocks", "metadata", "attachments")
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods Slack only accepts with the app-level token (xapp-...)."""
 DEFAULT_USERS = {"U0ALICE01": "alice", "U0BOB0002": "bob"}
+README_SCOPES = frozenset({"chat:write", "groups:read", "groups:history", "commands"})
+"""The scopes the README once listed: no channels:read, so a public channel can't be seen."""
+DEFAULT_SCOPES = README_SCOPES | {"channels:read"}
 
 
 class FakeSlack(FakeServer):
@@ -52,6 +55,7 @@ class FakeSlack(FakeServer):
         clock: Callable[[], float] | None = None,
         team: str = "Acme Corp",
         bot_name: str = "complaint-monitor",
+        scopes: frozenset[str] | None = None,
     ) -> None:
         super().__init__()
         self.token = token
@@ -67,6 +71,10 @@ class FakeSlack(FakeServer):
             if channels is not None
             else {DEFAULT_CHANNEL: {"is_private": True, "is_member": True, "name": "complaints"}}
         )
+        self.scopes = frozenset(scopes if scopes is not None else DEFAULT_SCOPES)
+        """The bot token's scopes: conversations.info on a public channel needs channels:read,
+        on a private one groups:read; without it Slack answers ``missing_scope`` with
+        ``needed``, as the real API does."""
         self.messages: list[dict[str, Any]] = []
         """Every message stored: channel, text, blocks, ts, thread_ts, and metadata when given."""
         self.rate_limit_every: int | None = None
@@ -466,6 +474,13 @@ class FakeSlack(FakeServer):
         if found is None:
             return _fail("channel_not_found")
         channel_id, info = found
+        needed = "groups:read" if info.get("is_private") else "channels:read"
+        if needed not in self.scopes:
+            return {
+                **_fail("missing_scope"),
+                "needed": needed,
+                "provided": ",".join(sorted(self.scopes)),
+            }
         return {
             "ok": True,
             "channel": {
@@ -701,4 +716,4 @@ def _decode_cursor(cursor: Any) -> int:
         return 0
 
 
-__all__ = ["DEFAULT_CHANNEL", "FakeSlack"]
+__all__ = ["DEFAULT_CHANNEL", "DEFAULT_SCOPES", "README_SCOPES", "FakeSlack"]

@@ -91,6 +91,8 @@ class _Tweet:
     text: str
     author_id: str
     created_at: str
+    created: float
+    """``created_at`` as epoch seconds (whole seconds, as X compares ``start_time``)."""
     lang: str
     conversation_id: str
     referenced: list[dict[str, str]] = field(default_factory=list)
@@ -195,6 +197,7 @@ class FakeXApi(FakeServer):
                 text=text,
                 author_id=author_id,
                 created_at=created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                created=float(int(created.timestamp())),
                 lang=lang,
                 conversation_id=reply_to or str(tweet_id),
                 referenced=referenced,
@@ -206,6 +209,11 @@ class FakeXApi(FakeServer):
         return [self.post(text.format(n=n), author=author) for n in range(count)]
 
     # -- test controls ---------------------------------------------------------------------
+
+    def use_system_clock(self) -> None:
+        """Date posts and judge ``start_time`` by the system clock (a connector on it)."""
+        with self._lock:
+            self._clock = time.time
 
     def invalidate_tokens(self) -> None:
         """Pagination tokens issued so far are refused with a 400 (as if they had expired)."""
@@ -326,6 +334,11 @@ class FakeXApi(FakeServer):
                 f"Invalid 'since_id':'{value}'. 'since_id' must be a tweet id created after "
                 "the start of the last 7 days.",
             )
+        start = None
+        if "start_time" in params:
+            start = _start_time(params["start_time"], self._clock(), token_name == "next_token")
+            if isinstance(start, Response):
+                return start
         below = bounds.get("until_id")
         if token_name in params:
             position = self._read_token(params[token_name])
@@ -340,6 +353,7 @@ class FakeXApi(FakeServer):
                 for t in self.tweets.values()
                 if t.id > bounds.get("since_id", 0)
                 and (below is None or t.id < below)
+                and (start is None or t.created >= start)
                 and wanted(t)
             ),
             key=lambda t: t.id,
@@ -401,6 +415,34 @@ class FakeXApi(FakeServer):
         data = {k: user[k] for k in ("id", "name", "username")}
         data |= {k: user[k] for k in ("public_metrics", "verified") if k in fields}
         return data
+
+
+def _start_time(value: str, now: float, search: bool) -> float | Response:
+    """X's ``start_time`` (``YYYY-MM-DDTHH:mm:ssZ``, RFC 3339; inclusive, whole seconds): at
+    least 10 s before the request, and for recent search within the last 7 days."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return _invalid("start_time", value, f"Invalid 'start_time':'{value}'.")
+    start = float(int(parsed.timestamp()))
+    if start > now - 10:
+        return _invalid(
+            "start_time",
+            value,
+            f"Invalid 'start_time':'{value}'. 'start_time' must be a minimum of 10 seconds "
+            "prior to the request time.",
+        )
+    earliest = now - 7 * 86_400
+    if search and start < earliest:
+        floor = datetime.fromtimestamp(earliest, UTC).strftime("%Y-%m-%dT%H:%MZ")
+        return _invalid(
+            "start_time",
+            value,
+            f"Invalid 'start_time':'{value}'. 'start_time' must be on or after {floor}",
+        )
+    return start
 
 
 def _invalid(parameter: str, value: str, message: str) -> Response:

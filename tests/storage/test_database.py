@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
 
 from monitor.errors import StorageUnavailable
 from monitor.storage import Database, PostStore
@@ -19,6 +20,15 @@ def test_migrations_match_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_a_schema_change_rolls_back_with_its_transaction(database: Database) -> None:
+    """A migration killed halfway leaves no half schema: on SQLite too, DDL is transactional
+    (pysqlite ran CREATE TABLE in autocommit, and a restart then refused the half schema)."""
+    with pytest.raises(RuntimeError), database.session() as session:
+        session.execute(text("CREATE TABLE half_done (id INTEGER)"))
+        raise RuntimeError("killed mid-migration")
+    assert "half_done" not in inspect(database.engine).get_table_names()
 
 
 def test_upgrade_is_idempotent(database: Database) -> None:

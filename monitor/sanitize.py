@@ -1,0 +1,159 @@
+"""What a post must look like to be storable, and the one function that makes it so (a leaf).
+
+A platform (or a bridge writing JSONL) can send anything: a NUL in a display name (PostgreSQL
+refuses it), a lone surrogate where a JavaScript bridge cut an emoji in half (no database can
+encode it), a language code of 40 characters, a list where a string belongs. `Connector.poll`
+passes every post through `normalize_post`, so every connector returns posts the schema
+accepts; what still fails is quarantined by `PostStore.store_poll`, never lost.
+
+The column sizes live here, once: `monitor.storage.tables` declares its columns with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.models import Author, Post
+
+PLATFORM_LENGTH = 32
+EXTERNAL_ID_LENGTH = 128
+SOURCE_LENGTH = 128
+AUTHOR_ID_LENGTH = 128
+HANDLE_LENGTH = 256
+NAME_LENGTH = 256
+LANGUAGE_LENGTH = 16
+ERROR_LENGTH = 500
+"""Sizes of the `posts` columns (and the quarantine's copies of them), in characters."""
+
+FOLLOWERS_MAX = 2**31 - 1
+"""`posts.author_followers` is a 32-bit integer on PostgreSQL; more is clamped to this."""
+
+_MAX_DEPTH = 16
+"""Deeper `extra` values are kept as their text: JSON columns and people read them."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(value: str) -> str:
+    """`value` without NUL, its lone surrogates replaced by U+FFFD (a surrogate pair left as
+    two code points becomes the character it encodes)."""
+    value = value.replace("\x00", "")
+    if _SURROGATE.search(value) is None:
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def text_of(value: Any, limit: int | None = None) -> str:
+    """Any value as storable text, cut to `limit` characters."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = " ".join(text_of(item) for item in value if item is not None)
+    elif not isinstance(value, str):
+        value = str(value)
+    cleaned = clean(value)
+    return cleaned if limit is None else cleaned[:limit]
+
+
+def optional_text(value: Any, limit: int | None = None) -> str | None:
+    """Like `text_of`, but None (and what cleans to nothing) stays None."""
+    text = text_of(value, limit)
+    return text or None
+
+
+def identifier(value: Any, limit: int) -> str:
+    """An id: NFC-normalised (the same id typed two ways is one id) and storable. An id too long
+    for its column keeps its start and a hash of the whole, so two long ids stay two."""
+    text = unicodedata.normalize("NFC", text_of(value))
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{text[: limit - len(digest) - 1]}~{digest}"
+
+
+def followers_of(value: Any) -> int | None:
+    """A follower count: a non-negative int (bools and the rest are unknown: None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return min(value, FOLLOWERS_MAX)
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """`value` as plain JSON every backend stores: str keys, clean strings, finite numbers."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return clean(value)
+    if depth >= _MAX_DEPTH:
+        return text_of(value)
+    if isinstance(value, dict):
+        return {text_of(key): jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(item, depth + 1) for item in value]
+    return text_of(value)
+
+
+def timestamp_of(value: Any, fallback: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken as UTC, anything else is `fallback`."""
+    if not isinstance(value, datetime):
+        return fallback
+    try:
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 in a zone east of UTC, and the like
+        return fallback
+
+
+def normalize_post(post: Post, now: datetime) -> Post:
+    """`post` as the schema accepts it: every field of its type, clean and within its column.
+
+    `now` stands in for a creation time that is not a datetime."""
+    author: Any = post.author
+    if not isinstance(author, Author):
+        author = Author(id="", handle="")
+    handle = text_of(author.handle, HANDLE_LENGTH) or "unknown"
+    extra = jsonable(post.extra)
+    return Post(
+        platform=text_of(post.platform, PLATFORM_LENGTH) or "unknown",
+        external_id=identifier(post.external_id, EXTERNAL_ID_LENGTH),
+        author=Author(
+            id=identifier(author.id, AUTHOR_ID_LENGTH) or handle[:AUTHOR_ID_LENGTH],
+            handle=handle,
+            display_name=optional_text(author.display_name, NAME_LENGTH),
+            followers=followers_of(author.followers),
+            verified=author.verified is True,
+        ),
+        text=text_of(post.text),
+        url=text_of(post.url),
+        created_at=timestamp_of(post.created_at, now),
+        language=optional_text(post.language, LANGUAGE_LENGTH),
+        contact_url=optional_text(post.contact_url),
+        extra=extra if isinstance(extra, dict) else {"value": extra},
+    )
+
+
+def post_as_json(post: Post) -> str:
+    """The post as ASCII JSON, for a person to read in the quarantine: whatever it holds (NUL,
+    lone surrogates, NaN), the result is storable text."""
+    return json.dumps(jsonable_raw(asdict(post)), ensure_ascii=True, default=str, sort_keys=True)
+
+
+def jsonable_raw(value: Any) -> Any:
+    """Like `jsonable` but keeping strings exactly as they are (JSON escapes them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): jsonable_raw(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable_raw(item) for item in value]
+    return value
