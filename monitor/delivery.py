@@ -14,6 +14,14 @@ not retried as it is: the alert is sent once more in its minimal form (`Notifier
 the escaped text, the link, the buttons); if that is refused too, the alert is parked with the
 reason (never claimed again, counted in ``stats``) and a notice says so, once.
 
+Two clocks. The outbox's times (`next_attempt_at`, a claim's lease) are wall-clock and stored,
+because replicas share them: a wall-clock step moves them with it (after a step back of an hour,
+an alert due in 30 s waits an hour and 30 s, and an alert claimed by a process that died waits
+for its lease to run out an hour later; a step forward makes them due at once, which the
+check-before-resend makes safe). A batch is worked on for at most half the lease, measured on
+both clocks, so the claim never outlives the lease. What waits in memory (a rate-limited
+channel, the once-a-minute error log) is measured on the monotonic clock and is not moved.
+
 The console notifier is a preview, not a delivery: what it prints is recorded as `previewed`,
 which the console never prints again and a Slack deliverer still sends.
 """
@@ -86,8 +94,10 @@ class Deliverer:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.rng = rng or random.Random()
-        self._channel_paused_until: dict[str | None, datetime] = {}
-        self._throttle = Throttle(60.0)
+        self._channel_paused_until: dict[str | None, float] = {}
+        """Per channel, when Slack's rate limit ends on the monotonic clock (`Clock.monotonic`):
+        a wall-clock step must not hold a channel for an hour."""
+        self._throttle = Throttle(60.0, clock.monotonic)
         self.preview = isinstance(notifier, ConsoleNotifier)
         """The console prints a preview: never recorded as delivered to Slack."""
 
@@ -99,19 +109,27 @@ class Deliverer:
         """Claim a batch of due alerts and send them; what is not tried goes back to the outbox."""
         report = DeliveryReport()
         claimed_at = self.clock.now()
+        started = self.clock.monotonic()
+        half_lease = self.lease.total_seconds() / 2
         batch = self.outbox.claim_due(claimed_at, self.lease, limit, previews=not self.preview)
         for index, due in enumerate(batch):
             now = self.clock.now()
-            if now - claimed_at >= self.lease / 2:
+            # elapsed on either clock: the claim's expiry in the database is wall-clock (other
+            # replicas read it), so a step forward shortens it; a step back must not lengthen it
+            elapsed = max((now - claimed_at).total_seconds(), self.clock.monotonic() - started)
+            if elapsed >= half_lease:
                 # The claim runs out soon and another replica may take these: give them back
                 # untried rather than risk two senders (the next round claims them again).
                 rest = [d.alert_id for d in batch[index:]]
                 self.outbox.release(rest, now)
                 report.deferred += len(rest)
                 break
-            paused_until = self._channel_paused_until.get(due.channel)
-            if paused_until and paused_until > now:
-                self.outbox.release([due.alert_id], paused_until)
+            resume_at = self._channel_paused_until.get(due.channel)
+            left = resume_at - self.clock.monotonic() if resume_at is not None else 0.0
+            if left > 0:
+                # the outbox's next_attempt_at is wall-clock (shared between replicas): the
+                # remaining seconds, counted from the wall clock's now
+                self.outbox.release([due.alert_id], now + timedelta(seconds=left))
                 report.deferred += 1
                 continue
             if self._deliver_one(due, report):
@@ -203,7 +221,7 @@ class Deliverer:
         retry = now + self.backoff(due.attempts + 1)
         if isinstance(err, AuthError | ConfigError):
             self._record(due, err, now + CONFIG_RETRY, outcome_unknown=False)
-            if self._throttle.allow(f"{type(err).__name__}:{err}", now.timestamp()):
+            if self._throttle.allow(f"{type(err).__name__}:{err}"):
                 log.error(
                     "alert delivery refused: %s (alerts stay pending, retried each minute)", err
                 )
@@ -219,7 +237,7 @@ class Deliverer:
             )
         elif isinstance(err, TransientError) and err.retry_after is not None:
             until = now + timedelta(seconds=err.retry_after)
-            self._channel_paused_until[due.channel] = until
+            self._channel_paused_until[due.channel] = self.clock.monotonic() + err.retry_after
             self._record(due, err, until, outcome_unknown=False)
             log.warning(
                 "slack rate-limited channel=%s for %.0fs", due.channel or "default", err.retry_after

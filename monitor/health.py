@@ -33,14 +33,21 @@ def backoff(failures: int, base: float, cap: float, rng: random.Random | None = 
 
 class Throttle:
     """Allows a message once per `interval` seconds per key (an error repeated every second
-    must not flood the journal, but must keep being said)."""
+    must not flood the journal, but must keep being said).
 
-    def __init__(self, interval: float = 60.0) -> None:
+    Time is monotonic (`time.monotonic`, or the `monotonic` a caller passes, e.g. its
+    `Clock.monotonic`): a wall-clock step back must not silence a message for an hour."""
+
+    def __init__(
+        self, interval: float = 60.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.interval = interval
+        self.monotonic = monotonic
         self._last: dict[str, float] = {}
 
     def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
+        """`now`, when given, is on the same monotonic scale (never a wall-clock timestamp)."""
+        now = self.monotonic() if now is None else now
         last = self._last.get(key)
         if last is not None and now - last < self.interval:
             return False
@@ -85,7 +92,7 @@ class Health:
         self.log = logger
         self.clock = clock
         self.outage: Outage | None = None
-        self._reminders = Throttle(remind_seconds) if remind_seconds else None
+        self._reminders = Throttle(remind_seconds, clock.monotonic) if remind_seconds else None
 
     @property
     def healthy(self) -> bool:
@@ -121,7 +128,7 @@ class Health:
             outage.failures += 1
             changed = (state, error) != (outage.state, outage.error)
             outage.state, outage.error = state, error
-        stamp = now.timestamp()
+        stamp = self.clock.monotonic()
         if self._reminders is not None and changed:
             self._reminders.reset()
             self._reminders.allow(self.subject, stamp)

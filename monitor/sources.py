@@ -118,6 +118,10 @@ class SourceRunner:
         self.health = Health(f"source={connector.name}", log, clock)
         self.standby = False
         self.paused_until: datetime | None = None
+        """Wall-clock time the pause ends, as it was when the pause began (for people to read);
+        the wait itself is measured on the monotonic clock (`_resume_at`), so a wall-clock step
+        neither lengthens nor shortens it."""
+        self._resume_at: float | None = None
         self._quarantine_told: set[str] = set()
 
     @property
@@ -136,9 +140,9 @@ class SourceRunner:
 
     def poll(self) -> PollReport | None:
         """Poll unless paused. Never raises: every failure is sorted and recorded here."""
-        now = self.clock.now()
-        if self.paused_until and now < self.paused_until:
+        if self._resume_at is not None and self.clock.monotonic() < self._resume_at:
             return None
+        now = self.clock.now()
         try:
             if not self.leases.acquire(self.name, self.owner, now, self.lease):
                 self._stand_by()
@@ -186,7 +190,9 @@ class SourceRunner:
         delay = failure.pause
         if delay is None:
             delay = backoff(failures, self.backoff_base, self.backoff_cap)
-        self.paused_until = self.clock.now() + timedelta(seconds=max(0.0, delay))
+        delay = max(0.0, delay)
+        self._resume_at = self.clock.monotonic() + delay
+        self.paused_until = self.clock.now() + timedelta(seconds=delay)
         what = "database" if isinstance(err, StorageUnavailable) else "source"
         message = str(err)
 
@@ -202,6 +208,7 @@ class SourceRunner:
             self.standby = False
             log.info("source=%s taken over by %s", self.name, self.owner)
         self.paused_until = None
+        self._resume_at = None
         state = self.health.state
 
         def logged(outage: Outage) -> str:

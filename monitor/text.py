@@ -1,6 +1,11 @@
 """Plain-text helpers every notifier shares: customer text made safe to display, cut to a length,
 links checked, platforms named, ages said the way a reader judges urgency (a leaf).
 
+Lengths are counted the way Slack counts them, conservatively: in UTF-16 code units
+(`utf16_len`: an emoji outside the Basic Multilingual Plane is 2), not in Python's code points.
+A cut falls between extended grapheme clusters (``\\X`` in `regex`, Unicode's UAX #29), so a flag,
+a skin-toned or ZWJ emoji, or a letter with its accents is kept whole or dropped whole.
+
 Nothing here knows a markup language: `monitor.slack.escaping` adds Slack's mrkdwn escaping on top
 of `clean_text` and `shorten`; the console notifier uses them as they are. Control and
 bidirectional-override characters are dropped everywhere: they can reorder what a reader sees
@@ -13,6 +18,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+import regex
 
 URL_LIMIT = 3000
 PLATFORM_NAMES = {
@@ -40,29 +47,61 @@ def _same(char: str) -> str:
     return char
 
 
-def shorten(cleaned: str, limit: int, *, encode: Callable[[str], str] = _same) -> str:
-    """`cleaned` with each character encoded (an escape, or as it is), at most `limit` characters.
+_GRAPHEME = regex.compile(r"\X")
 
-    A longer text keeps its start, ends on a word boundary when one is near, and says
-    "… (truncated, N more characters)", N counted in the original text; an encoded character
-    (``&amp;``) is never cut in half.
+
+def utf16_len(text: str) -> int:
+    """`text`'s length as Slack counts it (conservatively): UTF-16 code units."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def graphemes(text: str) -> list[str]:
+    """`text` as a reader sees its characters: extended grapheme clusters (a flag, a family
+    emoji, ``e`` and its accent are one each)."""
+    return _GRAPHEME.findall(text)
+
+
+def cut_units(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` UTF-16 units that ends between graphemes."""
+    if utf16_len(text) <= limit:
+        return text
+    used = 0
+    kept: list[str] = []
+    for cluster in graphemes(text):
+        used += utf16_len(cluster)
+        if used > limit:
+            break
+        kept.append(cluster)
+    return "".join(kept)
+
+
+def shorten(cleaned: str, limit: int, *, encode: Callable[[str], str] = _same) -> str:
+    """`cleaned` with each character encoded (an escape, or as it is), at most `limit` UTF-16
+    units (what Slack counts).
+
+    A longer text keeps its start, is cut between graphemes (never inside a flag, a skin-toned
+    or ZWJ emoji), ends on a word boundary when one is near, and says "… (truncated, N more
+    characters)", N the graphemes left out; an encoded character (``&amp;``) is never cut in half.
     """
     encoded = "".join(encode(c) for c in cleaned)
-    if len(encoded) <= limit:
+    if utf16_len(encoded) <= limit:
         return encoded
-    budget = max(0, limit - len(_note(len(cleaned))))  # room for the longest note possible
-    kept = 0
+    clusters = graphemes(cleaned)
+    budget = max(0, limit - utf16_len(_note(len(clusters))))  # room for the longest note
+    pieces: list[str] = []
     used = 0
-    for char in cleaned:
-        used += len(encode(char))
+    for cluster in clusters:
+        piece = "".join(encode(c) for c in cluster)
+        used += utf16_len(piece)
         if used > budget:
             break
-        kept += 1
-    space = cleaned.rfind(" ", max(0, kept - 40), kept)
+        pieces.append(piece)
+    kept = len(pieces)
+    space = next((i for i in range(kept - 1, max(0, kept - 40) - 1, -1) if clusters[i] == " "), 0)
     if space > 0:
         kept = space
-    head = "".join(encode(c) for c in cleaned[:kept]).rstrip()
-    return head + _note(len(cleaned) - kept)
+    head = "".join(pieces[:kept]).rstrip()
+    return head + _note(len(clusters) - kept)
 
 
 def _note(more: int) -> str:
@@ -108,7 +147,9 @@ def platform_name(platform: str) -> str:
     if known is not None:
         return known
     name = clean_text(" ".join(platform.split())).title() or "Unknown platform"
-    return name if len(name) <= PLATFORM_NAME_LIMIT else name[: PLATFORM_NAME_LIMIT - 1] + "…"
+    if utf16_len(name) <= PLATFORM_NAME_LIMIT:
+        return name
+    return cut_units(name, PLATFORM_NAME_LIMIT - 1) + "…"
 
 
 def aware(moment: datetime) -> datetime:

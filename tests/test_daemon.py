@@ -237,7 +237,9 @@ def test_a_second_opinion_flags_a_borderline_post_and_says_why(
     assert len(texts) == 2
     flagged = next(t for t in texts if "blinking orange" in t)
     assert "second_opinion" in flagged
-    assert "local: complaint \\u2014 an orange light on the hub means it is offline" in flagged
+    assert (
+        "local: complaint; model said: \\u201can orange light on the hub means it is offline\\u201d"
+    ) in flagged
 
 
 def test_with_the_second_opinion_down_the_scorer_decides_and_nothing_stops(

@@ -9,6 +9,19 @@ that tries to talk the model out of flagging it ("ignore your instructions...") 
 The endpoint is a helper, never a dependency: a per-minute budget bounds its cost, a short pause
 after a failure keeps a dead endpoint from costing every borderline post its whole timeout, and
 any failure leaves the scorer's verdict in place with a reason saying why. `review` never raises.
+`llm_timeout_seconds` is a deadline for the whole request, not a limit per socket read (a server
+trickling its answer a few bytes at a time is cut off when it runs out; only headers trickled
+line by line could stretch it, each line within the time left when they began), and an answer
+over `MAX_ANSWER_BYTES` is refused, unread when its Content-Length says so, else as soon as it
+passes the cap: the poll's thread and the daemon's memory are never the endpoint's to hold. The
+retry pause and the budget's window are measured on the monotonic clock.
+
+What the model says is shown as its words, never as the monitor's: quoted and attributed
+("<model>: complaint; model said: “…”"), with no quotation mark of its own to close the quote
+early and no link a reader could click (a zero-width space after each ``.``, ``:`` and ``@``
+inside a word, so neither Slack nor a terminal turns ``https://evil.example`` or
+``evil.example`` into a link).
+
 Through `monitor.health.Health`, like the sources, it logs when the endpoint starts failing and
 when it is back, not for every post; it never logs the post's text or the API key.
 """
@@ -19,15 +32,18 @@ import json
 import logging
 import math
 import re
+import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from traceback import format_tb
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
+import urllib3.exceptions
 from urllib3.exceptions import NewConnectionError
 
 from monitor.classifier.cues import SECOND_OPINION_CUE as CUE
@@ -40,8 +56,8 @@ from monitor.models import Label, Reason, Severity, Verdict
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(seconds=60)
-"""The budget's sliding window: at most `llm_per_minute` requests in any 60 seconds."""
+WINDOW = 60.0
+"""The budget's sliding window, in seconds: at most `llm_per_minute` requests in any 60."""
 PAUSE_AFTER_FAILURE = 30.0
 """Seconds without asking after a failure: a down endpoint would otherwise cost every borderline
 post the whole timeout, on the poll's thread."""
@@ -54,6 +70,10 @@ DETAIL_LIMIT = 200
 """Slack shows a reason's detail up to 200 characters: the model's reason is cut to fit, so the
 "still flagged" explanation around it is never the part that is lost."""
 MIN_REASON_CHARS = 60
+MAX_ANSWER_BYTES = 64 * 1024
+"""A chat completion of `MAX_TOKENS` tokens is a few KiB; a larger answer is refused as unusable
+before it is read (its Content-Length) or as soon as it passes this while being read."""
+READ_CHUNK = 8 * 1024
 
 SYSTEM_PROMPT = """\
 You help a customer-care team that watches social media for posts mentioning their brand.
@@ -72,6 +92,11 @@ _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 """Reasoning models put their deliberation first; it may contain braces that are not the answer."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+_QUOTES = re.compile('["\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\uff02]')
+"""Double quotation marks in the model's reason: replaced, so it cannot close our quote."""
+_LINKABLE = re.compile(r"([.:@])(?=[^\s.:@])")
+"""``.``, ``:`` or ``@`` inside a word: what makes a URL, a domain or an address clickable."""
+_ZERO_WIDTH_SPACE = "\u200b"
 
 
 class _Unavailable(Exception):
@@ -111,10 +136,12 @@ class SecondOpinion:
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._lock = threading.Lock()
-        self._sent: deque[datetime] = deque()
+        self._sent: deque[float] = deque()
+        """When each request of the budget's window went out (`Clock.monotonic`)."""
         self._health = Health("second opinion", log, clock, remind_seconds=REMIND_SECONDS)
-        self._retry_at: datetime | None = None
-        self._throttle = Throttle(REMIND_SECONDS)
+        self._retry_at: float | None = None
+        """When the endpoint may be asked again after a failure (`Clock.monotonic`)."""
+        self._throttle = Throttle(REMIND_SECONDS, clock.monotonic)
         self._over_budget = 0
         log.info(
             "second opinion: posts scoring within %.2f of the threshold %.2f are sent to %s "
@@ -144,7 +171,7 @@ class SecondOpinion:
             return self._combine(verdict, answer)
         except Exception as err:  # a bug or a library surprise must not stop the poll
             cause = f"unexpected {type(err).__name__}"
-            if self._throttle.allow(cause, self.clock.now().timestamp()):
+            if self._throttle.allow(cause):
                 # frames only: the exception's message could quote the post
                 tb = "".join(format_tb(err.__traceback__))
                 log.error("second opinion failed with %s:\n%s", cause, tb)
@@ -164,19 +191,19 @@ class SecondOpinion:
 
     def _take_slot(self) -> str | None:
         """None when a request may go out (and counts it), else why the post was not sent."""
-        now = self.clock.now()
+        now = self.clock.monotonic()
         with self._lock:
             outage = self._health.outage
             if outage is not None and self._retry_at is not None and now < self._retry_at:
                 outage.count += 1
-                wait = (self._retry_at - now).total_seconds()
+                wait = self._retry_at - now
                 return _unavailable(f"{outage.error}; next try in {math.ceil(wait)}s").detail
             while self._sent and now - self._sent[0] >= WINDOW:
                 self._sent.popleft()
             limit = self.settings.llm_per_minute
             if len(self._sent) >= limit:
                 self._over_budget += 1
-                if self._throttle.allow("budget", now.timestamp()):
+                if self._throttle.allow("budget", now):
                     log.info(
                         "second opinion: the per-minute budget of %d is used; borderline posts "
                         "keep the scorer's verdict until the minute frees up (raise "
@@ -208,27 +235,35 @@ class SecondOpinion:
             "temperature": 0,
             "max_tokens": MAX_TOKENS,
         }
+        # real time, not the injected clock: this is how long a socket may hold the poll
+        deadline = time.monotonic() + timeout
         try:
-            # no redirects: a POST carrying customer text goes where llm_base_url says, or nowhere
+            # no redirects: a POST carrying customer text goes where llm_base_url says, or nowhere;
+            # streamed: the body is read here, within the deadline and the size cap
             response = self._session.post(
                 self.url,
                 json=payload,
                 headers=headers,
-                timeout=(timeout, timeout),
+                # total: connecting and waiting for the headers share one `timeout` (requests
+                # takes urllib3's Timeout as it is; its stubs only know floats)
+                timeout=urllib3.Timeout(  # type: ignore[arg-type]
+                    connect=timeout, read=timeout, total=timeout
+                ),
                 allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout:
-            raise _Unavailable(f"timed out after {timeout:g}s") from None
+            raise _timed_out(timeout) from None
         except requests.exceptions.SSLError:
             raise _Unavailable(f"TLS handshake with {self.host} failed") from None
         except requests.ConnectionError as err:
             raise _Unavailable(self._connection_cause(err)) from None
         except requests.RequestException as err:
             raise _Unavailable(f"request failed ({type(err).__name__})") from None
-        with response:
-            if not 200 <= response.status_code < 300:
-                raise self._http_failure(response)
-            return _parse(response)
+        with response:  # closes the connection when the body was not read to its end
+            if 200 <= response.status_code < 300:
+                return _parse(_read_body(response, deadline, timeout))
+            raise self._http_failure(response, deadline, timeout)
 
     def _connection_cause(self, err: requests.ConnectionError) -> str:
         reason = getattr(err.args[0], "reason", None) if err.args else None
@@ -236,7 +271,9 @@ class SecondOpinion:
             return f"could not connect to {self.host}"
         return "connection closed before an answer"
 
-    def _http_failure(self, response: requests.Response) -> _Unavailable:
+    def _http_failure(
+        self, response: requests.Response, deadline: float, timeout: float
+    ) -> _Unavailable:
         status = response.status_code
         if status in (401, 403):
             return _Unavailable(self._key_cause(status))
@@ -245,7 +282,10 @@ class SecondOpinion:
             return _Unavailable("HTTP 429: rate limited by the endpoint", pause=pause)
         if 300 <= status < 400:
             return _Unavailable(f"HTTP {status}: redirects are not followed; check llm_base_url")
-        code = _error_code(response)
+        try:
+            code = _error_code(_read_body(response, deadline, timeout))
+        except _Unavailable:  # too slow or too big: the status says enough
+            code = None
         cause = f"HTTP {status}" + (f" ({code})" if code else "")
         if status == 404:
             cause += "; check llm_base_url and llm_model"
@@ -267,7 +307,7 @@ class SecondOpinion:
     def _failed(self, err: _Unavailable) -> None:
         now = self.clock.now()
         with self._lock:
-            self._retry_at = now + timedelta(seconds=err.pause)
+            self._retry_at = self.clock.monotonic() + err.pause
             if self._health.outage is not None:
                 self._health.outage.count += 1  # this post kept the scorer's verdict too
             self._health.fail(
@@ -301,7 +341,7 @@ class SecondOpinion:
         """Never downplay a problem: the model may flag a post, never unflag one."""
         if answer.complaint and not verdict.is_complaint:
             threshold = self.settings.threshold
-            detail = _fit(f"{self.model}: complaint — ", answer.reason, "")
+            detail = _said(f"{self.model}: complaint", answer.reason)
             shift = logit(threshold) - logit(verdict.score)
             return replace(
                 verdict,
@@ -311,13 +351,13 @@ class SecondOpinion:
                 reasons=(*verdict.reasons, Reason(CUE, round(max(shift, 0.0), 3), detail)),
             )
         if not answer.complaint and verdict.is_complaint:
-            detail = _fit(
-                f"{self.model}: probably not a complaint — ",
+            detail = _said(
+                f"{self.model}: probably not a complaint",
                 answer.reason,
                 "; still flagged: borderline posts are flagged rather than missed",
             )
         else:
-            detail = _fit(f"{self.model} agrees: ", answer.reason, "")
+            detail = _said(f"{self.model} agrees", answer.reason)
         return _with(verdict, Reason(CUE, 0.0, detail))
 
 
@@ -331,9 +371,50 @@ def build_second_opinion(settings: ClassifierSettings, clock: Clock) -> SecondOp
 # -- reading the answer ----------------------------------------------------------------------
 
 
-def _parse(response: requests.Response) -> _Answer:
+def _read_body(response: requests.Response, deadline: float, timeout: float) -> bytes:
+    """The body, read by the chunk as it arrives, or `_Unavailable` once `deadline` (on
+    `time.monotonic`) passes or the body outgrows `MAX_ANSWER_BYTES`."""
+    too_big = _Unavailable(f"answer larger than {MAX_ANSWER_BYTES // 1024} KiB refused as unusable")
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise too_big  # refused unread
+    raw = response.raw
+    body = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _timed_out(timeout)
+        _limit_next_read(raw, left)
+        try:
+            # read1: what has arrived, without waiting to fill the chunk (read() would wait for
+            # all of it, each byte of a trickle restarting the socket's timeout)
+            chunk = raw.read1(READ_CHUNK, decode_content=True)
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            raise _timed_out(timeout) from None
+        except (urllib3.exceptions.HTTPError, OSError):
+            raise _Unavailable("connection closed before the whole answer") from None
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise too_big
+
+
+def _limit_next_read(raw: Any, seconds: float) -> None:
+    """The socket's read timeout, cut to what is left of the deadline (when the transport
+    shows its socket; otherwise each read keeps the request's own timeout)."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(max(seconds, 0.001))
+
+
+def _timed_out(timeout: float) -> _Unavailable:
+    return _Unavailable(f"timed out after {timeout:g}s")
+
+
+def _parse(raw: bytes) -> _Answer:
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
         raise _Unavailable("the response was not JSON") from None
     try:
@@ -352,7 +433,7 @@ def _parse(response: requests.Response) -> _Answer:
         raise _Unavailable('answer had no true/false "complaint"')
     if not isinstance(reason, str):
         raise _Unavailable('answer\'s "reason" was not text')
-    return _Answer(complaint, " ".join(_CONTROL.sub(" ", reason).split()) or "no reason given")
+    return _Answer(complaint, " ".join(_CONTROL.sub(" ", reason).split()))
 
 
 def _first_object(content: str) -> dict[str, Any] | None:
@@ -371,11 +452,11 @@ def _first_object(content: str) -> dict[str, Any] | None:
     return None
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _error_code(raw: bytes) -> str | None:
     """OpenAI's ``error.code`` or ``error.type`` when it is an identifier (never the message:
     servers may quote the request in it)."""
     try:
-        error = response.json().get("error")
+        error = json.loads(raw).get("error")
     except (ValueError, AttributeError):
         return None
     if not isinstance(error, dict):
@@ -409,11 +490,20 @@ def _unavailable(cause: str) -> Reason:
     return Reason(CUE, 0.0, f"unavailable ({cause}); scorer's verdict kept")
 
 
-def _fit(prefix: str, reason: str, suffix: str) -> str:
-    room = max(MIN_REASON_CHARS, DETAIL_LIMIT - len(prefix) - len(suffix))
-    if len(reason) > room:
-        reason = reason[: room - 1].rstrip() + "…"
-    return f"{prefix}{reason}{suffix}"
+def _said(prefix: str, reason: str, suffix: str = "") -> str:
+    """`prefix` (ours), the model's `reason` as its own words, then `suffix` (ours), within
+    `DETAIL_LIMIT`: quoted, with its own double quotes made single (it cannot close our quote
+    and go on in our voice), and nothing in it a reader could click. A cut is marked outside the
+    quote: the "…" is ours."""
+    if not reason:
+        return f"{prefix}; the model gave no reason{suffix}"
+    opening, closing = "; model said: \u201c", "\u201d"
+    words = _LINKABLE.sub(lambda m: m.group(1) + _ZERO_WIDTH_SPACE, _QUOTES.sub("'", reason))
+    room = max(MIN_REASON_CHARS, DETAIL_LIMIT - len(prefix + opening + closing + suffix))
+    cut = ""
+    if len(words) > room:
+        words, cut = words[: room - 1].rstrip(), "…"
+    return f"{prefix}{opening}{words}{closing}{cut}{suffix}"
 
 
 def _host(url: str) -> str:

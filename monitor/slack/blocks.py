@@ -19,7 +19,9 @@ from monitor.slack.escaping import (
     FALLBACK_TEXT_LIMIT,
     FIELD_TEXT_LIMIT,
     HEADER_TEXT_LIMIT,
+    MESSAGE_BLOCK_TEXT_BUDGET,
     SECTION_TEXT_LIMIT,
+    block_text_length,
     escape_mrkdwn,
     mrkdwn_link,
     platform_label,
@@ -27,7 +29,7 @@ from monitor.slack.escaping import (
 from monitor.slack.routing import topic_label
 from monitor.slack.settings import SlackSettings
 from monitor.storage.reports import DigestData
-from monitor.text import aware, platform_name, time_ago, truncate_plain
+from monitor.text import aware, cut_units, platform_name, time_ago, truncate_plain, utf16_len
 
 Block = dict[str, Any]
 
@@ -179,9 +181,25 @@ def option(text: str, value: str) -> Block:
     return {"text": {"type": "plain_text", "text": text, "emoji": True}, "value": value}
 
 
-def action_blocks(alert_id: int, state: AlertState) -> list[Block]:
-    """Claim / Resolved / Not a complaint, and an overflow with Mute author and Reopen. A closed
-    alert keeps only the overflow (Reopen brings the buttons back)."""
+MUTE_CONFIRM: Block = {
+    "title": {"type": "plain_text", "text": "Mute this author?"},
+    "text": {
+        "type": "plain_text",
+        "text": "Mute author stops every alert from this author on this platform until someone "
+        "picks Unmute author (or runs complaint-monitor mutes remove). Reopen takes back the "
+        "team's verdict on this alert.",
+    },
+    "confirm": {"type": "plain_text", "text": "Yes, go ahead"},
+    "deny": {"type": "plain_text", "text": "Cancel"},
+    "style": "danger",
+}
+"""Block Kit's confirm dialog on the menu that holds Mute author (it covers the whole menu)."""
+
+
+def action_blocks(alert_id: int, state: AlertState, *, muted: bool = False) -> list[Block]:
+    """Claim / Resolved / Not a complaint, and an overflow with Mute author (Unmute author when
+    the author is muted) and Reopen. A closed alert keeps only the overflow (Reopen brings the
+    buttons back). Muting asks for confirmation first."""
     value = str(alert_id)
     elements: list[Block] = []
     if not state.closed:
@@ -189,16 +207,19 @@ def action_blocks(alert_id: int, state: AlertState) -> list[Block]:
             elements.append(_button("✋ Claim", "claim", value, "primary"))
         elements.append(_button("✅ Resolved", "resolve", value))
         elements.append(_button("🚫 Not a complaint", "not_complaint", value))
-    elements.append(
-        {
-            "type": "overflow",
-            "action_id": ACTION_PREFIX + "more",
-            "options": [
-                option("🔇 Mute author", f"mute:{alert_id}"),
-                option("↩️ Reopen", f"reopen:{alert_id}"),
-            ],
-        }
-    )
+    menu: Block = {
+        "type": "overflow",
+        "action_id": ACTION_PREFIX + "more",
+        "options": [
+            option("🔊 Unmute author", f"unmute:{alert_id}")
+            if muted
+            else option("🔇 Mute author", f"mute:{alert_id}"),
+            option("↩️ Reopen", f"reopen:{alert_id}"),
+        ],
+    }
+    if not muted:
+        menu["confirm"] = MUTE_CONFIRM
+    elements.append(menu)
     return [{"type": "actions", "block_id": f"cm_alert_{alert_id}", "elements": elements}]
 
 
@@ -238,9 +259,11 @@ def alert_blocks(
     blocks.append(
         {"type": "section", "fields": [{"type": "mrkdwn", "text": fit(f)} for f in fields]}
     )
-    blocks.extend(_post_blocks(alert, platform))
+    post_at = len(blocks)  # the post goes here, before the buttons: sized knowing them
     if buttons:
-        blocks.extend(action_blocks(alert.alert_id, alert.state))
+        muted = alert.muted_by is not None
+        blocks.extend(action_blocks(alert.alert_id, alert.state, muted=muted))
+    blocks[post_at:post_at] = _sized_post_blocks(alert, platform, block_text_length(blocks))
 
     who = escape_mrkdwn(post.author.handle.lstrip("@"), limit=100)
     preview = escape_mrkdwn(" ".join(post.text.split()), limit=200) or "(no text)"
@@ -273,19 +296,20 @@ def minimal_alert_layout(
     text = f"{headline} from @{who} ({time_ago(post.created_at, now)}): {body}\n{link}"
     blocks = [section(text)]
     if settings.interactive:
-        blocks.extend(action_blocks(alert.alert_id, alert.state))
+        muted = alert.muted_by is not None
+        blocks.extend(action_blocks(alert.alert_id, alert.state, muted=muted))
     return fit(text, FALLBACK_TEXT_LIMIT), blocks
 
 
-def _post_blocks(alert: Alert, platform: str) -> list[Block]:
+def _post_blocks(alert: Alert, platform: str, quote_limit: int = SECTION_TEXT_LIMIT) -> list[Block]:
     """The post itself (title, quoted text, link), why it was flagged, what to do, and where
-    it came from."""
+    it came from. The title and the quote each take at most `quote_limit` units."""
     post = alert.post
     blocks: list[Block] = []
     title = post.extra.get("title")
     if isinstance(title, str) and title.strip():
-        blocks.append(section(f"*{escape_mrkdwn(title, limit=SECTION_TEXT_LIMIT - 2)}*"))
-    blocks.append(section(_quote(post.text)))
+        blocks.append(section(f"*{escape_mrkdwn(title, limit=quote_limit - 2)}*"))
+    blocks.append(section(_quote(post.text, quote_limit)))
     link = mrkdwn_link(post.url, f"Open the post on {platform}")
     if link is None:
         shown = escape_mrkdwn(post.url, limit=500) if post.url.strip() else "none"
@@ -303,26 +327,53 @@ def _post_blocks(alert: Alert, platform: str) -> list[Block]:
     return blocks
 
 
-def _quote(text: str) -> str:
+MIN_QUOTE = 200
+"""However much else an alert holds, its title and quote keep at least this much of the post."""
+
+
+def _sized_post_blocks(alert: Alert, platform: str, others: int) -> list[Block]:
+    """`_post_blocks` within what the message may still hold (`MESSAGE_BLOCK_TEXT_BUDGET` less
+    the `others` units used already): a long title and a long post share what is left, down to
+    `MIN_QUOTE` each; past that (huge links, many long reasons) the longest section is cut."""
+    blocks = _post_blocks(alert, platform)
+    over = others + block_text_length(blocks) - MESSAGE_BLOCK_TEXT_BUDGET
+    limit = SECTION_TEXT_LIMIT
+    while over > 0 and limit > MIN_QUOTE:
+        limit = max(MIN_QUOTE, limit - max(over // 2, 50))
+        blocks = _post_blocks(alert, platform, limit)
+        over = others + block_text_length(blocks) - MESSAGE_BLOCK_TEXT_BUDGET
+    while over > 0:  # still over (huge links, many long reasons): cut the longest section
+        texts = [b["text"] for b in blocks if b["type"] == "section" and "text" in b]
+        longest = max(texts, key=lambda t: utf16_len(t["text"]))
+        size = utf16_len(longest["text"])
+        if size <= MIN_QUOTE:
+            break
+        longest["text"] = fit(longest["text"], max(MIN_QUOTE, size - over))
+        over -= size - utf16_len(longest["text"])
+    return blocks
+
+
+def _quote(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     """The post as a quote, so nothing a customer writes can pass for the alert's own words."""
     if not text.strip():
         return "_(the post has no text)_"
-    budget = SECTION_TEXT_LIMIT
+    budget = limit
     while True:  # each quote marker costs a character: shrink the text until it all fits
         quoted = "\n".join(f">{line}" for line in escape_mrkdwn(text.strip(), budget).split("\n"))
-        if len(quoted) <= SECTION_TEXT_LIMIT or budget < 200:
-            return fit(quoted, SECTION_TEXT_LIMIT)
-        budget -= len(quoted) - SECTION_TEXT_LIMIT
+        if utf16_len(quoted) <= limit or budget < 200:
+            return fit(quoted, limit)
+        budget -= utf16_len(quoted) - limit
 
 
 # -- primitives every layout uses ------------------------------------------------------------
 
 
 def fit(text: str, limit: int = FIELD_TEXT_LIMIT) -> str:
-    """Our own (already escaped) text, cut to a block's limit without breaking an entity."""
-    if len(text) <= limit:
+    """Our own (already escaped) text, cut to a block's limit (UTF-16 units, what Slack counts)
+    between graphemes and without breaking an entity."""
+    if utf16_len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = cut_units(text, limit - 1)
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
@@ -400,11 +451,31 @@ def digest_blocks(data: DigestData, now: datetime) -> tuple[str, list[Block]]:
         f"*Precision (team feedback)*\n{precision}",
         f"*Top topics*\n{escape_mrkdwn(topics, limit=1000)}",
     ]
-    waiting = [_waiting_line(alert, now) for alert in data.slowest_unclaimed]
+    waiting = _whole_lines(
+        "*Slowest unclaimed*",
+        [_waiting_line(alert, now) for alert in data.slowest_unclaimed],
+        SECTION_TEXT_LIMIT,
+    )
     blocks: list[Block] = [
         header(title),
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
-        section("*Slowest unclaimed*\n" + ("\n".join(waiting) or "none: all claimed 🎉")),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": fit(f)} for f in fields]},
+        section(waiting or "*Slowest unclaimed*\nnone: all claimed 🎉"),
         context([f"Daily digest for the 24 h to {day} (UTC)"]),
     ]
     return title, blocks
+
+
+def _whole_lines(title: str, lines: list[str], limit: int) -> str:
+    """`title` and as many of `lines` as fit in `limit` units, each whole (a cut line could
+    leave half a link), then "… and N more"; empty when there are no lines."""
+    if not lines:
+        return ""
+    kept = [title]
+    for index, line in enumerate(lines):
+        left = len(lines) - index - 1
+        note = f"\n… and {left} more" if left else ""
+        if utf16_len("\n".join([*kept, line]) + note) > limit:
+            kept.append(f"… and {len(lines) - index} more")
+            break
+        kept.append(line)
+    return "\n".join(kept)

@@ -10,15 +10,22 @@ The database is the truth: a message is always rebuilt from the alerts it shows,
 from what the click payload claims the message looked like.
 
 Clicks understood (action_id → effect): ``cm_claim``, ``cm_resolve``, ``cm_not_complaint``, the
-overflow ``cm_more`` (``mute:<id>``, ``reopen:<id>``) and, in storm threads, ``cm_item``
-(``<action>:<id>``). ``/complaint-monitor missed <url>`` records a missed complaint.
+overflow ``cm_more`` (``mute:<id>``, ``unmute:<id>``, ``reopen:<id>``) and, in storm threads,
+``cm_item`` (``<action>:<id>``). ``/complaint-monitor missed <url>`` records a missed complaint.
+
+Nothing a payload says is trusted: a click counts only when it comes from the message that shows
+the alert (its channel and ts as stored: the alert's own message, or the storm reply holding it);
+the command only in a channel this config posts to; and, with ``[slack] allowed_users`` or
+``allowed_group``, only from those people. A refusal is logged and told to the clicker alone.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +51,18 @@ log = logging.getLogger(__name__)
 
 SLASH_BUDGET_SECONDS = 2.0
 """A slash command is answered in its ack when the work takes less than this (Slack's limit
-is 3 s); otherwise the ack says it is being recorded and the work finishes after."""
+is 3 s); otherwise the ack says it is still being recorded, and when the work finishes a
+follow-up note (chat.postEphemeral) says whether it was stored."""
+GROUP_CACHE_SECONDS = 60.0
+"""How long the members of ``[slack] allowed_group`` are trusted before being asked again."""
+NOT_RECORDED = (
+    "Sorry, your report could not be recorded (the database is unavailable). Please try again "
+    "in a minute."
+)
+STILL_RECORDING = (
+    "Recording your report: the database is slow. You will get a note here once it is stored, "
+    "or if it cannot be."
+)
 USAGE = (
     "Usage: `/complaint-monitor missed <link to the post>`: report a complaint the monitor "
     "did not alert on, so the classifier learns from it."
@@ -96,6 +114,8 @@ def parse_missed_url(text: str) -> str | None:
     raw = parts[1].strip()
     if raw.startswith("<") and raw.endswith(">"):
         raw = raw[1:-1].split("|", 1)[0]
+    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in raw):
+        return None  # one link, nothing after it: no newline can end up in a log line
     return raw if safe_url(raw) else None
 
 
@@ -109,6 +129,8 @@ class Interactions:
         self.client = client
         self.settings = settings
         self.clock = clock
+        self._members: tuple[float, frozenset[str]] | None = None
+        self._members_lock = threading.Lock()
 
     def handle_block_actions(self, payload: dict[str, Any]) -> None:
         for click in parse_click(payload):
@@ -117,6 +139,10 @@ class Interactions:
     def apply(self, click: Click) -> None:
         now = self.clock.now()
         try:
+            refusal = self._click_refusal(click)
+            if refusal is not None:
+                self._tell(click, refusal)
+                return
             result = self.alerts.apply(click.alert_id, click.action, click.person, now)
         except StorageUnavailable as err:
             log.error("click %s on alert=%d not recorded: %s", click.action, click.alert_id, err)
@@ -128,6 +154,16 @@ class Interactions:
             return
         if result is None:
             self._tell(click, "This alert is no longer in the monitor's database.")
+            return
+        if result.refused is not None:
+            log.info(
+                "alert=%d: %s by %s refused: %s",
+                click.alert_id,
+                click.action,
+                click.person.id,
+                result.refused,
+            )
+            self._tell(click, f"Not done: {escape_mrkdwn(result.refused, limit=500)}.")
             return
         alert = result.alert
         log.info(
@@ -165,22 +201,117 @@ class Interactions:
         self.client.update(channel, ts, text, blocks)
         return True
 
+    def _click_refusal(self, click: Click) -> str | None:
+        """Why this click must not count (logged here), or None. Raises StorageUnavailable."""
+        shown = (
+            self.alerts.alerts_in_message(click.channel, click.message_ts)
+            if click.channel and click.message_ts
+            else []
+        )
+        if click.alert_id not in {alert.alert_id for alert in shown}:
+            log.warning(
+                "click %s on alert=%d by %s refused: it came from message %r in channel %r, "
+                "which does not show that alert",
+                click.action,
+                click.alert_id,
+                click.person.id,
+                click.message_ts,
+                click.channel,
+            )
+            return (
+                f"Not done: that button does not belong to the message of alert "
+                f"#{click.alert_id}, so nothing was changed. Use the buttons on the alert itself."
+            )
+        return self._permission_refusal(click.person.id, f"{click.action} on {click.alert_id}")
+
+    def _permission_refusal(self, user_id: str, what: str) -> str | None:
+        """None when `user_id` may change alerts (``[slack] allowed_users``/``allowed_group``);
+        else the note for them, the refusal logged."""
+        settings = self.settings
+        if not settings.restricted or user_id in settings.allowed_users:
+            return None
+        if settings.allowed_group is not None:
+            try:
+                if user_id in self._group_members(settings.allowed_group):
+                    return None
+            except MonitorError as err:
+                log.error(
+                    "%s by %s refused: the members of %s could not be listed: %s",
+                    what,
+                    user_id,
+                    settings.allowed_group,
+                    err,
+                )
+                return (
+                    "Sorry, Slack did not say whether you may do this (the allowed user group "
+                    "could not be read); nothing was changed. Please try again in a minute."
+                )
+        log.warning(
+            "%s by %s refused: not in [slack] allowed_users or allowed_group", what, user_id
+        )
+        return (
+            "Not done: only the people this monitor's configuration allows "
+            "([slack] allowed_users, allowed_group) can change alerts or report missed ones."
+        )
+
+    def _group_members(self, group: str) -> frozenset[str]:
+        with self._members_lock:
+            cached = self._members
+            if cached is not None and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
+                return cached[1]
+        members = self.client.group_members(group)
+        with self._members_lock:
+            self._members = (time.monotonic(), members)
+        return members
+
     def handle_slash_command(self, payload: dict[str, Any]) -> str:
-        """The text shown (only) to the person who typed the command."""
+        """The text shown (only) to the person who typed the command. Never raises for a
+        database outage: the answer says it was not recorded (and the log says so)."""
         user_id = str(payload.get("user_id") or "")
         if not USER_ID.match(user_id):
             return USAGE
+        channel = str(payload.get("channel_id") or "")
+        allowed = self.settings.command_channels()
+        if channel not in allowed:
+            log.warning(
+                "/complaint-monitor by %s refused: typed in channel %r, not one this monitor "
+                "posts to",
+                user_id,
+                channel,
+            )
+            places = ", ".join(f"<#{c}>" for c in sorted(allowed)) or "the alert channel"
+            return f"Not done: use `/complaint-monitor` in the alert channel ({places})."
         url = parse_missed_url(str(payload.get("text") or ""))
         if url is None:
             return USAGE
+        refusal = self._permission_refusal(user_id, "/complaint-monitor missed")
+        if refusal is not None:
+            return refusal
         person = Person(user_id, str(payload.get("user_name") or "") or None)
-        report = self.alerts.report_missed(url, person, self.clock.now())
-        log.info("missed complaint reported by %s: %s (post %s)", user_id, url, report.post_id)
+        try:
+            report = self.alerts.report_missed(url, person, self.clock.now())
+        except StorageUnavailable as err:
+            log.error("missed complaint reported by %s NOT recorded: %r: %s", user_id, url, err)
+            return NOT_RECORDED
+        log.info("missed complaint reported by %s: %r (post %s)", user_id, url, report.post_id)
         known = "a post the monitor had seen" if report.post_id else "a post the monitor never saw"
         return (
             f"Thanks: recorded {escape_mrkdwn(url, limit=500)} as a missed complaint ({known}); "
             "it is labeled feedback for the classifier now."
         )
+
+    def follow_up(self, payload: dict[str, Any], work: Future[str]) -> None:
+        """A slash command answered late: tell its author, in a note only they see, whether it
+        was stored (`handle_slash_command` logged which)."""
+        try:
+            text = work.result()
+        except Exception:
+            log.exception("/complaint-monitor by %r failed", payload.get("user_id"))
+            text = NOT_RECORDED
+        channel = str(payload.get("channel_id") or "")
+        user_id = str(payload.get("user_id") or "")
+        if channel and USER_ID.match(user_id):
+            self.client.ephemeral(channel, user_id, text)
 
     def _tell(self, click: Click, text: str) -> None:
         if click.channel:
@@ -266,19 +397,24 @@ class SocketModeListener:
     def _on_request(self, client: Any, request: SocketModeRequest) -> None:
         """Ack first (Slack's 3 s), then work; a slash command answers in its ack if quick."""
         if request.type == "slash_commands":
-            future = self._work.submit(self.interactions.handle_slash_command, request.payload)
+            payload = request.payload
+            future = self._work.submit(self.interactions.handle_slash_command, payload)
+            late = False
             try:
                 text = future.result(timeout=SLASH_BUDGET_SECONDS)
             except FutureTimeout:
-                text = "Got it: recording your report."
-            except Exception as err:
-                log.error("slash command failed: %s", err)
-                text = "Sorry, that could not be recorded; please try again in a minute."
+                late = True
+                text = STILL_RECORDING
+            except Exception:
+                log.exception("/complaint-monitor by %r failed", payload.get("user_id"))
+                text = NOT_RECORDED
             client.send_socket_mode_response(
                 SocketModeResponse(
                     request.envelope_id, {"response_type": "ephemeral", "text": text}
                 )
             )
+            if late:  # after the ack, so the follow-up never arrives before it
+                future.add_done_callback(lambda done: self.interactions.follow_up(payload, done))
             return
         client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
         if request.type == "interactive" and request.payload.get("type") == "block_actions":

@@ -166,6 +166,13 @@ class SlackClient:
         except Exception as err:
             log.warning("could not tell %s in %s: %s (%s)", user, channel, text, err)
 
+    def group_members(self, group: str) -> frozenset[str]:
+        """The user ids in a user group (``usergroups.users.list``, scope ``usergroups:read``).
+        Raises what `errors` raises."""
+        with self.errors("usergroups.users.list", None):
+            response = self._web.usergroups_users_list(usergroup=group)
+        return frozenset(str(user) for user in response.get("users") or [])
+
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, for copies posted elsewhere; None when Slack won't say."""
         try:

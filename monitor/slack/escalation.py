@@ -4,7 +4,9 @@ An unclaimed alert past its SLA gets a reply in its own thread mentioning ``onca
 copy, with a link, in ``[slack.escalation] channel`` when one is set); a claimed alert still not
 resolved after ``reminder_minutes`` gets a reply reminding whoever claimed it. Each happens once
 per alert: the right to send is taken in the database first (so neither a second replica nor
-the next run repeats it) and given back only when Slack refused the post.
+the next run repeats it) and given back only when Slack refused the post. A complaint posted in
+a storm's thread is escalated like any other, in that thread. Each text is sized to Slack's
+limits (`FALLBACK_TEXT_LIMIT`, in UTF-16 units), the ping first so a cut never loses it.
 
 Time comes from the injectable clock, so tests move a `FakeClock` instead of sleeping.
 """
@@ -18,9 +20,9 @@ from datetime import datetime
 from monitor.clock import Clock
 from monitor.errors import MonitorError
 from monitor.models import Alert
-from monitor.slack.blocks import group_mention, person_mention
+from monitor.slack.blocks import fit, group_mention, person_mention
 from monitor.slack.client import SlackClient
-from monitor.slack.escaping import escape_mrkdwn, platform_label
+from monitor.slack.escaping import FALLBACK_TEXT_LIMIT, escape_mrkdwn, platform_label
 from monitor.slack.settings import EscalationSettings
 from monitor.storage.alerts import AlertStore
 from monitor.text import time_ago
@@ -97,21 +99,29 @@ class Escalator:
             return True  # another run or replica took it
         waited = _minutes((now - alert.sent_at).total_seconds())
         ping = group_mention(self.settings.oncall_group) or "<!here>"
-        text = (
-            f"{ping} :rotating_light: Not claimed after {waited}: {_about(alert, now)}. "
-            "Please claim it with the button on the alert."
+        where_button = (
+            "with the button on the alert"
+            if alert.storm_id is None
+            else "from its ⋯ menu in the storm's thread"
         )
+        text = fit(
+            f"{ping} :rotating_light: Not claimed after {waited}: {_about(alert, now)}. "
+            f"Please claim it {where_button}.",
+            FALLBACK_TEXT_LIMIT,
+        )
+        thread = self.alerts.thread_ts(alert)
         try:
-            self.client.post(
-                alert.channel, text, thread_ts=alert.slack_ts, metadata=_meta(alert, "sla")
-            )
+            self.client.post(alert.channel, text, thread_ts=thread, metadata=_meta(alert, "sla"))
             if self.settings.channel:
                 link = self.client.permalink(alert.channel, alert.slack_ts)
                 where = f"<{link}|the alert>" if link else f"the alert in <#{alert.channel}>"
                 self.client.post(
                     self.settings.channel,
-                    f"{ping} :rotating_light: {_about(alert, now).capitalize()} has not been "
-                    f"claimed after {waited}: see {where}.",
+                    fit(
+                        f"{ping} :rotating_light: {_about(alert, now).capitalize()} has not been "
+                        f"claimed after {waited}: see {where}.",
+                        FALLBACK_TEXT_LIMIT,
+                    ),
                     metadata=_meta(alert, "sla"),
                 )
         except MonitorError as err:
@@ -131,13 +141,15 @@ class Escalator:
             return True
         held = _minutes((now - alert.claimed_at).total_seconds())
         who = person_mention(alert.claimed_by)
-        text = (
+        text = fit(
             f"{who} :hourglass: Reminder: you claimed this {held} ago and it is not resolved yet "
-            f"({_about(alert, now)}). Press Resolved when it is done."
+            f"({_about(alert, now)}). Press Resolved when it is done.",
+            FALLBACK_TEXT_LIMIT,
         )
+        thread = self.alerts.thread_ts(alert)
         try:
             self.client.post(
-                alert.channel, text, thread_ts=alert.slack_ts, metadata=_meta(alert, "reminder")
+                alert.channel, text, thread_ts=thread, metadata=_meta(alert, "reminder")
             )
         except MonitorError as err:
             self.alerts.unmark(alert.alert_id, "reminded")

@@ -24,6 +24,7 @@ from monitor.settings_base import StrictModel, secret_from_env
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_HELP = (
     "use the channel's id (like C0123456789), not its name: in Slack open the "
     "channel's details; the id is at the bottom of the About tab"
@@ -49,6 +50,17 @@ def group_id(value: str | None) -> str | None:
         raise ValueError(
             "use the user group's id (like S0123456789): in Slack open People → User groups, "
             "the group's ⋮ menu → Copy group ID"
+        )
+    return value
+
+
+def user_id(value: str) -> str:
+    """A Slack user id (U0123... or W0123...): what `allowed_users` lists."""
+    value = value.strip().removeprefix("<@").removesuffix(">")
+    if not _USER_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a user id: use ids like U0123456789 (in Slack open the person's "
+            "profile, the ⋮ menu → Copy member ID), not names"
         )
     return value
 
@@ -252,6 +264,27 @@ class SlackSettings(StrictModel):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     storms: StormSettings = Field(default_factory=StormSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    allowed_users: StrList = Field(default_factory=list)
+    """User ids (U0123...) allowed to change an alert (buttons) and to report a missed one
+    (``/complaint-monitor missed``). With neither this nor `allowed_group`, everyone in the
+    channel may."""
+    allowed_group: OptionalGroupId = None
+    """A user group id (S0123...) whose members may do the same (checked with
+    ``usergroups.users.list``: the ``usergroups:read`` scope)."""
+
+    @field_validator("allowed_users")
+    @classmethod
+    def _user_ids(cls, values: list[str]) -> list[str]:
+        return [user_id(v) for v in values if v.strip()]
+
+    @property
+    def restricted(self) -> bool:
+        """Only `allowed_users` and members of `allowed_group` may change alerts."""
+        return bool(self.allowed_users or self.allowed_group)
+
+    def command_channels(self) -> set[str]:
+        """Where ``/complaint-monitor`` is accepted: the private channels this config posts to."""
+        return {target.channel for target in self.target_channels()}
 
     @field_validator("channel")
     @classmethod

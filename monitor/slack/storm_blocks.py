@@ -8,9 +8,10 @@ every block inside Slack's limits, each complaint with its own actions menu.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from monitor.models import Alert
+from monitor.models import Alert, AlertState, Person
 from monitor.slack.blocks import (
     ACTION_PREFIX,
     SEVERITY_MARKS,
@@ -26,7 +27,9 @@ from monitor.slack.blocks import (
 )
 from monitor.slack.escaping import (
     FALLBACK_TEXT_LIMIT,
+    MESSAGE_BLOCK_TEXT_BUDGET,
     SECTION_TEXT_LIMIT,
+    block_text_length,
     escape_mrkdwn,
     mrkdwn_link,
 )
@@ -84,11 +87,58 @@ def _storm_item(alert: Alert, now: datetime, buttons: bool) -> Block:
                 option("✋ Claim", f"claim:{value}"),
                 option("✅ Resolved", f"resolve:{value}"),
                 option("🚫 Not a complaint", f"not_complaint:{value}"),
-                option("🔇 Mute author", f"mute:{value}"),
+                option("🔊 Unmute author", f"unmute:{value}")
+                if alert.muted_by is not None
+                else option("🔇 Mute author", f"mute:{value}"),
                 option("↩️ Reopen", f"reopen:{value}"),
             ],
         }
     return block
+
+
+_SOMEONE = Person("W" + "0" * 20, "someone")
+"""The longest user id Slack gives, for sizing the status lines a click may add."""
+
+
+def _as_after_clicks(alert: Alert, now: datetime) -> Alert:
+    """`alert` with the longest status its item can come to show (closed by someone, author
+    muted): what a reply is sized by, so re-rendered after any clicks it still fits."""
+    return replace(
+        alert,
+        state=AlertState.NOT_COMPLAINT,
+        resolved_by=_SOMEONE,
+        resolved_at=now,
+        muted_by=_SOMEONE,
+    )
+
+
+def _reply_head(count: int, topic: str) -> Block:
+    return context([f"{count} complaint{'s' if count != 1 else ''} about {topic}"])
+
+
+def storm_reply_batches(
+    alerts: Sequence[Alert], topic: str, now: datetime, *, buttons: bool, per_reply: int
+) -> list[list[Alert]]:
+    """The storm's complaints cut into as many thread replies as needed: at most `per_reply`
+    each, and each within `MESSAGE_BLOCK_TEXT_BUDGET` (Slack refuses a message whose blocks
+    hold too much text in total), each complaint sized with the status lines clicks may add.
+    A complaint too big for a reply of its own still gets one (each block is within its own
+    limit)."""
+    shown = escape_mrkdwn(topic, limit=100)
+    head = block_text_length([_reply_head(max(per_reply, 10), shown)])
+    batches: list[list[Alert]] = []
+    batch: list[Alert] = []
+    used = head
+    for alert in alerts:
+        size = block_text_length([_storm_item(_as_after_clicks(alert, now), now, buttons)])
+        if batch and (len(batch) >= per_reply or used + size > MESSAGE_BLOCK_TEXT_BUDGET):
+            batches.append(batch)
+            batch, used = [], head
+        batch.append(alert)
+        used += size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def storm_reply_blocks(
@@ -96,8 +146,7 @@ def storm_reply_blocks(
 ) -> tuple[str, list[Block]]:
     """A thread reply holding one or more complaints of a storm (several while catching up:
     Slack takes about one message a second), each with its own actions menu."""
-    count = f"{len(alerts)} complaint{'s' if len(alerts) != 1 else ''}"
-    blocks: list[Block] = [context([f"{count} about {escape_mrkdwn(topic, limit=100)}"])]
+    blocks: list[Block] = [_reply_head(len(alerts), escape_mrkdwn(topic, limit=100))]
     blocks.extend(_storm_item(alert, now, buttons) for alert in alerts)
     who = ", ".join(
         "@" + escape_mrkdwn(m.post.author.handle.lstrip("@"), limit=60) for m in alerts[:10]

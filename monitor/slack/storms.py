@@ -7,9 +7,12 @@ before the one-message-each deliverer in every delivery round and takes the stor
 of the outbox first, so they are never also posted on their own.
 
 Slack takes about one message a second a channel. While catching up, a reply holds up to
-``max_per_reply`` complaints (each with its own actions menu), and replies are paced
-``seconds_between_posts`` apart so the limit is not hit: 1,000 complaints are about 25
-messages, visible within half a minute instead of a quarter of an hour.
+``max_per_reply`` complaints (each with its own actions menu), as many as fit in one message
+(Slack refuses a message whose blocks hold too much text: `storm_reply_batches`), and replies
+are paced ``seconds_between_posts`` apart so the limit is not hit: 1,000 short complaints are a
+few dozen messages, visible within a minute instead of a quarter of an hour. A reply Slack still
+refuses for good is cut in two and each half sent; a single complaint refused for good is parked
+with the reason (never retried as it is), like an alert the deliverer parks.
 """
 
 from __future__ import annotations
@@ -28,7 +31,12 @@ from monitor.notify import Delivered
 from monitor.slack.client import SlackClient
 from monitor.slack.routing import topic_label
 from monitor.slack.settings import StormSettings
-from monitor.slack.storm_blocks import STORM_EVENT_TYPE, storm_parent_blocks, storm_reply_blocks
+from monitor.slack.storm_blocks import (
+    STORM_EVENT_TYPE,
+    storm_parent_blocks,
+    storm_reply_batches,
+    storm_reply_blocks,
+)
 from monitor.storage.outbox import Outbox
 from monitor.storage.storms import Storm, StormStore
 
@@ -138,16 +146,33 @@ class StormSender:
             self._give_back(members, err)
             report.failed += len(members)
             return
-        chunks = [members[i : i + per_reply] for i in range(0, len(members), per_reply)]
-        for index, chunk in enumerate(chunks):
-            if index == REPLIES_PER_ROUND:
-                rest = [m.alert_id for c in chunks[index:] for m in c]
+        chunks = storm_reply_batches(
+            members,
+            topic_label(storm.topic),
+            self.clock.now(),
+            buttons=self.buttons,
+            per_reply=per_reply,
+        )
+        posted = 0
+        while chunks:
+            if posted == REPLIES_PER_ROUND:
+                rest = [m.alert_id for c in chunks for m in c]
                 self.outbox.release(rest, self.clock.now() + HOLD)
                 break
+            chunk = chunks.pop(0)
+            posted += 1
             try:
                 self._post_chunk(storm, chunk)
-            except (AuthError, ConfigError, PermanentError, TransientError) as err:
-                waiting = [m for c in chunks[index:] for m in c]
+            except PermanentError as err:
+                if len(chunk) > 1:  # refused for its size or one member: each half alone
+                    half = len(chunk) // 2
+                    chunks[:0] = [chunk[:half], chunk[half:]]
+                    continue
+                self._park(chunk[0], err)
+                report.failed += 1
+                continue
+            except (AuthError, ConfigError, TransientError) as err:
+                waiting = [*chunk, *(m for c in chunks for m in c)]
                 unknown = chunk if isinstance(err, OutcomeUnknown) else []
                 self._give_back(waiting, err, unknown=unknown)
                 report.failed += len(waiting)
@@ -278,6 +303,13 @@ class StormSender:
             log.warning("storm=%d count not updated (%s); next round tries again", storm.id, err)
             return
         self.storms.record_storm_shown(storm.id, count)
+
+    def _park(self, member: Alert, err: PermanentError) -> None:
+        """Slack refuses this complaint for good even alone in a reply: parked with the reason
+        (counted in ``stats``, never claimed again) instead of retried forever."""
+        reason = f"PermanentError: refused in the storm's thread ({err})"
+        self.outbox.record_parked(member.alert_id, reason=reason)
+        log.error("alert=%d parked: %s", member.alert_id, reason)
 
     def _give_back(
         self,

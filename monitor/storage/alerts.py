@@ -26,6 +26,7 @@ from monitor.storage.tables import (
     FeedbackRow,
     MutedAuthorRow,
     PostRow,
+    StormRow,
     load_alerts,
 )
 
@@ -38,6 +39,16 @@ class Action(StrEnum):
     NOT_COMPLAINT = "not_complaint"
     REOPEN = "reopen"
     MUTE = "mute"
+    UNMUTE = "unmute"
+
+
+PLACEHOLDER_AUTHORS = frozenset({"", "unknown", "[deleted]", "[removed]"})
+"""Handles connectors give posts whose author they do not know (a JSONL line without
+``author``, a deleted Reddit account): muting one would silence everyone who shares it."""
+
+
+def placeholder_author(handle: str) -> bool:
+    return handle_key(handle) in PLACEHOLDER_AUTHORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,18 @@ class ActionResult:
     """The alert as the click left it: what its message is re-rendered from."""
     changed: bool
     """False when the click changed nothing (a stale button, a second mute)."""
+    refused: str | None = None
+    """Why the click was refused (nothing recorded), e.g. muting a placeholder author."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """An author muted from Slack: who muted them and when."""
+
+    platform: str
+    handle: str
+    muted_by: Person | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +110,15 @@ class AlertStore:
                 return None
             post = session.get(PostRow, row.post_id)
             assert post is not None
+            if action is Action.MUTE and placeholder_author(post.author_handle):
+                alert = load_alerts(session, AlertRow.id == alert_id)[0]
+                return ActionResult(
+                    alert,
+                    False,
+                    refused=f"@{post.author_handle or '(no handle)'} is a placeholder the "
+                    "platform gives unknown or deleted authors: muting it would silence every "
+                    "post that shares it, so it cannot be muted",
+                )
             changed = _STEPS[action](session, row, post, person, now)
             session.add(_event(alert_id, action.value, now, person))
             session.flush()
@@ -122,18 +154,52 @@ class AlertStore:
             session.add(_feedback(post_id, text, 1, person, now))
         return MissedReport(post_id, text)
 
+    # -- mutes -------------------------------------------------------------------------------
+
+    def mutes(self) -> list[Mute]:
+        """Every author muted from Slack, oldest first."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(MutedAuthorRow).order_by(
+                    MutedAuthorRow.created_at, MutedAuthorRow.platform, MutedAuthorRow.handle
+                )
+            ).all()
+            return [
+                Mute(
+                    row.platform,
+                    row.handle,
+                    Person(row.muted_by, row.muted_by_name) if row.muted_by else None,
+                    row.created_at,
+                )
+                for row in rows
+            ]
+
+    def unmute(self, platform: str, handle: str) -> bool:
+        """Take a mute back (the CLI); False when that author was not muted."""
+        with self.database.session() as session:
+            return _delete_mute(session, platform.strip(), handle_key(handle))
+
     # -- escalation --------------------------------------------------------------------------
 
     def unclaimed_past_sla(self, now: datetime, sla: Mapping[Severity, timedelta]) -> list[Alert]:
-        """Sent on their own, still open, never escalated, older than their severity's SLA."""
+        """Sent (on their own or in a storm's thread), still open, never escalated, older than
+        their severity's SLA."""
         return self._overdue(
             AlertRow.sent_at,
             now,
             sla,
             AlertRow.state == AlertState.OPEN.value,
             AlertRow.escalated_at.is_(None),
-            AlertRow.storm_id.is_(None),
         )
+
+    def thread_ts(self, alert: Alert) -> str | None:
+        """The message to reply under about `alert`: its own, or for a complaint posted in a
+        storm's thread, the storm's parent (Slack threads replies under a parent message)."""
+        if alert.storm_id is None:
+            return alert.slack_ts
+        with self.database.session() as session:
+            parent = session.scalar(select(StormRow.parent_ts).where(StormRow.id == alert.storm_id))
+        return parent or alert.slack_ts
 
     def claimed_past_reminder(
         self, now: datetime, reminder: Mapping[Severity, timedelta]
@@ -249,12 +315,26 @@ def _mute(session: Session, row: AlertRow, post: PostRow, person: Person, now: d
     return inserted is not None
 
 
+def _unmute(session: Session, row: AlertRow, post: PostRow, person: Person, now: datetime) -> bool:
+    return _delete_mute(session, post.platform, handle_key(post.author_handle))
+
+
+def _delete_mute(session: Session, platform: str, handle: str) -> bool:
+    result = session.execute(
+        delete(MutedAuthorRow).where(
+            MutedAuthorRow.platform == platform, MutedAuthorRow.handle == handle
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 _STEPS: dict[Action, Step] = {
     Action.CLAIM: _claim,
     Action.RESOLVE: _close(AlertState.RESOLVED),
     Action.NOT_COMPLAINT: _close(AlertState.NOT_COMPLAINT),
     Action.REOPEN: _reopen,
     Action.MUTE: _mute,
+    Action.UNMUTE: _unmute,
 }
 
 

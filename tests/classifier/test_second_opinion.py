@@ -84,7 +84,9 @@ def test_a_borderline_miss_is_flagged_when_the_model_calls_it_a_complaint(
     assert reviewed.score == 0.5
     assert reviewed.severity is Severity.LOW
     assert reviewed.reasons[:-1] == scored.reasons  # the scorer's reasons come first
-    assert last(reviewed).detail == "test-model: complaint — The customer says the app is slow."
+    assert last(reviewed).detail == (
+        "test-model: complaint; model said: \u201cThe customer says the app is slow.\u201d"
+    )
     assert last(reviewed).weight == pytest.approx(logit(0.5) - logit(scored.score), abs=1e-3)
     assert last(reviewed).weight > 0
     assert reviewed.sentiment == scored.sentiment
@@ -133,8 +135,8 @@ def test_the_model_can_never_unflag_a_complaint(
     assert last(reviewed) == Reason(
         "second_opinion",
         0.0,
-        "test-model: probably not a complaint — Just a remark about waiting.; still flagged: "
-        "borderline posts are flagged rather than missed",
+        "test-model: probably not a complaint; model said: \u201cJust a remark about waiting."
+        "\u201d; still flagged: borderline posts are flagged rather than missed",
     )
 
 
@@ -147,7 +149,10 @@ def test_agreement_is_recorded_without_changing_the_verdict(
     reviewed = opinion.review("@acme hm", scored)
     assert reviewed == replace(
         scored,
-        reasons=(*scored.reasons, Reason("second_opinion", 0.0, "test-model agrees: it says so")),
+        reasons=(
+            *scored.reasons,
+            Reason("second_opinion", 0.0, "test-model agrees; model said: \u201cit says so\u201d"),
+        ),
     )
 
 
@@ -192,7 +197,7 @@ def test_answers_are_read_tolerantly(llm: FakeOpenAI, opinion: SecondOpinion, co
     llm.then(content)
     reviewed = opinion.review("@acme refund??", verdict(0.44))
     assert reviewed.label is Label.COMPLAINT
-    assert last(reviewed).detail == "test-model: complaint — refund is late"
+    assert last(reviewed).detail == "test-model: complaint; model said: \u201crefund is late\u201d"
 
 
 def test_a_long_reason_is_cut_so_the_explanation_around_it_survives(

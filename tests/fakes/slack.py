@@ -33,10 +33,15 @@ _JSON_FIELDS = ("blocks", "metadata", "attachments")
 """Form-encoded bodies carry these as JSON strings; decode them so tests see structures."""
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods Slack only accepts with the app-level token (xapp-...)."""
+MESSAGE_BLOCK_TEXT_LIMIT = 12_000
+"""Slack answers ``msg_blocks_too_long`` when a message's blocks hold more text than about this
+in total, each block within its own limit or not (slackapi/bolt-js#2509, #2867; not in Slack's
+reference). Counted here in UTF-16 units over every ``text`` string in the blocks, like every
+other length in this fake: the cautious reading of Slack's "characters"."""
 DEFAULT_USERS = {"U0ALICE01": "alice", "U0BOB0002": "bob"}
 README_SCOPES = frozenset({"chat:write", "groups:read", "groups:history", "commands"})
 """The scopes the README once listed: no channels:read, so a public channel can't be seen."""
-DEFAULT_SCOPES = README_SCOPES | {"channels:read"}
+DEFAULT_SCOPES = README_SCOPES | {"channels:read", "usergroups:read"}
 
 
 class FakeSlack(FakeServer):
@@ -91,6 +96,8 @@ class FakeSlack(FakeServer):
         self.ephemerals: list[dict[str, Any]] = []
         """chat.postEphemeral calls: channel, user, text (only that user saw them)."""
         self.users: dict[str, str] = dict(DEFAULT_USERS)
+        self.user_groups: dict[str, list[str]] = {}
+        """User group id → member ids (``usergroups.users.list``)."""
         self._socket_mode: FakeSocketMode | None = None
         self._trigger_ids = itertools.count(1)
         self._post_count = 0
@@ -193,15 +200,22 @@ class FakeSlack(FakeServer):
         return self.socket_mode.push("interactive", payload)
 
     def slash_command(
-        self, text: str, *, user: str = "U0ALICE01", command: str = "/complaint-monitor"
+        self,
+        text: str,
+        *,
+        user: str = "U0ALICE01",
+        command: str = "/complaint-monitor",
+        channel: str | None = None,
     ) -> Envelope:
-        """Someone types ``/complaint-monitor <text>``: a ``slash_commands`` envelope."""
+        """Someone types ``/complaint-monitor <text>`` in `channel` (default: `self.channel`): a
+        ``slash_commands`` envelope."""
+        channel = channel or self.channel
         payload = {
             "token": "verification-token-unused-in-socket-mode",
             "team_id": self.team_id,
             "team_domain": "acme",
-            "channel_id": self.channel,
-            "channel_name": self.channels.get(self.channel, {}).get("name", "complaints"),
+            "channel_id": channel,
+            "channel_name": self.channels.get(channel, {}).get("name", "complaints"),
             "user_id": user,
             "user_name": self.users.get(user, user.lower()),
             "command": command,
@@ -374,12 +388,14 @@ class FakeSlack(FakeServer):
         channel_id, _ = resolved
         if not body.get("text") and not body.get("blocks") and not body.get("attachments"):
             return _fail("no_text")
-        if len(str(body.get("text") or "")) > 40_000:
+        if _units(str(body.get("text") or "")) > 40_000:
             return _fail("msg_too_long")
         blocks = body.get("blocks")
         problem = _block_problem(blocks) if blocks is not None else None
         if problem is not None:
             return {**_fail("invalid_blocks"), "errors": [problem]}
+        if _block_text(blocks) > MESSAGE_BLOCK_TEXT_LIMIT:
+            return _fail("msg_blocks_too_long")
         metadata = body.get("metadata")
         if metadata is not None and not (
             isinstance(metadata, dict)
@@ -419,6 +435,8 @@ class FakeSlack(FakeServer):
         problem = _block_problem(blocks) if blocks else None
         if problem is not None:
             return {**_fail("invalid_blocks"), "errors": [problem]}
+        if _block_text(blocks) > MESSAGE_BLOCK_TEXT_LIMIT:
+            return _fail("msg_blocks_too_long")
         for stored in self.messages:
             if stored["channel"] == channel_id and stored["ts"] == body.get("ts"):
                 for key in ("text", "blocks", "metadata"):
@@ -538,6 +556,14 @@ class FakeSlack(FakeServer):
             "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}",
         }
 
+    def _usergroup_users(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "usergroups:read" not in self.scopes:
+            return {**_fail("missing_scope"), "needed": "usergroups:read"}
+        members = self.user_groups.get(str(body.get("usergroup") or ""))
+        if members is None:
+            return _fail("no_such_subteam")
+        return {"ok": True, "users": list(members)}
+
     def _connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_mode.issue_url()}
 
@@ -568,6 +594,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.replies": FakeSlack._replies,
     "chat.postEphemeral": FakeSlack._ephemeral,
     "chat.getPermalink": FakeSlack._permalink,
+    "usergroups.users.list": FakeSlack._usergroup_users,
     "apps.connections.open": FakeSlack._connections_open,
 }
 
@@ -588,6 +615,23 @@ def _arguments(request: Request) -> dict[str, Any] | None:
     return arguments
 
 
+def _units(text: str) -> int:
+    """A length as Slack counts it, cautiously: UTF-16 code units (an emoji is often 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _block_text(node: Any) -> int:
+    """Every ``text`` string in the blocks, at any depth, in UTF-16 units."""
+    if isinstance(node, list):
+        return sum(_block_text(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    return sum(
+        _units(value) if key == "text" and isinstance(value, str) else _block_text(value)
+        for key, value in node.items()
+    )
+
+
 def _block_problem(blocks: Any) -> str | None:
     """The first Block Kit size rule broken (Slack answers ``invalid_blocks``), or None."""
     if not isinstance(blocks, list) or not blocks:
@@ -602,18 +646,18 @@ def _block_problem(blocks: Any) -> str | None:
         if text is not None and not (isinstance(text, dict) and isinstance(text.get("text"), str)):
             return f"{where}.text: must be a text object"
         if block["type"] == "header":
-            if text is None or text.get("type") != "plain_text" or len(text["text"]) > 150:
+            if text is None or text.get("type") != "plain_text" or _units(text["text"]) > 150:
                 return f"{where}: a header needs plain_text of at most 150 characters"
         elif block["type"] == "section":
             fields = block.get("fields") or []
             if text is None and not fields:
                 return f"{where}: a section needs text or fields"
-            if text is not None and not 1 <= len(text["text"]) <= 3000:
+            if text is not None and not 1 <= _units(text["text"]) <= 3000:
                 return f"{where}.text: must be 1 to 3000 characters"
             if len(fields) > 10:
                 return f"{where}.fields: more than 10"
             for field in fields:
-                if not 1 <= len(str(field.get("text", ""))) <= 2000:
+                if not 1 <= _units(str(field.get("text", ""))) <= 2000:
                     return f"{where}.fields: each must be 1 to 2000 characters"
             accessory = block.get("accessory")
             if accessory is not None:
@@ -625,7 +669,7 @@ def _block_problem(blocks: Any) -> str | None:
             if not 1 <= len(elements) <= 10:
                 return f"{where}.elements: 1 to 10 elements"
             for element in elements:
-                if len(str(element.get("text", ""))) > 2000:
+                if _units(str(element.get("text", ""))) > 2000:
                     return f"{where}.elements: text over 2000 characters"
         elif block["type"] == "actions":
             elements = block.get("elements") or []

@@ -1,0 +1,198 @@
+"""Commands that run and watch the daemon: run, check-config, stats, db, mutes, connectors,
+match."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from monitor.config import (
+    MonitorConfig,
+    masked_dump,
+)
+from monitor.errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    pass
+
+
+from monitor.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    config_from,
+    files_and_secrets,
+    log,
+    print_json,
+    since,
+)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import Daemon
+    from monitor.logsetup import configure_logging
+
+    config = config_from(args)
+    configure_logging(config.daemon.log_level)
+    for warning in files_and_secrets(args, config):
+        log.warning("%s", warning)
+    daemon = Daemon(config)
+    try:
+        daemon.prepare()
+        if args.once:
+            return EXIT_OK if daemon.run_once() else EXIT_FAILED
+        stop = threading.Event()
+
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        daemon.run_forever(stop)
+        return EXIT_OK
+    finally:
+        daemon.close()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    print_json(masked_dump(config))
+    warnings = files_and_secrets(args, config)
+    if config.classifier.use_model:
+        warnings += _model_warnings(config)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.online:
+        print("configuration is valid", file=sys.stderr)
+        return EXIT_OK
+    return _check_online(config)
+
+
+def _model_warnings(config: MonitorConfig) -> list[str]:
+    """A promoted model the daemon could not use; it would run with the scorer alone."""
+    from monitor.classifier.model import ModelStore
+
+    try:
+        ModelStore(config.daemon.state_path).current()
+    except ConfigError as err:
+        return [f"{err}; until then the daemon sets it aside and scores with the scorer alone"]
+    return []
+
+
+def _check_online(config: MonitorConfig) -> int:
+    from monitor.clock import SystemClock
+    from monitor.daemon import build_connectors
+    from monitor.slack.sink import build_notifier
+
+    results: list[tuple[str, bool, str]] = []
+    for connector in build_connectors(config, SystemClock()):
+        try:
+            results.append((f"source {connector.name}", True, connector.check_credentials()))
+        except MonitorError as err:
+            results.append((f"source {connector.name}", False, str(err)))
+        finally:
+            connector.close()
+    notifier = build_notifier(config.slack)
+    try:
+        results.append(("slack", True, notifier.check()))
+    except MonitorError as err:
+        results.append(("slack", False, str(err)))
+    finally:
+        notifier.close()
+    for what, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}", file=sys.stderr)
+    return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_CONFIG
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from monitor.brand import BrandMatcher
+
+    matcher = BrandMatcher(config_from(args).brand)
+    for text in args.texts:
+        result = matcher.match(text)
+        print_json({"text": text, "matches": result.matched, "why": result.explain()}, None)
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from monitor.storage import Database
+
+    database = Database(config_from(args).database_url)
+    try:
+        database.upgrade()
+    finally:
+        database.close()
+    print(f"database {database.display_url} is up to date", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from monitor.clock import SystemClock
+    from monitor.storage import Database, Reports
+
+    database = Database(config_from(args).database_url)
+    try:
+        database.upgrade()
+        reports = Reports(database)
+        start = since(args.since, SystemClock().now())
+        stats = reports.stats(start) | reports.response_times(start)  # median/p90 by severity
+        print_json(stats)
+    finally:
+        database.close()
+    return EXIT_OK
+
+
+def cmd_mutes(args: argparse.Namespace) -> int:
+    """Mutes made from Slack ("Mute author"); those in [brand] muted_authors live in the file."""
+    from monitor.storage import AlertStore, Database
+
+    database = Database(config_from(args).database_url)
+    try:
+        database.upgrade()
+        store = AlertStore(database)
+        if args.mutes_command == "list":
+            for mute in store.mutes():
+                who = mute.muted_by
+                print_json(
+                    {
+                        "platform": mute.platform,
+                        "handle": mute.handle,
+                        "muted_by": who.id if who else None,
+                        "muted_by_name": who.name if who else None,
+                        "muted_at": mute.created_at.isoformat(),
+                    },
+                    None,
+                )
+            return EXIT_OK
+        removed = store.unmute(args.platform, args.handle)
+    finally:
+        database.close()
+    if not removed:
+        print(
+            f"error: {args.handle!r} on {args.platform!r} is not muted from Slack "
+            "(see `complaint-monitor mutes list`; [brand] muted_authors is edited in the file)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"unmuted {args.handle} on {args.platform}: alerts resume next poll", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_connectors(args: argparse.Namespace) -> int:
+    """Every source type the registry found; an unavailable one says what to install."""
+    from connectors import registry
+    from connectors.base import SourceSettings
+
+    for kind, entry in registry().items():
+        if entry.connector is None:
+            print(f"{kind:<10} unavailable: {entry.unavailable_reason}")
+            continue
+        fields = entry.connector.settings_class.model_fields
+        own = [key for key in fields if key not in SourceSettings.model_fields]
+        print(f"{kind:<10} available; its keys: {', '.join(own)}")
+    return EXIT_OK
