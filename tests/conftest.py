@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.fakes.slack import FakeSlack
+from tests.outbox import Outbox, open_outbox
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -66,3 +67,10 @@ def fake_slack() -> Iterator[FakeSlack]:
     """A fake Slack Web API on a real socket, fresh for each test."""
     with FakeSlack() as slack:
         yield slack
+
+
+@pytest.fixture
+def outbox(database_url: str) -> Iterator[Outbox]:
+    """Pending alerts delivered to the fake Slack, on SQLite and on PostgreSQL."""
+    with open_outbox(database_url) as world:
+        yield world

@@ -8,7 +8,6 @@ wall-clock (an outbox alert's `next_attempt_at` is shared between replicas), and
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,19 +18,15 @@ import pytest
 from monitor.classifier.second_opinion import SecondOpinion
 from monitor.classifier.settings import ClassifierSettings
 from monitor.clock import FakeClock
-from monitor.delivery import Deliverer
 from monitor.errors import TransientError
 from monitor.health import Throttle
 from monitor.models import DeliveryStatus, Label, Reason, Severity, Verdict
 from monitor.pipeline import PollReport
-from monitor.slack.settings import SlackSettings
-from monitor.slack.sink import SlackNotifier
 from monitor.sources import SourceRunner
-from monitor.storage import Database, NewPost, Storage
-from tests.factories import make_post, make_verdict
+from monitor.storage import Database, Storage
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.server import Fault
-from tests.fakes.slack import FakeSlack
+from tests.outbox import Outbox
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -114,52 +109,7 @@ def test_item_16_a_clock_step_forward_does_not_cut_a_pause_short(storage: Storag
     assert runner.poll() is not None
 
 
-# -- the deliverer's per-channel pause -----------------------------------------------------------
-
-
-@dataclass
-class Outbox:
-    storage: Storage
-    slack: FakeSlack
-    clock: FakeClock
-    deliverer: Deliverer
-
-    def add(self, external_id: str) -> None:
-        post = make_post(external_id=external_id, url=f"https://x.com/dana/status/{external_id}")
-        item = NewPost(post, make_verdict(severity=Severity.MEDIUM), False, 20)
-        self.storage.posts.store_poll(
-            source="x", platform="x", new_posts=[item], cursor={}, now=self.clock.now()
-        )
-
-    def posted(self) -> list[str]:
-        return [str(m["metadata"]["event_payload"]["alert_id"]) for m in self.slack.messages]
-
-    def status(self, alert_id: int) -> DeliveryStatus:
-        alert = self.storage.alerts.alert(alert_id)
-        assert alert is not None
-        return alert.status
-
-
-@pytest.fixture
-def outbox(database_url: str) -> Iterator[Outbox]:
-    database = Database(database_url)
-    database.upgrade()
-    clock = FakeClock(START)
-    with FakeSlack() as slack:
-        settings = SlackSettings.model_validate(
-            {
-                "sink": "slack",
-                "token_env": "T",
-                "channel": "C1",
-                "base_url": slack.base_url,
-                "timeout_seconds": 1,
-            },
-            context={"env": {"T": slack.token}},
-        )
-        storage = Storage(database, "C1")
-        deliverer = Deliverer(storage.outbox, SlackNotifier(settings), clock, rng=random.Random(7))
-        yield Outbox(storage, slack, clock, deliverer)
-    database.close()
+# -- the deliverer's per-channel pause (the outbox of tests/test_delivery.py) ---------------------
 
 
 def test_item_16_a_clock_step_back_does_not_delay_a_rate_limited_channel(outbox: Outbox) -> None:

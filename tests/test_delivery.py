@@ -5,82 +5,14 @@ fake Slack on a socket. Whatever Slack does, an alert is delayed, never dropped,
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from monitor.clock import FakeClock
-from monitor.delivery import CONFIG_RETRY, Deliverer
+from monitor.delivery import CONFIG_RETRY
 from monitor.models import DeliveryStatus, Severity
-from monitor.slack.settings import SlackSettings
-from monitor.slack.sink import SlackNotifier
-from monitor.storage import Database, NewPost, Storage
-from tests.factories import make_post, make_verdict
 from tests.fakes.server import Fault
-from tests.fakes.slack import FakeSlack
-
-START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Outbox:
-    storage: Storage
-    slack: FakeSlack
-    clock: FakeClock
-    deliverer: Deliverer
-
-    def add(
-        self,
-        external_id: str,
-        *,
-        severity: Severity = Severity.MEDIUM,
-        vip: bool = False,
-        channel: str | None = None,
-    ) -> None:
-        post = make_post(external_id=external_id, url=f"https://x.com/dana/status/{external_id}")
-        priority = (100 if vip else 0) + 10 * severity.rank
-        item = NewPost(post, make_verdict(severity=severity), vip, priority, channel=channel)
-        self.storage.posts.store_poll(
-            source="x", platform="x", new_posts=[item], cursor={}, now=self.clock.now()
-        )
-
-    def states(self) -> dict[str, DeliveryStatus]:
-        """Each stored alert's delivery status, by post id (read back without claiming)."""
-        found: dict[str, DeliveryStatus] = {}
-        for alert_id in range(1, 100):
-            alert = self.storage.alerts.alert(alert_id)
-            if alert is not None:
-                found[alert.post.external_id] = alert.status
-        return found
-
-    def posted(self) -> list[str]:
-        return [str(m["metadata"]["event_payload"]["alert_id"]) for m in self.slack.messages]
-
-
-@pytest.fixture
-def outbox(database_url: str) -> Iterator[Outbox]:
-    database = Database(database_url)
-    database.upgrade()
-    clock = FakeClock(START)
-    with FakeSlack() as slack:
-        settings = SlackSettings.model_validate(
-            {
-                "sink": "slack",
-                "token_env": "T",
-                "channel": "C1",
-                "base_url": slack.base_url,
-                "timeout_seconds": 1,
-            },
-            context={"env": {"T": slack.token}},
-        )
-        notifier = SlackNotifier(settings)
-        storage = Storage(database, "C1")
-        deliverer = Deliverer(storage.outbox, notifier, clock, rng=random.Random(7))
-        yield Outbox(storage, slack, clock, deliverer)
-    database.close()
+from tests.outbox import Outbox
 
 
 def test_due_alerts_go_out_vips_and_severe_first_and_are_recorded(outbox: Outbox) -> None:

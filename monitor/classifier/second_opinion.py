@@ -24,6 +24,9 @@ inside a word, so neither Slack nor a terminal turns ``https://evil.example`` or
 
 Through `monitor.health.Health`, like the sources, it logs when the endpoint starts failing and
 when it is back, not for every post; it never logs the post's text or the API key.
+
+Longer than most modules: the budget, the pause, the bounded read and the combining rule are one
+conversation with one endpoint and share its state; split apart, each would need the others'.
 """
 
 from __future__ import annotations

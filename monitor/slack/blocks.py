@@ -5,6 +5,7 @@ Everything a customer wrote is escaped (`monitor.slack.escaping`) and every bloc
 Slack's size limits, so a hostile or huge post still produces one valid, inert message. The next
 step offered is always private (a direct message): answering a complaint in public amplifies it.
 Every layout renders from `monitor.models.Alert` as the database has it now, buttons included.
+Longer than most modules because most of it is Block Kit literals, declarative and read together.
 """
 
 from __future__ import annotations
