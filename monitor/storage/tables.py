@@ -376,7 +376,7 @@ def load_alerts(
             MutedAuthorRow,
             and_(
                 MutedAuthorRow.platform == PostRow.platform,
-                MutedAuthorRow.handle == func.lower(PostRow.author_handle),
+                MutedAuthorRow.handle == handle_key_sql(PostRow.author_handle),
             ),
         )
         .where(where)
@@ -384,6 +384,12 @@ def load_alerts(
         .limit(limit)
     )
     return [alert_from_rows(*row) for row in session.execute(query).all()]
+
+
+def handle_key_sql(column: Any) -> Any:
+    """`monitor.brand.handle_key` in SQL (trimmed, no leading @, lower case): a mute stored by
+    handle key must find "@Dana" as it finds "dana"."""
+    return func.lower(func.ltrim(func.trim(column), "@"))
 
 
 # -- values to rows (for the dialect's INSERT, `database.insert`) -----------------------------

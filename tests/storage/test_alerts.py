@@ -3,6 +3,7 @@ escalations taken once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -42,6 +43,23 @@ def test_the_click_state_machine(storage: Storage) -> None:
     ]  # fmt: skip
     with pytest.raises(ValueError):
         alerts.apply(1, "delete", ALICE, NOW)
+
+
+def test_a_muted_author_shows_on_alerts_however_a_bridge_wrote_the_handle(
+    storage: Storage,
+) -> None:
+    """A mute is stored by handle key; an alert whose post says "@User2 " must still show it."""
+    item = numbered(2)
+    item = replace(
+        item, post=replace(item.post, author=replace(item.post.author, handle="@User2 "))
+    )
+    storage.posts.store_poll(source="s", platform="x", new_posts=[item], cursor={}, now=NOW)
+    send_all(storage.outbox)
+    muted = storage.alerts.apply(1, "mute", ALICE, NOW)
+    assert muted is not None and muted.changed
+    assert storage.posts.muted_authors() == {("x", "user2")}
+    shown = storage.alerts.alert(1)
+    assert shown is not None and shown.muted_by == ALICE
 
 
 def test_escalations_are_found_by_severity_and_taken_once(storage: Storage) -> None:
