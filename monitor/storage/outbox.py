@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -58,72 +59,57 @@ class Outbox:
             )
         return claimed
 
+    def _update(self, alert_id: int, **values: Any) -> None:
+        """One alert's row, in a transaction of its own."""
+        with self.database.session() as session:
+            session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+
     def mark_attempt(self, alert_id: int, now: datetime) -> None:
         """Record that a send is starting, BEFORE it starts.
 
         If we die between here and `record_sent`, `outcome_unknown` stays set and the next
         attempt looks for the message in the channel before sending.
         """
-        with self.database.session() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(attempts=AlertRow.attempts + 1, last_attempt_at=now, outcome_unknown=True)
-            )
+        self._update(
+            alert_id, attempts=AlertRow.attempts + 1, last_attempt_at=now, outcome_unknown=True
+        )
 
     def record_sent(self, alert_id: int, *, channel: str, ts: str, now: datetime) -> None:
-        with self.database.session() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(
-                    status=DeliveryStatus.SENT.value,
-                    channel=channel,
-                    slack_ts=ts,
-                    sent_at=now,
-                    outcome_unknown=False,
-                    last_error=None,
-                )
-            )
+        self._update(
+            alert_id,
+            status=DeliveryStatus.SENT.value,
+            channel=channel,
+            slack_ts=ts,
+            sent_at=now,
+            outcome_unknown=False,
+            last_error=None,
+        )
 
     def record_previewed(self, alert_id: int) -> None:
         """The console printed it: not delivered, Slack still owes it (channel kept, no ts)."""
-        with self.database.session() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(
-                    status=DeliveryStatus.PREVIEWED.value, outcome_unknown=False, last_error=None
-                )
-            )
+        self._update(
+            alert_id, status=DeliveryStatus.PREVIEWED.value, outcome_unknown=False, last_error=None
+        )
 
     def record_parked(self, alert_id: int, *, reason: str) -> None:
         """Slack refused it for good: set aside with the reason, never claimed again."""
-        with self.database.session() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(
-                    status=DeliveryStatus.PARKED.value,
-                    last_error=reason[:2000],
-                    outcome_unknown=False,
-                )
-            )
+        self._update(
+            alert_id,
+            status=DeliveryStatus.PARKED.value,
+            last_error=reason[:2000],
+            outcome_unknown=False,
+        )
 
     def record_failure(
         self, alert_id: int, *, error: str, retry_at: datetime, outcome_unknown: bool
     ) -> None:
-        with self.database.session() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(
-                    status=DeliveryStatus.FAILED.value,
-                    last_error=error[:2000],
-                    next_attempt_at=retry_at,
-                    outcome_unknown=outcome_unknown,
-                )
-            )
+        self._update(
+            alert_id,
+            status=DeliveryStatus.FAILED.value,
+            last_error=error[:2000],
+            next_attempt_at=retry_at,
+            outcome_unknown=outcome_unknown,
+        )
 
     def release(self, alert_ids: Iterable[int], retry_at: datetime) -> None:
         """Give claimed alerts back untried, due at `retry_at` (e.g. their channel is paused)."""
