@@ -1,21 +1,33 @@
-"""Pipeline cost per post vs raw VADER, and peak memory.
+"""Pipeline cost per post vs raw VADER, in one run: the scorer alone and with a learned model.
 
-Pushes N generated posts (default 100,000) through fetch (JSONL file) → classify → store (SQLite)
-→ alert (delivered to the fake Slack over HTTP through slack-sdk), and, in the same run, raw
-`SentimentIntensityAnalyzer.polarity_scores` over the same texts. Prints posts per second for
-both, their ratio, the delivery rate, and peak RSS.
+Pushes N posts (default 100,000) through fetch (JSONL file) → dedup → match → classify → store
+(SQLite, or --database-url) → outbox, once with the scorer alone and, given a model, once with
+it, each in its own fresh process and database; raw `SentimentIntensityAnalyzer.polarity_scores`
+runs over the same texts in the same run. Prints posts per second, the ratio to VADER in wall
+time and in CPU time (CPU time is steadier on a shared machine), and each process's peak RSS.
 
-    .venv/bin/python bench/pipeline.py [--posts 100000] [--complaint-share 0.1] [--texts CSV]
+    .venv/bin/python bench/pipeline.py --texts ../shared/data/customer_service_uva2015.csv
+    .venv/bin/python bench/pipeline.py --texts CSV --model state/models/model-0001.json.gz
+    .venv/bin/python bench/pipeline.py --texts CSV --train-model CSV [CSV...]   # a bench model
+    .venv/bin/python bench/pipeline.py --texts CSV --profile     # where the time goes
+    .venv/bin/python bench/pipeline.py --texts CSV --without-classifier   # storage etc. alone
+    .venv/bin/python bench/pipeline.py --deliver                 # and delivery to a fake Slack
 
-The generated posts are short templates, which makes VADER unusually cheap; `--texts
-../shared/data/customer_service_uva2015.csv` runs the same on real tweets (cycled to --posts).
+Without --texts the posts are short generated templates, which makes VADER unusually cheap;
+real tweets (cycled to --posts, made unique and on-brand) are what the README figures use.
+`--train-model` fits a model on labeled CSVs into a temporary directory for this run only
+(../shared/data allows benchmarks; such a model is never shipped).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import csv
+import itertools
 import json
+import multiprocessing
+import pstats
 import random
 import resource
 import shutil
@@ -24,16 +36,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-from monitor.classifier.model import ModelStore
-from monitor.clock import SystemClock
-from monitor.config import parse_config
-from monitor.daemon import Daemon
-from tests.fakes.slack import FakeSlack
 
 COMPLAINTS = [
     "@acme still waiting on my refund for order {n}, three weeks now",
@@ -52,6 +57,14 @@ OTHERS = [
     "acme's keynote was interesting, new speakers look nice {n}",
     "my cat sat on the acme box all day lol {n}",
 ]
+AREAS = (
+    ("classify: VADER", ("vaderSentiment", "classifier/sentiment.py")),
+    ("classify: model", ("classifier/model.py", "numpy", "sklearn")),
+    ("classify: scorer", ("monitor/classifier/",)),
+    ("storage", ("monitor/storage/", "sqlalchemy", "sqlite3", "psycopg", "alembic")),
+    ("fetch", ("connectors/",)),
+)
+"""Where profiled time is counted, by the file of the function that spent it (first match)."""
 
 
 def real_texts(csv_path: Path) -> list[str]:
@@ -86,82 +99,249 @@ def generate(
     return texts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--posts", type=int, default=100_000)
-    parser.add_argument("--complaint-share", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--texts", type=Path, help="take texts from a CSV with a text column")
-    parser.add_argument(
-        "--model", type=Path, help="a saved model-NNNN.json.gz to run beside the scorer"
-    )
-    args = parser.parse_args()
-    corpus = real_texts(args.texts) if args.texts else []
-    rng = random.Random(args.seed)
+def train_model(csv_paths: list[str], directory: Path) -> Path:
+    """A model fitted on labeled CSVs, for this benchmark only."""
+    from monitor.classifier import Classifier
+    from monitor.classifier.evaluation import read_labeled_csv
+    from monitor.classifier.model import ModelStore
+    from monitor.classifier.settings import ClassifierSettings
+    from monitor.classifier.training import train
+
+    rows = [row for path in csv_paths for row in read_labeled_csv(path).rows]
+    scorer = Classifier(ClassifierSettings())
+    trained = train(rows, scorer, version=1, now=datetime.now(UTC), min_examples=40)
+    return ModelStore(directory).save(trained.model, promote=False)
+
+
+def memory_mb() -> dict[str, float]:
+    """Resident now and at its peak (Linux's VmRSS and VmHWM)."""
+    found = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0]) / 1024
+    return found
+
+
+class FixedVerdict:
+    """Stands in for the classifier (`--without-classifier`): ready-made verdicts, every third
+    a complaint (the real tweets give about 35%), so the run measures fetch, matching and
+    storage alone, alerts included."""
+
+    def __init__(self, complaint: Any, other: Any) -> None:
+        self.verdicts = itertools.cycle([complaint, other, other])
+        self.version = "fixed-verdicts"
+        self.model = None
+
+    def classify(self, text: str, **_: Any) -> Any:
+        return next(self.verdicts)
+
+    def classify_many(self, texts: list[str], **_: Any) -> list[Any]:
+        return [next(self.verdicts) for _ in texts]
+
+
+def run_pipeline(
+    feed: str,
+    model: str | None,
+    database_url: str | None,
+    deliver: bool,
+    profile: bool,
+    classify: bool = True,
+) -> dict[str, Any]:
+    """One configuration in this (fresh) process: its own state directory and database."""
+    from monitor.classifier.model import ModelStore
+    from monitor.clock import SystemClock
+    from monitor.config import parse_config
+    from monitor.daemon import Daemon
+    from tests.fakes.slack import FakeSlack
+
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack:
-        feed = Path(tmp) / "mentions.jsonl"
-        texts = generate(feed, args.posts, args.complaint_share, rng, corpus)
-        if args.model:  # as `train` would leave it: in the state directory, made current
+        if model:  # as `train` would leave it: in the state directory, made current
             models = ModelStore(Path(tmp))
             models.directory.mkdir(parents=True)
-            shutil.copy(args.model, models.directory / args.model.name)
-            models.promote(args.model.name)
+            shutil.copy(model, models.directory / Path(model).name)
+            models.promote(Path(model).name)
+        url = database_url or f"sqlite:///{tmp}/bench.db"
         config = parse_config(
             {
                 "daemon": {"state_dir": tmp},
                 "brand": {"name": "Acme", "handles": ["acme", "acmehelp"]},
-                "database": {"url": f"sqlite:///{tmp}/bench.db"},
+                "database": {"url": url},
                 "slack": {
                     "sink": "slack",
                     "token_env": "BENCH_TOKEN",
                     "channel": "C1",
                     "base_url": slack.base_url,
                 },
-                "sources": [{"type": "jsonl", "path": str(feed), "max_lines_per_poll": 5000}],
+                "sources": [{"type": "jsonl", "path": feed, "max_lines_per_poll": 5000}],
             },
             env={"BENCH_TOKEN": slack.token},
         )
         daemon = Daemon(config, clock=SystemClock())
         daemon.prepare()
         (runner,) = daemon.runners
-        classifier = daemon.pipeline.classifier.version
-
-        started = time.perf_counter()
+        if not classify:
+            real = daemon.pipeline.classifier
+            stand_in = FixedVerdict(
+                real.classify("@acme still waiting on my refund"), real.classify("@acme hi")
+            )
+            daemon.pipeline.classifier = stand_in  # type: ignore[assignment]
+        figures["classifier"] = daemon.pipeline.classifier.version
+        figures["memory_before"] = memory_mb()
+        profiler = cProfile.Profile() if profile else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         while (report := runner.poll()) is not None and report.more:
             pass
-        stored_at = time.perf_counter()
-        peak_before_delivery_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        delivered = daemon.deliver()
-        finished = time.perf_counter()
+        if profiler is not None:
+            profiler.disable()
+        figures["wall"] = time.perf_counter() - wall
+        figures["cpu"] = time.process_time() - cpu
+        figures["memory"] = memory_mb()
+        if profiler is not None:
+            figures["areas"] = areas(pstats.Stats(profiler))
+        if deliver:
+            started = time.perf_counter()
+            figures["delivery_report"] = str(daemon.deliver())
+            figures["delivery_seconds"] = time.perf_counter() - started
+            figures["sent"] = len(slack.messages)
         daemon.close()
-        sent = len(slack.messages)
+        if url.startswith("postgresql"):
+            _drop_tables(url)
+    return figures
+
+
+def _drop_tables(url: str) -> None:
+    """A PostgreSQL run leaves no tables for the next one (or for the tests)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def areas(stats: pstats.Stats) -> dict[str, float]:
+    """Share of the profiled time by area, attributed by the file of the spending function;
+    built-in calls (regex, str methods, the sqlite3 C module) count for their caller's area."""
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    totals: dict[str, float] = {}
+    for (filename, _, name), (_, _, own, _, callers) in raw.items():
+        if filename == "~" and callers:  # a built-in: charge it to its callers, pro rata
+            for caller, (_, _, spent, _) in callers.items():
+                area = _area(caller[0], caller[2])
+                totals[area] = totals.get(area, 0.0) + spent
+            continue
+        area = _area(filename, name)
+        totals[area] = totals.get(area, 0.0) + own
+    whole = sum(totals.values()) or 1.0
+    return {area: seconds / whole for area, seconds in sorted(totals.items())}
+
+
+def _area(filename: str, name: str) -> str:
+    if "sqlite3" in name:
+        return "storage"
+    for area, marks in AREAS:
+        if any(mark in filename for mark in marks):
+            return area
+    return "other (pipeline, brand match, json, logging)"
+
+
+def vader_seconds(texts: list[str]) -> tuple[float, float]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
-    vader_started = time.perf_counter()
+    for text in texts[:500]:  # warm the lexicon dicts before timing
+        analyzer.polarity_scores(text)
+    wall, cpu = time.perf_counter(), time.process_time()
     for text in texts:
         analyzer.polarity_scores(text)
-    vader_seconds = time.perf_counter() - vader_started
+    return time.perf_counter() - wall, time.process_time() - cpu
 
-    to_outbox = stored_at - started
-    end_to_end = finished - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"posts                          {args.posts}")
-    print(f"classifier                     {classifier}")
-    print(f"alerts sent to the fake Slack  {sent} (deliverer report: {delivered})")
-    print(f"raw VADER                      {args.posts / vader_seconds:10.0f} posts/s")
-    print(
-        f"pipeline to the outbox         {args.posts / to_outbox:10.0f} posts/s "
-        f"(fetch, dedup, match, classify, store posts+verdicts+alerts+cursor)"
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--complaint-share", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--texts", type=Path, help="take texts from a CSV with a text column")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--model", type=Path, help="a saved model-NNNN.json.gz to run as well")
+    group.add_argument("--train-model", nargs="+", metavar="CSV", help="fit a bench model")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file per run")
+    parser.add_argument("--deliver", action="store_true", help="also deliver to a fake Slack")
+    parser.add_argument("--profile", action="store_true", help="print time shares by area")
+    parser.add_argument(
+        "--without-classifier",
+        action="store_true",
+        help="also run with a fixed verdict: what fetch, matching and storage cost alone",
     )
-    print(
-        f"pipeline end to end            {args.posts / end_to_end:10.0f} posts/s "
-        f"(including delivery over HTTP)"
-    )
-    print(f"delivery                       {sent / (finished - stored_at):10.0f} alerts/s")
-    print(f"cost ratio vs VADER, to outbox {to_outbox / vader_seconds:10.2f}x")
-    print(f"cost ratio vs VADER, end to end{end_to_end / vader_seconds:10.2f}x")
-    print(f"peak RSS to the outbox         {peak_before_delivery_mb:10.0f} MB")
-    print(f"peak RSS end to end            {peak_mb:10.0f} MB (includes the fake Slack's copies)")
+    args = parser.parse_args()
+    corpus = real_texts(args.texts) if args.texts else []
+    spawn = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        feed = Path(tmp) / "mentions.jsonl"
+        texts = generate(feed, args.posts, args.complaint_share, random.Random(args.seed), corpus)
+        model = args.model
+        if args.train_model:
+            started = time.perf_counter()
+            model = train_model(args.train_model, Path(tmp) / "bench-state")
+            print(f"bench model trained in {time.perf_counter() - started:.0f} s: {model}")
+        runs: dict[str, tuple[str | None, bool]] = {"scorer alone": (None, True)}
+        if model:
+            runs["with the model"] = (str(model), True)
+        if args.without_classifier:
+            runs["without the classifier (fixed verdicts)"] = (None, False)
+        vader_wall, vader_cpu = vader_seconds(texts)
+        results: dict[str, dict[str, Any]] = {}
+        for name, (model_file, classify) in runs.items():
+            with spawn.Pool(1) as pool:
+                results[name] = pool.apply(
+                    run_pipeline,
+                    (
+                        str(feed),
+                        model_file,
+                        args.database_url,
+                        args.deliver,
+                        args.profile,
+                        classify,
+                    ),
+                )
+        again_wall, again_cpu = vader_seconds(texts)  # the machine may have changed meanwhile
+        vader_wall, vader_cpu = (vader_wall + again_wall) / 2, (vader_cpu + again_cpu) / 2
+
+    posts = args.posts
+    print(f"posts                  {posts} ({args.texts or 'generated'})")
+    print(f"database               {args.database_url or 'sqlite (fresh file)'}")
+    per_post = vader_wall / posts * 1e6
+    print(f"raw VADER              {posts / vader_wall:9.0f} posts/s  ({per_post:.0f} µs/post)")
+    for name, run in results.items():
+        print(f"--- {name}: {run['classifier']}")
+        print(
+            f"pipeline to the outbox {posts / run['wall']:9.0f} posts/s  "
+            f"({run['wall'] / posts * 1e6:.0f} µs/post; fetch, dedup, match, classify, store)"
+        )
+        print(
+            f"ratio vs raw VADER     {run['wall'] / vader_wall:9.2f}x wall, "
+            f"{run['cpu'] / vader_cpu:.2f}x CPU"
+        )
+        memory = run["memory"]
+        started = run["memory_before"].get("VmRSS", 0)
+        print(
+            f"RSS after the run      {memory.get('VmRSS', 0):9.0f} MB "
+            f"(peak {memory.get('VmHWM', 0):.0f} MB; {started:.0f} MB once started)"
+        )
+        if "sent" in run:
+            print(
+                f"delivery               {run['sent'] / run['delivery_seconds']:9.0f} alerts/s "
+                f"({run['delivery_report']})"
+            )
+        for area, share in run.get("areas", {}).items():
+            print(f"  profile: {area:45} {share:6.1%}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"this process's peak RSS {peak:8.0f} MB (texts, raw VADER)")
 
 
 if __name__ == "__main__":

@@ -61,15 +61,16 @@ def connector_for(kind: str) -> type[Connector[Any, Any]]:
 
 def _entries(module_name: str, short_name: str) -> list[RegistryEntry]:
     requires = declared_requires(module_name)
+    kind = declared_kind(module_name) or short_name  # feeds.py holds type "feed"
     missing = [name for name in requires if not _installed(name)]
     if missing:
-        return [RegistryEntry(short_name, None, _install_hint(missing, requires), requires)]
+        return [RegistryEntry(kind, None, _install_hint(missing, requires), requires)]
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:  # a library the module does not declare in `requires`
         missing_name = err.name or str(err)
         reason = f"needs the Python package {missing_name!r} (not in its requires); pip install it"
-        return [RegistryEntry(short_name, None, reason, requires)]
+        return [RegistryEntry(kind, None, reason, requires)]
     return [
         RegistryEntry(value.kind, value, requires=dict(value.requires))
         for value in vars(module).values()
@@ -97,6 +98,22 @@ def declared_requires(module_name: str) -> dict[str, str]:
             if target == "requires" and value is not None:
                 found |= {str(k): str(v) for k, v in ast.literal_eval(value).items()}
     return found
+
+
+def declared_kind(module_name: str) -> str | None:
+    """The literal ``kind = "..."`` of the connector class in a module, without importing it:
+    an unavailable connector is listed under the ``type`` a config names it by."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                target, value = _assignment(statement)
+                if target == "kind" and isinstance(value, ast.Constant):
+                    return str(value.value)
+    return None
 
 
 def _assignment(statement: ast.stmt) -> tuple[str | None, ast.expr | None]:

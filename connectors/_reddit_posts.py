@@ -48,7 +48,19 @@ def to_post(data: Mapping[str, Any]) -> Post:
             else None
         ),
         extra=extra,
+        edited_at=edited_at(data),
     )
+
+
+def edited_at(data: Mapping[str, Any]) -> datetime | None:
+    """Reddit's ``edited``: false, or when the author last edited the text (epoch seconds)."""
+    value = data.get("edited")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def default_search_query(brand: BrandSettings) -> str:

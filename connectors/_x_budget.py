@@ -69,6 +69,9 @@ class ReadBudget:
         self.interval_seconds = interval_seconds
         self.smallest_request = smallest_request
         self.source = source
+        self.reads: XReads | None = None
+        """The month's count after the last poll (None before the first): what the source's
+        runner turns into the 80% notice for people."""
         self._pacing = False
 
     def open(self, saved: XReads | None, now: datetime) -> Allowance:
@@ -85,7 +88,8 @@ class ReadBudget:
         after = allowance.before + allowance.read
         self._report_reads(allowance.before, after, now)
         self._report_pacing(allowance)
-        return XReads(allowance.month, after)
+        self.reads = XReads(allowance.month, after)
+        return self.reads
 
     def _refuse_when_spent(self, count: int, now: datetime) -> None:
         if self.cap is None or self.cap - count >= self.smallest_request:

@@ -131,7 +131,17 @@ def to_post(
             f"https://x.com/messages/compose?recipient_id={author_id}" if author_id else None
         ),
         extra=extra,
+        revises=_earlier_versions(tweet, tweet_id),
     )
+
+
+def _earlier_versions(tweet: dict[str, Any], tweet_id: str) -> tuple[str, ...]:
+    """An edited post is a new post on X; ``edit_history_tweet_ids`` lists every version,
+    oldest first, this one included."""
+    history = tweet.get("edit_history_tweet_ids")
+    if not isinstance(history, list):
+        return ()
+    return tuple(i for i in (str_id(v) for v in history) if i is not None and i != tweet_id)
 
 
 def _text(tweet: dict[str, Any]) -> str:

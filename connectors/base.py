@@ -214,5 +214,10 @@ class Connector(ABC, Generic[SettingsT, CursorT]):
         """
         return "no credentials needed"
 
+    def gauges(self) -> Mapping[str, float]:
+        """Read-only figures the connector keeps, for the metrics (e.g. the X read budget);
+        names from `monitor.metrics.CONNECTOR_GAUGES`. Cheap: read at every scrape."""
+        return {}
+
     def close(self) -> None:
         """Release sessions and files; called once at shutdown."""

@@ -23,7 +23,11 @@ Line format (only ``text`` is required)::
 
     {"id": "1001", "platform": "x", "author": "dana", "author_id": "42", "followers": 120,
      "text": "@acme still waiting on my refund", "url": "https://...",
-     "created_at": "2026-11-23T10:00:00Z", "lang": "en", "contact_url": "https://..."}
+     "created_at": "2026-11-23T10:00:00Z", "lang": "en", "contact_url": "https://...",
+     "edited_at": "2026-11-23T10:05:00Z"}
+
+A bridge that sees a post edited writes it again with the same ``id``, the new ``text`` and
+``edited_at``: the pipeline judges the new text again (and alerts if it now qualifies).
 """
 
 from __future__ import annotations
@@ -319,21 +323,24 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
             ),
             text=data["text"],
             url=str(data.get("url") or f"file://{self.settings.path}#{external_id}"),
-            created_at=self._created_at(data.get("created_at")),
+            created_at=_timestamp(data.get("created_at")) or self.clock.now(),
             language=data["lang"] if isinstance(data.get("lang"), str) else None,
             contact_url=_optional_str(data.get("contact_url")),
             extra={k: data[k] for k in ("subreddit", "title") if k in data},
+            edited_at=_timestamp(data.get("edited_at")),
         )
 
-    def _created_at(self, value: Any) -> datetime:
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                if parsed.tzinfo is not None:
-                    return parsed
-            except ValueError:
-                pass
-        return self.clock.now()
+
+def _timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time with its offset; anything else is None."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is not None:
+                return parsed
+        except ValueError:
+            pass
+    return None
 
 
 def _optional_str(value: Any) -> str | None:

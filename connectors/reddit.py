@@ -30,7 +30,7 @@ import praw
 import prawcore
 import requests
 from praw.models import ListingGenerator
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors._reddit_http import (
     Credentials,
@@ -40,12 +40,13 @@ from connectors._reddit_http import (
     reason,
     translate,
 )
-from connectors._reddit_posts import default_search_query, to_post
+from connectors._reddit_posts import default_search_query, edited_at, to_post
 from connectors.base import Connector, CursorState, Fetched, SeenWindow, SourceSettings
 from monitor.brand import BrandMatcher, BrandSettings
 from monitor.clock import Clock
 from monitor.errors import ConfigError
 from monitor.models import Post
+from monitor.settings_base import secrets_required
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +162,14 @@ class RedditSettings(SourceSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _ready_to_run(self) -> RedditSettings:
+    def _ready_to_run(self, info: ValidationInfo) -> RedditSettings:
         """Fail at start-up, naming the variable, rather than at the first poll."""
         if not self.enabled:
             return self
         if not (self.subreddits or self.search or self.mentions):
             raise ValueError("nothing to read: set subreddits, search or mentions = true")
+        if not secrets_required(info):
+            return self  # a command that never fetches (`stats`, `replay`) needs no login
         needed = [("client_id", self.client_id_env), ("client_secret", self.client_secret_env)]
         if self.mentions:
             needed += [("username", self.username_env), ("password", self.password_env)]
@@ -368,8 +371,8 @@ class RedditConnector(Connector[RedditSettings, RedditCursor]):
             if created < floor:
                 reached_floor = True
                 break
-            if fullname in known:
-                continue
+            if fullname in known and edited_at(data) is None:
+                continue  # an edited one is read again: the pipeline judges a changed text
             yield _Item(fullname, created, self._on_brand(to_post(data), listing))
         if window is not None and read >= limit and not reached_floor:
             log.warning(

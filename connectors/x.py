@@ -37,7 +37,7 @@ Why it is built the way it is:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -57,7 +57,7 @@ from monitor.brand import BrandSettings
 from monitor.clock import Clock
 from monitor.errors import ConfigError, TransientError
 from monitor.models import Post
-from monitor.settings_base import secret_from_env
+from monitor.settings_base import secret_from_env, secrets_required
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,9 @@ class XSettings(SourceSettings):
 
     @model_validator(mode="after")
     def _token_is_set(self, info: ValidationInfo) -> XSettings:
-        if self.enabled and secret_from_env(info, self.bearer_token_env) is None:
+        if not (self.enabled and secrets_required(info)):
+            return self  # a command that never fetches (`stats`, `replay`) needs no token
+        if secret_from_env(info, self.bearer_token_env) is None:
             raise ValueError(
                 f"the environment variable {self.bearer_token_env} is not set: export "
                 f"{self.bearer_token_env}=<the app's Bearer Token from the X developer portal, "
@@ -444,6 +446,17 @@ class XConnector(Connector[XSettings, XCursor]):
             searches = default_searches(self.brand, mentions=self.settings.mentions_username)
         queries.extend(Query("search", s) for s in searches)
         return queries
+
+    def gauges(self) -> Mapping[str, float]:
+        """This month's reads as of the last poll, and what `monthly_read_cap` leaves."""
+        reads = self.budget.reads
+        if reads is None:
+            return {}
+        used = reads.count if reads.month == f"{self.clock.now():%Y-%m}" else 0
+        figures = {"x_read_budget_used": float(used)}
+        if self.budget.cap is not None:
+            figures["x_read_budget_left"] = float(max(0, self.budget.cap - used))
+        return figures
 
     def close(self) -> None:
         self.api.close()

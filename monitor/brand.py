@@ -146,3 +146,13 @@ def author_muted(
     """Muted in the config (`brand.muted_authors`) or from Slack ("Mute author", stored as
     (platform, `handle_key`) pairs): the pipeline and `replay` drop the same posts."""
     return brand.is_muted(handle) or (platform, handle_key(handle)) in slack_muted
+
+
+PLACEHOLDER_AUTHORS = frozenset({"", "unknown", "[deleted]", "[removed]"})
+"""Handles connectors give posts whose author they do not know (a JSONL line without
+``author``, a deleted Reddit account): muting one would silence everyone who shares it, and
+counting "their" earlier complaints would count strangers'."""
+
+
+def placeholder_author(handle: str) -> bool:
+    return handle_key(handle) in PLACEHOLDER_AUTHORS

@@ -23,6 +23,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -32,6 +33,7 @@ from monitor.brand import BrandSettings
 from monitor.classifier.settings import ClassifierSettings
 from monitor.errors import ConfigError
 from monitor.settings_base import StrictModel, base_dir_from, env_from
+from monitor.silence import SilenceSettings
 from monitor.slack.settings import SlackSettings
 
 
@@ -52,6 +54,33 @@ class DaemonSettings(StrictModel):
     lease_seconds: float = Field(default=60.0, ge=5, le=3600)
     """With several replicas on PostgreSQL: how long a replica keeps a source after its last
     poll; a replica that dies hands its sources over within this time."""
+    poll_workers: int | None = Field(default=None, ge=1, le=256)
+    """Polls that may run at once; default one per enabled source, at most 32
+    (`monitor.scheduling`). Delivery and maintenance have workers of their own."""
+    notify_after_failures: int = Field(default=3, ge=1, le=1000)
+    """A source failing this many polls in a row (or for 15 minutes) posts one notice to
+    ``[slack] ops_channel``; a refused token or a spent quota is told at once."""
+    summary_minutes: float = Field(default=60.0, ge=1, le=24 * 60)
+    """One INFO line per source this often; a poll that changed nothing logs at DEBUG."""
+    silence: SilenceSettings = Field(default_factory=SilenceSettings)
+    """``[daemon.silence]``: a source quiet for longer than its own rhythm allows."""
+    http_listen: str | None = None
+    """``host:port`` of the local HTTP port (/metrics, /healthz, /readyz), e.g.
+    ``127.0.0.1:9464``; unset: no port."""
+    web_token_env: str | None = None
+    """The environment variable (or systemd credential) holding the login token of the
+    read-only history pages at ``/`` on `http_listen`; unset: no history pages."""
+    ready_outbox_max_age_seconds: float = Field(default=900.0, ge=10, le=86_400 * 7)
+    """/readyz fails when the oldest alert waiting for Slack has waited longer than this."""
+
+    @field_validator("http_listen")
+    @classmethod
+    def _listen_address(cls, value: str | None) -> str | None:
+        from monitor.web.server import parse_listen  # no web stack: only the parser
+
+        if value is not None:
+            parse_listen(value)
+        return value
 
     @model_validator(mode="after")
     def _resolve_state_dir(self, info: ValidationInfo) -> DaemonSettings:
@@ -86,6 +115,11 @@ class RetentionSettings(StrictModel):
     """Delete posts, verdicts and delivered alerts older than this (daily counts are kept for
     `stats`); unset keeps everything. Undelivered alerts are never purged."""
     batch_size: int = Field(default=500, ge=10, le=100_000)
+    """Posts per transaction: each batch holds SQLite's write lock for tens of ms, and the
+    purge pauses between batches so polls write in between."""
+    max_seconds_per_run: float = Field(default=120.0, ge=1, le=86_400)
+    """A daily run stops after this long; what is left (after a long stop, or when `days` was
+    lowered) goes on the next runs, and the log says how much is left."""
     feedback_days: int | None = Field(default=None, ge=1)
     """Delete the team's labeled examples (post text included) older than this; unset keeps them,
     since they are what the model is retrained from. Saved models keep only n-gram weights."""
@@ -171,8 +205,15 @@ def parse_config(
     base_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     source: str = "<config>",
+    require_secrets: bool = True,
 ) -> MonitorConfig:
-    context = {"env": env if env is not None else os.environ, "base_dir": base_dir}
+    """`require_secrets=False` for the commands that neither fetch nor send: the file is
+    validated the same, but an unset ``*_env`` variable is no error (its secret is None)."""
+    context = {
+        "env": env if env is not None else os.environ,
+        "base_dir": base_dir,
+        "require_secrets": require_secrets,
+    }
     try:
         return MonitorConfig.model_validate(dict(data), context=context)
     except ValidationError as err:
@@ -180,26 +221,37 @@ def parse_config(
 
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/complaint-monitor/monitor.toml"), Path("config/monitor.toml"))
+CONFIG_ENV = "COMPLAINT_MONITOR_CONFIG"
+"""Names the configuration when --config is not given (set it once in an operator's shell)."""
 
 
-def find_config(explicit: str | os.PathLike[str] | None) -> Path:
+def find_config(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
+) -> Path:
+    """--config, else $COMPLAINT_MONITOR_CONFIG, else the first default path that exists."""
     if explicit:
         return Path(explicit)
+    from_env = (env if env is not None else os.environ).get(CONFIG_ENV, "").strip()
+    if from_env:
+        return Path(from_env)
     for candidate in DEFAULT_CONFIG_PATHS:
         if candidate.exists():
             return candidate
     raise ConfigError(
-        "no configuration file given: pass --config PATH "
+        f"no configuration file given: pass --config PATH or set ${CONFIG_ENV} "
         f"(looked for {', '.join(str(p) for p in DEFAULT_CONFIG_PATHS)}); "
         "start from config/monitor.example.toml"
     )
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
 ) -> MonitorConfig:
     """Read, parse and validate; every problem is a `ConfigError` naming the key and the fix."""
-    config_path = find_config(path)
+    config_path = find_config(path, env)
     try:
         raw = config_path.read_bytes()
     except OSError as err:
@@ -211,7 +263,11 @@ def load_config(
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{config_path} is not valid TOML: {err}") from err
     return parse_config(
-        data, base_dir=config_path.resolve().parent, env=env, source=str(config_path)
+        data,
+        base_dir=config_path.resolve().parent,
+        env=env,
+        source=str(config_path),
+        require_secrets=require_secrets,
     )
 
 

@@ -7,41 +7,48 @@ store is in memory and rebuilt from the config at start-up: cursors live in our 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from connectors import connector_for
 from connectors.base import Connector
 from monitor.classifier import Classifier
+from monitor.classifier.fit_process import TrainingFailed
 from monitor.classifier.second_opinion import build_second_opinion
 from monitor.classifier.training import NotEnoughFeedback
 from monitor.clock import Clock, SystemClock
 from monitor.config import MonitorConfig
 from monitor.delivery import Deliverer, DeliveryReport
-from monitor.errors import StorageUnavailable
+from monitor.errors import ConfigError, StorageUnavailable
 from monitor.health import Health, Outage
 from monitor.learning import Learner
+from monitor.metrics import Heartbeat, Metrics
 from monitor.notify import Notifier
 from monitor.pipeline import Pipeline
+from monitor.scheduling import Scheduler, poll_job_id, poll_workers
+from monitor.silence import SilenceWatch
 from monitor.slack.app import SlackApp
 from monitor.slack.routing import Router, TopicFinder
 from monitor.slack.sink import SlackNotifier, build_notifier
 from monitor.sources import SourceRunner
 from monitor.storage import Database, Storage
+from monitor.storage.history import HistoryStore
+from monitor.systemd_notify import SystemdNotifier
+from monitor.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 8.0
 """In-flight work gets this long at SIGTERM; systemd's stop timeout is longer, and a poll cut
 short loses nothing (its transaction never committed, its cursor never moved)."""
+HEARTBEAT_SECONDS = 10.0
+"""The scheduler's heartbeat job runs this often (at least twice per systemd `WatchdogSec=`)."""
 
 
 def build_connectors(config: MonitorConfig, clock: Clock) -> list[Connector[Any, Any]]:
@@ -61,6 +68,13 @@ class Daemon:
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
+        self.metrics = Metrics(self.clock)
+        self.systemd = SystemdNotifier.from_environment()
+        watchdog = self.systemd.watchdog_seconds
+        self.heartbeat = Heartbeat(
+            self.clock, min(HEARTBEAT_SECONDS, watchdog / 2) if watchdog else HEARTBEAT_SECONDS
+        )
+        self.web: WebServer | None = None
         self.database = Database(config.database_url)
         self.storage = Storage(self.database, config.slack.channel)
         self.notifier: Notifier = notifier or build_notifier(config.slack)
@@ -71,7 +85,9 @@ class Daemon:
             self.storage.feedback,
             self.clock,
         )
-        self.second_opinion = build_second_opinion(config.classifier, self.clock)
+        self.second_opinion = build_second_opinion(
+            config.classifier, self.clock, self.metrics.second_opinion
+        )
         self.pipeline = Pipeline(
             config.brand,
             self.storage.posts,
@@ -97,13 +113,31 @@ class Daemon:
                 self.notifier.notify,
                 owner=self.owner,
                 lease=lease,
+                on_poll=self.metrics.polled,
+                on_error=self.metrics.poll_failed,
+                status=self.storage.source_status,
+                notify_after_failures=config.daemon.notify_after_failures,
+                summary_every=timedelta(minutes=config.daemon.summary_minutes),
             )
             for connector in build_connectors(config, self.clock)
         ]
+        self.silence = SilenceWatch(
+            self.storage.source_status,
+            [runner.name for runner in self.runners],
+            config.daemon.silence,
+            self.clock,
+            self.notifier.notify,
+        )
         # Alerts a dead process claimed are retried one lease after its claim (the check
         # before a resend makes that safe), the same configured period as a source's lease.
-        self.deliverer = Deliverer(self.storage.outbox, self.notifier, self.clock, lease=lease)
-        self._scheduler: BackgroundScheduler | None = None
+        self.deliverer = Deliverer(
+            self.storage.outbox,
+            self.notifier,
+            self.clock,
+            lease=lease,
+            on_report=self.metrics.delivered,
+        )
+        self._scheduler: Scheduler | None = None
         self.database_health = Health("database", log, self.clock, remind_seconds=60.0)
 
     def prepare(self) -> None:
@@ -127,6 +161,9 @@ class Daemon:
         )
 
     def close(self) -> None:
+        if self.web is not None:
+            self.web.close()
+        self.systemd.close()
         if self.slack_app is not None:
             self.slack_app.close()
         for runner in self.runners:
@@ -183,14 +220,35 @@ class Daemon:
         )
 
     def purge_old_posts(self) -> int:
-        """`[retention]`: posts older than `days`, labeled examples older than `feedback_days`."""
+        """`[retention]`: posts older than `days`, labeled examples older than `feedback_days`;
+        and mutes that lapsed (they already count for nothing; their alerts stop saying so)."""
         retention = self.config.retention
         purged = 0
         try:
+            lapsed = self.storage.alerts.remove_lapsed_mutes(self.clock.now())
+            if lapsed:
+                log.info("%d lapsed mute(s) removed: those authors are alerted again", lapsed)
             if retention.days:
                 cutoff = self.clock.now() - timedelta(days=retention.days)
-                purged = self.storage.posts.purge_before(cutoff, retention.batch_size)
-                log.info("retention purged=%d posts older than %d days", purged, retention.days)
+                run = self.storage.retention.purge(
+                    cutoff,
+                    batch_size=retention.batch_size,
+                    max_seconds=retention.max_seconds_per_run,
+                )
+                purged = run.purged
+                behind = (
+                    ""
+                    if run.caught_up
+                    else f"; behind: {run.remaining} older posts left after "
+                    f"{retention.max_seconds_per_run:g}s, the next runs continue"
+                )
+                log.info(
+                    "retention purged=%d posts older than %d days in %.1fs%s",
+                    run.purged,
+                    retention.days,
+                    run.seconds,
+                    behind,
+                )
             if retention.feedback_days:
                 cutoff = self.clock.now() - timedelta(days=retention.feedback_days)
                 dropped = self.learner.feedback.purge_before(cutoff)
@@ -226,6 +284,8 @@ class Daemon:
         except StorageUnavailable as err:
             log.warning("retraining skipped: %s; it is tried again later", err)
             return
+        except TrainingFailed:  # the learner's Health said why; the current model stays
+            return
         self._training_blocked = None
         report = outcome.result.report()
         log.info(
@@ -245,60 +305,50 @@ class Daemon:
         if classifier.version != self.pipeline.classifier.version:
             log.info("classifier is now %s", classifier.version)
         self.pipeline.classifier = classifier  # one assignment: a poll sees the old or the new
+        self.metrics.model_loaded(classifier.version)
 
     # -- the schedule ------------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
-        scheduler = BackgroundScheduler(
-            timezone=UTC,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+        """Schedule every job (`monitor.scheduling`: polls, delivery and maintenance each in
+        their own lane) and run until `stop` is set."""
+        scheduler = Scheduler(
+            poll_workers=poll_workers(len(self.runners), self.config.daemon.poll_workers),
+            clock=self.clock,
         )
-        scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-        now = datetime.now(UTC)
         for runner in self.runners:
             settings = runner.connector.settings
-            scheduler.add_job(
-                self._poll_job,
-                "interval",
-                args=[runner],
-                id=f"poll:{runner.name}",
-                seconds=settings.interval_seconds,
-                jitter=settings.jitter_seconds or None,
-                next_run_time=now,
-                replace_existing=True,
+            scheduler.add_poll(
+                runner.name,
+                functools.partial(self._poll_job, runner),
+                interval=settings.interval_seconds,
+                jitter=settings.jitter_seconds,
             )
-        scheduler.add_job(
-            self._deliver_job,
-            "interval",
-            id="deliver",
-            seconds=self.config.daemon.deliver_interval_seconds,
-            next_run_time=now,
+        scheduler.add_delivery(
+            self._deliver_job, interval=self.config.daemon.deliver_interval_seconds
         )
-        if self.config.retention.days or self.config.retention.feedback_days:
-            scheduler.add_job(
-                self.purge_old_posts,
-                "interval",
-                id="retention",
-                hours=24,
-                next_run_time=now + timedelta(minutes=5),
-            )
+        scheduler.add_job(self.purge_old_posts, id="retention", hours=24, first_run_in=300)
+        retrain = self.config.classifier.retrain_check_minutes
+        scheduler.add_job(self.refresh_model, id="learn", minutes=retrain, first_run_in=30)
+        if self.config.daemon.silence.enabled:
+            every = self.config.daemon.silence.check_minutes
+            scheduler.add_job(self.silence.check, id="silence", minutes=every, first_run_in=60)
         scheduler.add_job(
-            self.refresh_model,
-            "interval",
-            id="learn",
-            minutes=self.config.classifier.retrain_check_minutes,
-            next_run_time=now + timedelta(seconds=30),
+            self.beat, id="heartbeat", seconds=self.heartbeat.interval, first_run_in=0
         )
         if self.slack_app is not None:
             self.slack_app.schedule(scheduler)
             self.slack_app.start()
+        self.serve_http()
         self._scheduler = scheduler
         scheduler.start()
+        self.systemd.ready(self.status_line())
         stop.wait()
+        self.systemd.stopping()
         log.info("stopping: finishing work in flight (at most %.0fs)", SHUTDOWN_GRACE_SECONDS)
         self._shutdown(scheduler)
 
-    def _shutdown(self, scheduler: BackgroundScheduler) -> None:
+    def _shutdown(self, scheduler: Scheduler) -> None:
         waiter = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
         waiter.start()
         waiter.join(SHUTDOWN_GRACE_SECONDS)
@@ -311,6 +361,63 @@ class Daemon:
         else:
             log.info("stopped cleanly")
 
+    # -- operations: the HTTP port, the heartbeat, systemd ------------------------------------
+
+    def serve_http(self) -> None:
+        """Open `[daemon] http_listen` (when set): /metrics, /healthz, /readyz, and with
+        `web_token_env` the read-only history pages at /."""
+        settings = self.config.daemon
+        listen = settings.http_listen
+        if listen is None or self.web is not None:
+            return
+        from monitor.web.app import create_app  # Flask only when the port is on
+        from monitor.web.history import history_blueprint
+        from monitor.web.ops import Ops
+
+        history = None
+        if settings.web_token_env:
+            token = settings.secret("web_token")
+            if token is None:
+                raise ConfigError(
+                    f"[daemon] web_token_env names {settings.web_token_env}, which is not set: "
+                    "set it (or a systemd credential of that name), or remove web_token_env to "
+                    "turn the history pages off"
+                )
+            store = HistoryStore(self.database)
+            history = history_blueprint(store, token.get_secret_value(), clock=self.clock)
+
+        ops = Ops(
+            metrics=self.metrics,
+            heartbeat=self.heartbeat,
+            database=self.database,
+            outbox=self.storage.outbox,
+            alerts=self.storage.alerts,
+            runners=self.runners,
+            clock=self.clock,
+            outbox_max_age=self.config.daemon.ready_outbox_max_age_seconds,
+            previews=not self.deliverer.preview,
+        )
+        self.web = WebServer(create_app(ops, history), listen)
+        self.web.start()
+
+    def beat(self) -> None:
+        """The heartbeat job: it runs only while the scheduler runs jobs, so /healthz and
+        systemd's watchdog (fed here) notice a wedged scheduler; systemd then restarts us."""
+        self.heartbeat.beat()
+        self.systemd.alive(self.status_line())
+
+    def status_line(self) -> str:
+        """systemd's one-line STATUS=, from memory only (it is sent at every heartbeat)."""
+        states: dict[str, int] = {}
+        for runner in self.runners:
+            states[runner.state.value] = states.get(runner.state.value, 0) + 1
+        sources = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        database = "ok" if self.database_health.healthy else "unavailable"
+        return (
+            f"sources: {sources or 'none'}; database {database}; "
+            f"model {self.pipeline.classifier.version}"
+        )
+
     def _poll_job(self, runner: SourceRunner) -> None:
         report = runner.poll()
         if report is None or self._scheduler is None:
@@ -318,23 +425,11 @@ class Daemon:
         if report.alerts:
             self._run_soon("deliver")
         if report.more:
-            self._run_soon(f"poll:{runner.name}", delay=1.0)
+            self._run_soon(poll_job_id(runner.name), delay=1.0)
 
     def _deliver_job(self) -> None:
         self.deliver()
 
     def _run_soon(self, job_id: str, delay: float = 0.0) -> None:
-        assert self._scheduler is not None
-        try:
-            self._scheduler.modify_job(
-                job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=delay)
-            )
-        except Exception:  # the scheduler is shutting down; the next regular run will do
-            log.debug("could not reschedule %s", job_id, exc_info=True)
-
-    @staticmethod
-    def _on_job_event(event: JobExecutionEvent) -> None:
-        if event.exception is not None:
-            log.error("job %s failed: %r", event.job_id, event.exception)
-        else:
-            log.warning("job %s missed its run time (the machine was busy or asleep)", event.job_id)
+        if self._scheduler is not None:
+            self._scheduler.run_soon(job_id, delay)

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.clock import Clock
@@ -63,6 +64,8 @@ class DeliveryReport:
     """Printed by the console notifier: not delivered, Slack still owes them."""
     parked: int = 0
     """Refused by Slack for good, in full and in minimal form."""
+    sent_latencies: list[float] = field(default_factory=list)
+    """For each alert sent: seconds from the post's creation to Slack's acknowledgement."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -86,8 +89,11 @@ class Deliverer:
         backoff_base: float = 5.0,
         backoff_cap: float = 900.0,
         rng: random.Random | None = None,
+        on_report: Callable[[DeliveryReport], None] | None = None,
     ) -> None:
         self.outbox = outbox
+        self.on_report = on_report
+        """Told of each round's report (the metrics)."""
         self.notifier = notifier
         self.clock = clock
         self.lease = lease
@@ -147,6 +153,8 @@ class Deliverer:
                 report.previewed,
                 report.parked,
             )
+        if self.on_report is not None:
+            self.on_report(report)
         return report
 
     def _deliver_one(self, due: Alert, report: DeliveryReport) -> bool:
@@ -170,10 +178,12 @@ class Deliverer:
             self.outbox.record_previewed(due.alert_id)
             report.previewed += 1
             return False
+        sent_at = self.clock.now()
         self.outbox.record_sent(
-            due.alert_id, channel=delivered.channel, ts=delivered.ts, now=self.clock.now()
+            due.alert_id, channel=delivered.channel, ts=delivered.ts, now=sent_at
         )
         report.sent += 1
+        report.sent_latencies.append((sent_at - due.post.created_at).total_seconds())
         return False
 
     def _send(self, due: Alert, now: datetime) -> Delivered | None:

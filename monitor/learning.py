@@ -13,14 +13,23 @@ from pathlib import Path
 
 from monitor.brand import BrandSettings
 from monitor.classifier import Classifier
+from monitor.classifier.fit_process import FitRequest, TrainingFailed, fit_in_subprocess
 from monitor.classifier.model import LearnedModel, ModelStore
 from monitor.classifier.settings import ClassifierSettings
-from monitor.classifier.training import TrainingResult, train
+from monitor.classifier.training import Figures, TrainingResult, usable
 from monitor.clock import Clock
 from monitor.errors import ConfigError
+from monitor.health import Health, Outage
 from monitor.storage import FeedbackStore
 
 log = logging.getLogger(__name__)
+
+
+__all__ = ["Learner", "TrainingFailed", "TrainingOutcome", "current_model"]
+
+
+def _kept_model(outage: Outage) -> str:
+    return f"training failed: {outage.error}; the current model stays in use"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +72,14 @@ class Learner:
         clock: Clock,
     ) -> None:
         self.settings = settings
+        self.brand = brand
         self.state_dir = state_dir
         self.clock = clock
         self.feedback = feedback
         self.models = ModelStore(state_dir)
         self.scorer = Classifier(settings, brand)
+        self.health = Health("training", log, clock)
+        """A failing fit is said once, and again when it changes or works again."""
 
     def current_model(self) -> LearnedModel | None:
         return current_model(self.settings, self.state_dir, self.scorer.version)
@@ -76,20 +88,55 @@ class Learner:
         return self.scorer.with_model(self.current_model())
 
     def train(self, *, force: bool = False) -> TrainingOutcome:
-        """Fit on all feedback; promote when it beats the scorer out of fold (or `force`)."""
+        """Fit on all feedback in a child process (`monitor.classifier.fit_process`: capped by
+        `train_memory_mb` and `train_timeout_seconds`); promote the model when it beats the
+        scorer out of fold (or `force`). A fit that fails changes nothing: `TrainingFailed`,
+        logged here, and the current model stays."""
         examples = self.feedback.examples()
-        result = train(
-            examples.rows,
-            self.scorer,
+        usable(examples.rows, self.settings.min_training_examples)  # NotEnoughFeedback, early
+        request = FitRequest(
+            rows=list(examples.rows),
+            settings=self.settings.model_dump(mode="json"),
+            brand=self.brand.model_dump(mode="json"),
             version=self.models.next_version(),
             now=self.clock.now(),
             feedback_max_id=examples.max_id,
             min_examples=self.settings.min_training_examples,
+            meta={"feedback_by_origin": examples.by_origin},
         )
-        result.model.meta["feedback_by_origin"] = examples.by_origin
+        try:
+            fitted = fit_in_subprocess(
+                request,
+                self.state_dir,
+                timeout_seconds=self.settings.train_timeout_seconds,
+                memory_mb=self.settings.train_memory_mb,
+            )
+        except TrainingFailed as err:
+            self.health.fail("training failed", str(err), _kept_model)
+            raise
+        self.health.recover(lambda outage: "training works again")
+        model = self.models.load(fitted.path)
+        result = TrainingResult(
+            model, Figures(**fitted.model_figures), Figures(**fitted.scorer_figures)
+        )
         promote = force or result.beats_scorer
-        path = self.models.save(result.model, promote=promote)
-        return TrainingOutcome(result, promote, str(path))
+        if promote:
+            self.models.promote(fitted.path.name)
+        log.info(
+            "the training process peaked at %.0f MB resident, %.0f MB of address space "
+            "(train_memory_mb = %d caps the latter)",
+            fitted.peak_rss_mb,
+            fitted.peak_address_space_mb,
+            self.settings.train_memory_mb,
+        )
+        if fitted.uncapped:
+            log.warning(
+                "train_memory_mb could not be applied to the training process: %s; the "
+                "service's own memory limit holds, and the training process is the first the "
+                "out-of-memory killer takes, not the daemon",
+                fitted.uncapped,
+            )
+        return TrainingOutcome(result, promote, str(fitted.path))
 
     def retrain_due(self, model: LearnedModel | None) -> bool:
         """Enough labels arrived since `model` (or since the start, with no model yet)."""

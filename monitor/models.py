@@ -41,6 +41,10 @@ class Post:
     """A private next step: the link that opens a direct message to the author, if any."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Platform facts worth showing (subreddit, is_reply, conversation id...)."""
+    edited_at: datetime | None = None
+    """The platform says this text was edited then (same id, new text: Reddit, Mastodon)."""
+    revises: tuple[str, ...] = ()
+    """The ids of the earlier versions of this post, where an edit gets a new id (X)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -184,8 +188,12 @@ class Alert:
     resolved_at: datetime | None = None
     muted_by: Person | None = None
     """Set when the author is muted (by whom; an empty id when unknown)."""
+    muted_until: datetime | None = None
+    """When that mute lapses; None: until someone unmutes."""
     topic: str | None = None
     storm_id: int | None = None
+    earlier_complaints: int | None = None
+    """Complaints its author posted in the 90 days before this one (None: not counted)."""
 
     @property
     def acted_on(self) -> bool:

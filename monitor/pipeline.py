@@ -1,8 +1,10 @@
 """One poll of one source, as a short sequence of stages.
 
-fetch → drop what is stored → drop muted authors and posts off the brand → classify (scorer,
-learned model, optional second opinion near the threshold) → store posts, verdicts, pending
-alerts and the new cursor in ONE transaction.
+fetch → drop what is stored (keeping edits of stored posts whose text changed) → drop posts off
+the brand → classify (scorer, learned model, optional second opinion near the threshold) →
+store posts, verdicts, pending alerts and the new cursor in ONE transaction. A muted author's
+posts are stored and judged like any other, and never alerted; an edit replaces the stored text
+and verdict, and alerts only when the post now qualifies and never had an alert.
 
 Delivery is separate (`monitor.delivery`): an alert written here is sent even if Slack is down
 now, or the process dies before it gets to it.
@@ -14,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from connectors.base import Connector
@@ -22,6 +25,7 @@ from monitor.classifier import Classifier
 from monitor.clock import Clock
 from monitor.models import Label, Post, Severity, Verdict
 from monitor.storage import NewPost, PostStore
+from monitor.storage.posts import StoredText
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +45,18 @@ class PollReport:
     """Posts the database refused, set aside in the quarantine table (the rest were stored)."""
     quarantine_reasons: tuple[str, ...] = ()
     """Why they were refused: exception classes, no customer text."""
+    edited: int = 0
+    """Stored posts edited on the platform: their new text judged again (and stored)."""
+    platform: str = ""
+    flagged: int = 0
+    """New posts the classifier called complaints (muted authors' included; `alerts` counts
+    the alerts written)."""
 
     def summary(self) -> str:
         return (
             f"source={self.source} fetched={self.fetched} new={self.stored} "
             f"alerts={self.alerts} already_stored={self.already_stored} muted={self.muted} "
-            f"off_brand={self.off_brand} quarantined={self.quarantined} "
+            f"off_brand={self.off_brand} edited={self.edited} quarantined={self.quarantined} "
             f"more={str(self.more).lower()} took={self.seconds:.2f}s"
         )
 
@@ -87,60 +97,112 @@ class Pipeline:
 
     def poll(self, connector: Connector[Any, Any]) -> PollReport:
         started = time.perf_counter()
+        now = self.clock.now()
         cursor = self.posts.load_cursor(connector.name)
         result = connector.poll(cursor)
-        fresh = self._drop_stored(result.posts)
+        fresh, edits = self._drop_stored(result.posts)
         on_brand = [p for p in fresh if self.matcher.matches(p.text)]
-        kept = self._drop_muted(on_brand)
+        edits = [p for p in edits if self.matcher.matches(p.text)]
+        muted = self._muted(on_brand + edits, now)
+        alerted = self._alerted_originals(on_brand)
+        everything = self._judge(on_brand + edits, muted, alerted)
+        judged, rejudged = everything[: len(on_brand)], everything[len(on_brand) :]
         stored = self.posts.store_poll(
             source=connector.name,
             platform=connector.kind,
-            new_posts=[self._judge(post) for post in kept],
+            new_posts=judged,
             cursor=result.cursor,
-            now=self.clock.now(),
+            now=now,
+            edits=rejudged,
         )
         return PollReport(
             source=connector.name,
             fetched=len(result.posts),
-            already_stored=len(result.posts) - len(fresh),
-            muted=len(on_brand) - len(kept),
+            already_stored=len(result.posts) - len(fresh) - len(edits),
+            muted=sum(1 for p in on_brand if p.key in muted),
             off_brand=len(fresh) - len(on_brand),
             stored=stored.inserted,
-            alerts=stored.alerts,
+            alerts=stored.alerts + stored.edit_alerts,
             more=result.more,
             seconds=time.perf_counter() - started,
             quarantined=stored.quarantined,
             quarantine_reasons=stored.quarantine_reasons,
+            edited=stored.edited,
+            platform=connector.kind,
+            flagged=sum(1 for new in judged if new.verdict.label is Label.COMPLAINT),
         )
 
-    def _drop_stored(self, posts: list[Post]) -> list[Post]:
-        """Skip posts stored before (and repeats within the page) before paying to classify."""
+    def _drop_stored(self, posts: list[Post]) -> tuple[list[Post], list[Post]]:
+        """(new posts, edits): posts stored before (and repeats within the page) are skipped
+        before paying to classify, unless the platform says one was edited and its text is not
+        the stored one."""
         unique = list({post.key: post for post in posts}.values())
-        known: set[tuple[str, str]] = set()
+        fresh: list[Post] = []
+        edits: list[Post] = []
         for platform in {p.platform for p in unique}:
-            ids = [p.external_id for p in unique if p.platform == platform]
-            known |= {(platform, i) for i in self.posts.known_ids(platform, ids)}
-        return [post for post in unique if post.key not in known]
+            mine = [p for p in unique if p.platform == platform]
+            known = self.posts.known_ids(platform, [p.external_id for p in mine])
+            fresh += [p for p in mine if p.external_id not in known]
+            edited = [p for p in mine if p.external_id in known and p.edited_at is not None]
+            if edited:
+                stored = self.posts.stored_texts(platform, [p.external_id for p in edited])
+                edits += [p for p in edited if _is_new_edit(p, stored.get(p.external_id))]
+        order = {post.key: n for n, post in enumerate(unique)}
+        return sorted(fresh, key=lambda p: order[p.key]), edits
 
-    def _drop_muted(self, posts: list[Post]) -> list[Post]:
-        """brand.muted_authors, and the authors muted from Slack with "Mute author"."""
-        muted = self.posts.muted_authors() if posts else set()
+    def _muted(self, posts: list[Post], now: datetime) -> set[tuple[str, str]]:
+        """Keys of the posts whose author is muted: brand.muted_authors, and the authors muted
+        from Slack with "Mute author" (until their mute lapses)."""
+        if not posts:
+            return set()
+        muted = self.posts.muted_authors(now)
         brand = self.brand
-        return [p for p in posts if not author_muted(brand, muted, p.platform, p.author.handle)]
+        return {p.key for p in posts if author_muted(brand, muted, p.platform, p.author.handle)}
 
-    def _judge(self, post: Post) -> NewPost:
-        vip = self.brand.is_vip(post.author.handle, post.author.followers)
-        verdict = self.classifier.classify(
-            post.text, language=post.language, followers=post.author.followers, vip=vip
+    def _alerted_originals(self, posts: list[Post]) -> set[str]:
+        """Ids of stored posts that new ones revise (an X edit has a new id) and that already
+        have an alert: the team has it, so the edit is stored without a second alert."""
+        alerted: set[str] = set()
+        for platform in {p.platform for p in posts if p.revises}:
+            ids = [i for p in posts if p.platform == platform for i in p.revises]
+            alerted |= self.posts.alerted_ids(platform, ids)
+        return alerted
+
+    def _judge(
+        self, posts: list[Post], muted: set[tuple[str, str]], alerted: set[str]
+    ) -> list[NewPost]:
+        """Verdicts for the whole poll in one batch (the learned model scores it in arrays),
+        each with its alert decision: none for an edit whose earlier version has one."""
+        vips = [self.brand.is_vip(p.author.handle, p.author.followers) for p in posts]
+        verdicts = self.classifier.classify_many(
+            [p.text for p in posts],
+            languages=[p.language for p in posts],
+            followers=[p.author.followers for p in posts],
+            vips=vips,
         )
-        if self.second_opinion is not None:
-            verdict = self.second_opinion(post.text, verdict)
-        wants_alert = verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE
-        return NewPost(
-            post=post,
-            verdict=verdict,
-            vip=vip,
-            alert_priority=alert_priority(verdict.severity, vip) if wants_alert else None,
-            channel=self.route(post, verdict, vip) if wants_alert and self.route else None,
-            topic=self.topic(post, verdict) if wants_alert and self.topic else None,
-        )
+        judged: list[NewPost] = []
+        for post, vip, verdict in zip(posts, vips, verdicts, strict=True):
+            if self.second_opinion is not None:
+                verdict = self.second_opinion(post.text, verdict)
+            wants_alert = (
+                verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE
+            ) and not alerted.intersection(post.revises)
+            judged.append(
+                NewPost(
+                    post=post,
+                    verdict=verdict,
+                    vip=vip,
+                    alert_priority=alert_priority(verdict.severity, vip) if wants_alert else None,
+                    channel=self.route(post, verdict, vip) if wants_alert and self.route else None,
+                    topic=self.topic(post, verdict) if wants_alert and self.topic else None,
+                    muted=post.key in muted,
+                )
+            )
+        return judged
+
+
+def _is_new_edit(post: Post, stored: StoredText | None) -> bool:
+    """An edit worth judging again: the text differs from the stored one, and is not older."""
+    if stored is None or stored.text == post.text:
+        return False
+    return not (stored.edited_at and post.edited_at and post.edited_at < stored.edited_at)

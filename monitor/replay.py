@@ -16,7 +16,7 @@ import json
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -82,7 +82,7 @@ def replay(
 ) -> ReplayReport:
     """Judge every post stored since `since` again and compare with its stored verdict."""
     matcher = BrandMatcher(brand)
-    muted = posts.muted_authors()  # "Mute author" clicks count, as in the pipeline
+    muted = posts.muted_authors(datetime.now(UTC))  # "Mute author" clicks count, as in polls
     report = ReplayReport(since=since)
     for stored in posts.stored_verdicts(since):
         report.replayed += 1

@@ -112,6 +112,10 @@ def timestamp_of(value: Any, fallback: datetime) -> datetime:
         return fallback
 
 
+_MAX_REVISIONS = 100
+"""X allows five edits; a bridge that sends more is cut here."""
+
+
 def normalize_post(post: Post, now: datetime) -> Post:
     """`post` as the schema accepts it: every field of its type, clean and within its column.
 
@@ -137,7 +141,16 @@ def normalize_post(post: Post, now: datetime) -> Post:
         language=optional_text(post.language, LANGUAGE_LENGTH),
         contact_url=optional_text(post.contact_url),
         extra=extra if isinstance(extra, dict) else {"value": extra},
+        edited_at=timestamp_of(post.edited_at, now) if post.edited_at is not None else None,
+        revises=tuple(identifier(i, EXTERNAL_ID_LENGTH) for i in _sequence(post.revises) if i),
     )
+
+
+def _sequence(value: Any) -> tuple[Any, ...]:
+    """A list-like field as a tuple; anything else (a lone string, None) as one item or none."""
+    if isinstance(value, list | tuple):
+        return tuple(value[:_MAX_REVISIONS])
+    return (value,) if value else ()
 
 
 def post_as_json(post: Post) -> str:

@@ -42,14 +42,38 @@ def env_from(info: ValidationInfo) -> Mapping[str, str]:
     return env if env is not None else os.environ
 
 
+def secrets_required(info: ValidationInfo) -> bool:
+    """Whether a missing secret is an error in this load. Only the commands that fetch or send
+    (`run`, `check-config`) ask for them; `stats`, `replay`, `train`... load the same file with
+    ``require_secrets=False``, so they run where the service's secrets are not (an operator's
+    shell, ``systemd-run`` without the secrets file). Without a context: required."""
+    context = info.context or {}
+    return bool(context.get("require_secrets", True))
+
+
 def base_dir_from(info: ValidationInfo) -> Path:
     context = info.context or {}
     return Path(context.get("base_dir") or Path.cwd())
 
 
 def secret_from_env(info: ValidationInfo, env_name: str | None) -> SecretStr | None:
-    """Read the secret an ``*_env`` key names; an empty variable counts as unset."""
+    """Read the secret an ``*_env`` key names; an empty variable counts as unset. When the
+    variable is unset, a systemd credential of the same name is read instead
+    (`credential_from`), so `LoadCredential=` can replace `EnvironmentFile=`."""
     if not env_name:
         return None
-    value = env_from(info).get(env_name, "").strip()
+    env = env_from(info)
+    value = env.get(env_name, "").strip() or credential_from(env, env_name)
     return SecretStr(value) if value else None
+
+
+def credential_from(env: Mapping[str, str], name: str) -> str:
+    """``$CREDENTIALS_DIRECTORY/<name>`` (systemd's `LoadCredential=`/`SetCredential=`, a
+    private, read-only copy only this service sees), stripped; empty when there is none."""
+    directory = env.get("CREDENTIALS_DIRECTORY", "")
+    if not directory or not name or "/" in name or name in (".", ".."):
+        return ""
+    try:
+        return (Path(directory) / name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -2,10 +2,15 @@
 
 Every failure goes through one table, `KNOWN_FAILURES`: transient (rate limit, 5xx, timeout,
 database away) backs off until the platform's reset time or exponentially; a refused credential
-or a bad setting pauses the source and tells the team once; a spent quota pauses it until the
-quota renews and tells the team; anything unexpected logs its traceback and backs off.
-`monitor.health.Health` logs when a source's state changes, not at every failure, and says when
-it recovered.
+or a bad setting pauses the source and tells the team at once; a spent quota pauses it until the
+quota renews and tells the team; anything unexpected logs its traceback and backs off. A source
+still failing after `notify_after_failures` polls or `notify_after` is worth a person's look
+too: one notice says what fails and what to do (the table's last column), and one says when it
+works again. `monitor.health.Health` logs when a source's state changes, not at every failure.
+
+The runner also writes its state to the database (`SourceStatusStore`) for `complaint-monitor
+status`, another process, and logs a poll that changed nothing at DEBUG, with an INFO summary
+of each source every `summary_every`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from connectors._x_budget import ReadBudget, next_month
 from connectors.base import Connector
 from monitor.clock import Clock
 from monitor.errors import (
@@ -30,11 +36,18 @@ from monitor.errors import (
 from monitor.health import Health, Outage, backoff
 from monitor.pipeline import Pipeline, PollReport
 from monitor.storage.leases import Leases
+from monitor.storage.source_status import SourceStatus, SourceStatusStore
 
 log = logging.getLogger(__name__)
 
 AUTH_RETRY = timedelta(minutes=15)
 """A refused credential is retried this often, so a fixed secret takes effect without a restart."""
+NOTIFY_AFTER_FAILURES = 3
+NOTIFY_AFTER = timedelta(minutes=15)
+"""A source failing this many polls in a row, or this long, is worth a notice."""
+SUMMARY_EVERY = timedelta(minutes=60)
+BUDGET_WARNING = 0.8
+"""Share of a monthly read cap that earns a notice (the cap itself pauses the source)."""
 
 
 class SourceState(StrEnum):
@@ -55,9 +68,11 @@ class Failure:
     pause: float | None
     """Seconds; None: back off exponentially."""
     notify: bool = False
-    """Post a notice: a person must act (renew a token, raise a plan)."""
+    """Tell people at once: only a person can fix it (renew a token, raise a plan)."""
     unexpected: bool = False
     """A bug or a library surprise: log the traceback."""
+    advice: str = ""
+    """What to do, for the notice."""
 
 
 def _retry_after(err: Exception) -> float | None:
@@ -74,20 +89,78 @@ def _needs_a_person(err: Exception) -> Failure:
     return Failure(SourceState.AUTH_FAILED, AUTH_RETRY.total_seconds(), notify=True)
 
 
-KNOWN_FAILURES: tuple[tuple[type[Exception], Callable[[Exception], Failure]], ...] = (
-    (QuotaExhausted, lambda err: Failure(SourceState.QUOTA_EXHAUSTED, _retry_after(err), True)),
-    (AuthError, _needs_a_person),
-    (ConfigError, _needs_a_person),
-    (TransientError, _transient),
+def _quota(err: Exception) -> Failure:
+    return Failure(SourceState.QUOTA_EXHAUSTED, _retry_after(err), notify=True)
+
+
+KNOWN_FAILURES: tuple[tuple[type[Exception], Callable[[Exception], Failure], str], ...] = (
+    (
+        QuotaExhausted,
+        _quota,
+        "raise the plan (and the source's monthly_read_cap), or let it wait for the quota to renew",
+    ),
+    (
+        AuthError,
+        _needs_a_person,
+        "renew the token: put a valid one in the environment variable named above and "
+        "restart the service",
+    ),
+    (
+        ConfigError,
+        _needs_a_person,
+        "fix the setting named above in the configuration file and restart the service",
+    ),
+    (
+        StorageUnavailable,
+        _transient,
+        "check the database: is it running and reachable from this server, is its disk full?",
+    ),
+    (
+        TransientError,
+        _transient,
+        "check the instance: the platform's status page, the URL the source reads, this "
+        "server's network; a rate limit that lasts means the plan allows fewer requests than "
+        "interval_seconds asks for (raise the plan or poll less often)",
+    ),
 )
-"""The ladder, most specific first; anything else is `unexpected`."""
+"""The ladder, most specific first: the error, what it means, what a person should do.
+Anything else is `unexpected`."""
+UNEXPECTED_ADVICE = (
+    "this looks like a bug: the traceback is in the service's log (journalctl -u "
+    "complaint-monitor); report it with that traceback"
+)
 
 
 def classify_failure(err: Exception) -> Failure:
-    for kind, sort in KNOWN_FAILURES:
+    for kind, sort, advice in KNOWN_FAILURES:
         if isinstance(err, kind):
-            return sort(err)
-    return Failure(SourceState.FAILING, None, unexpected=True)
+            return replace(sort(err), advice=advice)
+    return Failure(SourceState.FAILING, None, unexpected=True, advice=UNEXPECTED_ADVICE)
+
+
+@dataclass
+class _Tally:
+    """What a source did since its last INFO summary."""
+
+    polls: int = 0
+    failed: int = 0
+    fetched: int = 0
+    stored: int = 0
+    alerts: int = 0
+    edited: int = 0
+    quarantined: int = 0
+
+    def add(self, report: PollReport) -> None:
+        self.polls += 1
+        self.fetched += report.fetched
+        self.stored += report.stored
+        self.alerts += report.alerts
+        self.edited += report.edited
+        self.quarantined += report.quarantined
+
+
+def _changed_something(report: PollReport) -> bool:
+    return bool(report.stored or report.alerts or report.edited or report.quarantined)
 
 
 class SourceRunner:
@@ -105,6 +178,12 @@ class SourceRunner:
         lease: timedelta = timedelta(seconds=60),
         backoff_base: float = 30.0,
         backoff_cap: float = 1800.0,
+        status: SourceStatusStore | None = None,
+        notify_after_failures: int = NOTIFY_AFTER_FAILURES,
+        notify_after: timedelta = NOTIFY_AFTER,
+        summary_every: timedelta = SUMMARY_EVERY,
+        on_poll: Callable[[PollReport], None] | None = None,
+        on_error: Callable[[str, Exception], None] | None = None,
     ) -> None:
         self.connector = connector
         self.pipeline = pipeline
@@ -115,7 +194,17 @@ class SourceRunner:
         self.lease = lease
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.status = status
+        """Where the state is written for `complaint-monitor status` (None: nowhere)."""
+        self.notify_after_failures = notify_after_failures
+        self.notify_after = notify_after
+        self.summary_every = summary_every
+        self.on_poll = on_poll
+        self.on_error = on_error
+        """Told of each poll's report, and of each failed poll's error (the metrics)."""
         self.health = Health(f"source={connector.name}", log, clock)
+        self.status_health = Health(f"source={connector.name} status", log, clock)
+        """Writing the state is a side job: its failures are logged here, never raised."""
         self.standby = False
         self.paused_until: datetime | None = None
         """Wall-clock time the pause ends, as it was when the pause began (for people to read);
@@ -123,6 +212,19 @@ class SourceRunner:
         neither lengthens nor shortens it."""
         self._resume_at: float | None = None
         self._quarantine_told: set[str] = set()
+        self._failing_since: float | None = None
+        """Monotonic time the current outage began: how long it has lasted."""
+        self._told: SourceState | None = None
+        """The failure people were told about and not yet told is over."""
+        self._told_budget: str | None = None
+        self._taken_over = False
+        """This runner has read what the last holder of the source recorded."""
+        self._ok_since = clock.now()
+        self._last_poll_at: datetime | None = None
+        self._last_success_at: datetime | None = None
+        self._last_post_at: datetime | None = None
+        self._tally = _Tally()
+        self._summary_due = clock.monotonic() + summary_every.total_seconds()
 
     @property
     def name(self) -> str:
@@ -140,6 +242,7 @@ class SourceRunner:
 
     def poll(self) -> PollReport | None:
         """Poll unless paused. Never raises: every failure is sorted and recorded here."""
+        self._summarize_when_due()
         if self._resume_at is not None and self.clock.monotonic() < self._resume_at:
             return None
         now = self.clock.now()
@@ -147,19 +250,61 @@ class SourceRunner:
             if not self.leases.acquire(self.name, self.owner, now, self.lease):
                 self._stand_by()
                 return None
+            self._take_over()
+            self._last_poll_at = now
             report = self.pipeline.poll(self.connector)
         except Exception as err:
+            if self.on_error is not None:
+                self.on_error(self.name, err)
             self._failed(err, classify_failure(err))
             return None
         self._recovered()
-        log.info("poll %s", report.summary())
+        self._polled(report, now)
+        if self.on_poll is not None:
+            self.on_poll(report)
         self._tell_quarantined(report)
+        self._tell_budget()
+        self._record()
         return report
 
     def release(self) -> None:
         """Hand the source to another replica at once (at shutdown)."""
         with contextlib.suppress(StorageUnavailable):  # else it expires within one lease period
             self.leases.release(self.name, self.owner)
+
+    # -- a poll's outcome ------------------------------------------------------------------
+
+    def _polled(self, report: PollReport, now: datetime) -> None:
+        self._last_success_at = now
+        if report.stored:
+            self._last_post_at = now
+        self._tally.add(report)
+        level = logging.INFO if _changed_something(report) else logging.DEBUG
+        log.log(level, "poll %s", report.summary())
+
+    def _summarize_when_due(self) -> None:
+        """One INFO line per source every `summary_every`: what it did meanwhile (the polls that
+        changed nothing are only at DEBUG)."""
+        if self.clock.monotonic() < self._summary_due:
+            return
+        self._summary_due = self.clock.monotonic() + self.summary_every.total_seconds()
+        tally, self._tally = self._tally, _Tally()
+        if self.standby and not tally.polls and not tally.failed:
+            return
+        log.info(
+            "source=%s summary last %.0f min: state=%s polls=%d failed=%d fetched=%d new=%d "
+            "alerts=%d edited=%d quarantined=%d",
+            self.name,
+            self.summary_every.total_seconds() / 60,
+            self.state,
+            tally.polls,
+            tally.failed,
+            tally.fetched,
+            tally.stored,
+            tally.alerts,
+            tally.edited,
+            tally.quarantined,
+        )
 
     def _tell_quarantined(self, report: PollReport) -> None:
         """Posts the database refused were set aside: tell the team once per reason (no
@@ -176,16 +321,40 @@ class SourceRunner:
             log.warning("source=%s quarantined=%d reason=%s", self.name, report.quarantined, reason)
             self.notify(message)
 
+    def _tell_budget(self) -> None:
+        """A monthly read cap 80% spent: tell the team once a month, before the cap pauses the
+        source (the pause itself is a `QuotaExhausted` failure, told at once)."""
+        budget = getattr(self.connector, "budget", None)
+        if not isinstance(budget, ReadBudget) or budget.cap is None or budget.reads is None:
+            return
+        reads, cap = budget.reads, budget.cap
+        told = f"{reads.month}:{round(100 * BUDGET_WARNING):03d}"
+        if reads.count < BUDGET_WARNING * cap or (self._told_budget or "") >= told:
+            return
+        self._told_budget = told
+        renews = next_month(self.clock.now())
+        self.notify(
+            f"Source {self.name} has read {reads.count:,} of its {cap:,} posts this month "
+            f"({100 * reads.count / cap:.0f}%): at the cap, reading stops until "
+            f"{renews:%Y-%m-%d}. To do: raise the plan and monthly_read_cap if the rest of the "
+            "month matters, or let it pause."
+        )
+
+    # -- failures and recovery -------------------------------------------------------------
+
     def _stand_by(self) -> None:
         if not self.standby:
             holder = self.leases.owner(self.name, self.clock.now()) or "another replica"
             log.info("source=%s is polled by %s; standing by", self.name, holder)
         self.standby = True
+        self._taken_over = False  # the holder's word is the latest until this one polls again
+        self._failing_since = None
         self.health.reset()
 
     def _failed(self, err: Exception, failure: Failure) -> None:
         if failure.unexpected:
             log.exception("source=%s unexpected error", self.name)
+        self._tally.failed += 1
         failures = self.health.failures + 1
         delay = failure.pause
         if delay is None:
@@ -193,15 +362,41 @@ class SourceRunner:
         delay = max(0.0, delay)
         self._resume_at = self.clock.monotonic() + delay
         self.paused_until = self.clock.now() + timedelta(seconds=delay)
+        if self._failing_since is None:
+            self._failing_since = self.clock.monotonic()
         what = "database" if isinstance(err, StorageUnavailable) else "source"
         message = str(err)
 
         def logged(outage: Outage) -> str:
             return f"{what}={self.name} {outage.state}: {message}; next try in {delay:.0f}s"
 
-        changed = self.health.fail(failure.state, message, logged, quiet=failure.unexpected)
-        if changed and failure.notify:
-            self.notify(f"Source {self.name} is paused ({failure.state}): {message}")
+        self.health.fail(failure.state, message, logged, quiet=failure.unexpected)
+        self._tell_failure(failure, message)
+        self._record()
+
+    def _tell_failure(self, failure: Failure, message: str) -> None:
+        """One notice per outage, when a person is needed at once or the source has failed
+        long enough; another only when it turns into a different failure that needs a person."""
+        if self._told is not None and not (failure.notify and failure.state != self._told):
+            return
+        failures = self.health.failures
+        lasted = self.clock.monotonic() - (self._failing_since or self.clock.monotonic())
+        due = (
+            failure.notify
+            or failures >= self.notify_after_failures
+            or lasted >= self.notify_after.total_seconds()
+        )
+        if not due:
+            return
+        self._told = failure.state
+        how_long = (
+            f" after {failures} failed polls in {lasted / 60:.0f} min" if failures > 1 else ""
+        )
+        when = f"{self.paused_until:%Y-%m-%d %H:%M} UTC" if self.paused_until else "soon"
+        self.notify(
+            f"Source {self.name} is paused ({failure.state}){how_long}: {message}. "
+            f"Next try {when}. To do: {failure.advice}"
+        )
 
     def _recovered(self) -> None:
         if self.standby:
@@ -209,7 +404,7 @@ class SourceRunner:
             log.info("source=%s taken over by %s", self.name, self.owner)
         self.paused_until = None
         self._resume_at = None
-        state = self.health.state
+        self._failing_since = None
 
         def logged(outage: Outage) -> str:
             return (
@@ -217,8 +412,75 @@ class SourceRunner:
                 f"(was {outage.state})"
             )
 
-        if self.health.recover(logged) is not None and state in (
-            SourceState.AUTH_FAILED,
-            SourceState.QUOTA_EXHAUSTED,
-        ):
+        if self.health.recover(logged) is not None or self._told is not None:
+            self._ok_since = self.clock.now()
+        if self._told is not None:
+            self._told = None
             self.notify(f"Source {self.name} is polling again.")
+
+    # -- the state in the database ---------------------------------------------------------
+
+    def _take_over(self) -> None:
+        """On the first poll this runner makes (at start-up, or after another replica held the
+        source): pick up what was recorded, so a restart neither repeats a notice nor forgets
+        to say the source recovered."""
+        if self._taken_over or self.status is None:
+            return
+        try:
+            recorded = self.status.get(self.name)
+        except Exception as err:  # the poll finds out about the database by itself
+            self._status_failed(err)
+            return
+        self._taken_over = True
+        if recorded is None:
+            return
+        with contextlib.suppress(ValueError):  # a state this version does not know
+            self._told = SourceState(recorded.told) if recorded.told else None
+        self._told_budget = recorded.told_budget
+        self._last_success_at = recorded.last_success_at
+        self._last_post_at = recorded.last_post_at
+        if recorded.state == SourceState.OK:
+            self._ok_since = recorded.since
+
+    def _record(self) -> None:
+        """Write the state for `status`; a database that refuses is logged, never raised: the
+        poll already succeeded or failed on its own."""
+        if self.status is None or self.standby:
+            return
+        outage = self.health.outage
+        status = SourceStatus(
+            source=self.name,
+            platform=self.connector.kind,
+            state=self.state.value,
+            since=outage.since if outage is not None else self._ok_since,
+            updated_by=self.owner,
+            reason=outage.error if outage is not None else None,
+            paused_until=self.paused_until,
+            last_poll_at=self._last_poll_at,
+            last_success_at=self._last_success_at,
+            last_post_at=self._last_post_at,
+            consecutive_failures=self.health.failures,
+            told=self._told.value if self._told is not None else None,
+            told_budget=self._told_budget,
+        )
+        try:
+            self.status.record(status, self.clock.now())
+        except Exception as err:
+            self._status_failed(err)
+            return
+        self.status_health.recover(
+            lambda outage: (
+                f"source={self.name} status is recorded again after {outage.failures} failures"
+            )
+        )
+
+    def _status_failed(self, err: Exception) -> None:
+        if not isinstance(err, StorageUnavailable) and self.status_health.healthy:
+            log.warning("source=%s status not recorded", self.name, exc_info=True)  # a bug
+        self.status_health.fail(
+            "unrecorded",
+            str(err),
+            lambda outage: (
+                f"source={self.name} status not recorded ({outage.error}); polling carries on"
+            ),
+        )

@@ -29,6 +29,10 @@ PLATFORM_NAMES = {
     "mastodon": "Mastodon",
     "bluesky": "Bluesky",
     "jsonl": "JSONL feed",
+    "hackernews": "Hacker News",
+    "feed": "Feed",
+    "app_store": "App Store",
+    "google_play": "Google Play",
 }
 
 _INVISIBLE = re.compile(

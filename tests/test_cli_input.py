@@ -36,6 +36,7 @@ def test_item_19_an_enormous_since_is_a_message_or_everything_never_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, age: str
 ) -> None:
     config = config_file(tmp_path)
+    assert main(["db", "upgrade", "-c", str(config)]) == 0  # stats/replay never create one
     code, out, err = run(capsys, command, "--since", age, "-c", str(config))
     if code == 0:  # as far back as there is: everything
         assert out
@@ -49,6 +50,7 @@ def test_item_19_since_everything_counts_old_posts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = config_file(tmp_path)
+    assert main(["db", "upgrade", "-c", str(config)]) == 0  # stats never creates one
     code, out, _ = run(capsys, "stats", "--since", "999999999d", "-c", str(config))
     assert code == 0
     assert isinstance(json.loads(out), dict)

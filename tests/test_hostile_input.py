@@ -264,6 +264,8 @@ def raw_posts(draw: st.DrawFn, index: int) -> Post:
         language=draw(st.none() | TEXT),
         contact_url=draw(st.none() | TEXT),
         extra=draw(st.dictionaries(SHORT_TEXT, JSON_VALUE, max_size=3)),
+        edited_at=draw(st.none() | st.datetimes(timezones=st.just(UTC))),
+        revises=tuple(draw(st.lists(TEXT, max_size=3))),
     )
 
 

@@ -16,6 +16,7 @@ from monitor.cli import main
 from monitor.clock import FakeClock
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.models import LabeledRow
 from monitor.storage.feedback import FeedbackStore
 from monitor.storage.tables import ClassificationRow, PostRow
 from tests.classifier.feedback_data import UNSEEN_COMPLAINT, team_feedback, write_csv
@@ -205,3 +206,76 @@ def test_without_feedback_days_labeled_examples_are_kept(
     store.import_rows(team_feedback(), source="old.csv", now=old)
     daemon.purge_old_posts()
     assert len(store.examples().rows) == 282
+
+
+def promoted_model_then_more_feedback(tmp_path: Path, **limits: object) -> Path:
+    """model-1 promoted from the team's labels; then 30 more labels and the given limits, so the
+    next check retrains."""
+    config = write_config(tmp_path, retrain_after_feedback=20)
+    feedback = write_csv(tmp_path / "team.csv", team_feedback())
+    assert main(["feedback", "import", str(feedback), "-c", str(config)]) == 0
+    assert main(["train", "-c", str(config)]) == 0
+    more = [LabeledRow(f"@acme order {n} never arrived, still waiting", 1) for n in range(30)]
+    assert (
+        main(["feedback", "import", str(write_csv(tmp_path / "more.csv", more)), "-c", str(config)])
+        == 0
+    )
+    return write_config(tmp_path, retrain_after_feedback=20, **limits)
+
+
+@pytest.mark.parametrize(
+    ("limits", "why"),
+    [
+        ({"train_memory_mb": 64}, "the fit needed more than train_memory_mb=64 MB"),
+        ({"train_timeout_seconds": 0.05}, "the fit took longer than train_timeout_seconds=0.05"),
+    ],
+    ids=["memory cap", "timeout"],
+)
+def test_a_fit_over_its_limits_leaves_the_current_model_and_says_why(
+    tmp_path: Path,
+    daemon_factory: object,
+    caplog: pytest.LogCaptureFixture,
+    limits: dict[str, object],
+    why: str,
+) -> None:
+    config = promoted_model_then_more_feedback(tmp_path, **limits)
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    assert daemon.pipeline.classifier.version == "scorer-1+model-1"
+
+    caplog.set_level(logging.INFO, logger="monitor")
+    daemon.refresh_model()
+    daemon.refresh_model()  # failing again the same way is not news
+
+    assert daemon.pipeline.classifier.version == "scorer-1+model-1"
+    models = tmp_path / "state" / "models"
+    assert sorted(p.name for p in models.iterdir()) == ["current", "model-0001.json.gz"]
+    assert [p for p in (tmp_path / "state").iterdir() if p.name.startswith("training-")] == []
+    failures = [r for r in caplog.records if "training failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].levelno == logging.WARNING
+    assert why in failures[0].getMessage()
+    assert "the current model stays in use" in failures[0].getMessage()
+    assert daemon.run_once()  # polls carry on with the model it had
+    assert stored_versions(daemon) == {"p1": "scorer-1+model-1"}
+
+
+def test_a_fit_within_its_limits_promotes_and_reports_its_peak(
+    tmp_path: Path, daemon_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = promoted_model_then_more_feedback(tmp_path, train_memory_mb=2048)
+    daemon = daemon_factory(config)  # type: ignore[operator]
+    caplog.set_level(logging.INFO, logger="monitor")
+    daemon.refresh_model()
+    assert daemon.pipeline.classifier.version == "scorer-1+model-2"
+    assert "trained model-2 on 312 labels" in caplog.text
+    assert "MB resident" in caplog.text
+
+
+def test_the_cli_says_why_a_fit_failed_and_keeps_the_current_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = promoted_model_then_more_feedback(tmp_path, train_memory_mb=64)
+    capsys.readouterr()
+    assert main(["train", "-c", str(config)]) != 0
+    assert "train_memory_mb=64" in capsys.readouterr().err
+    assert ModelStore(tmp_path / "state").current_name() == "model-0001.json.gz"

@@ -92,15 +92,16 @@ def test_posts_stored_before_or_repeated_in_the_page_are_not_judged_again(poll: 
     assert sorted(a.post.external_id for a in poll.due()) == ["1", "3"]
 
 
-def test_off_brand_and_muted_posts_are_counted_and_dropped(poll: Poll) -> None:
+def test_off_brand_posts_are_dropped_and_muted_ones_stored_without_an_alert(poll: Poll) -> None:
     poll.write({"id": "1", "author": "dana", "text": "my bank charged my card twice, furious"})
     poll.write({"id": "2", "author": "Troll", "text": COMPLAINT})
     poll.write({"id": "3", "author": "dana", "text": COMPLAINT})
 
     report = poll.pipeline.poll(poll.connector)
 
-    assert (report.off_brand, report.muted, report.stored) == (1, 1, 1)
+    assert (report.off_brand, report.muted, report.stored) == (1, 1, 2)
     assert [a.post.external_id for a in poll.due()] == ["3"]
+    assert poll.pipeline.posts.known_ids("x", ["1", "2", "3"]) == {"2", "3"}
 
 
 def test_vips_and_severe_complaints_go_first(poll: Poll) -> None:

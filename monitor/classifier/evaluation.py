@@ -18,7 +18,7 @@ from typing import Any
 
 from monitor.classifier import ClassifierLike
 from monitor.errors import ConfigError
-from monitor.models import LabeledRow
+from monitor.models import LabeledRow, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +95,29 @@ def read_labeled_csv(
     return LabeledData(tuple(rows), empty, bad, str(path))
 
 
+BATCH = 256
+"""Texts scored per `classify_many` call: a poll's worth, so the model's batch pays off and
+memory stays bounded on a large file."""
+
+
+def _classify_all(classifier: ClassifierLike, texts: list[str]) -> list[Verdict]:
+    """Batches when the classifier can (`Classifier.classify_many`), one by one otherwise."""
+    many = getattr(classifier, "classify_many", None)
+    if many is None:
+        return [classifier.classify(text) for text in texts]
+    verdicts: list[Verdict] = []
+    for start in range(0, len(texts), BATCH):
+        verdicts.extend(many(texts[start : start + BATCH]))
+    return verdicts
+
+
 def evaluate(
     classifier: ClassifierLike, rows: LabeledData | Sequence[LabeledRow]
 ) -> dict[str, Any]:
     """Score every row once; report complaint-class P/R/F1, macro-F1, AUC and posts/second."""
     items = rows.rows if isinstance(rows, LabeledData) else tuple(rows)
     started = time.perf_counter()
-    verdicts = [classifier.classify(row.text) for row in items]
+    verdicts = _classify_all(classifier, [row.text for row in items])
     elapsed = time.perf_counter() - started
     labels = [row.label for row in items]
     predicted = [1 if v.is_complaint else 0 for v in verdicts]

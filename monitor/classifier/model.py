@@ -10,8 +10,8 @@ Two stages, both logistic regressions (fitted by `monitor.classifier.training`):
 
 The model is saved as plain gzipped JSON (vocabulary, IDF, coefficients, figures), never as a
 pickle: loading a file from the state directory cannot run code, and a model outlives upgrades
-of scikit-learn. Scoring here is plain Python over those numbers; scikit-learn is needed only
-to train, and its tokenizers (`build_analyzer`) guarantee the same n-grams as in training.
+of scikit-learn. Scoring needs numpy only (no scikit-learn or SciPy in the daemon's memory), and
+`explain_many` scores a whole poll at once (`monitor.classifier.ngrams`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import logging
 import math
 import os
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from monitor.classifier.ngrams import BlockScores, NgramBlock, telling
 from monitor.errors import ConfigError
 from monitor.models import Reason
 
@@ -41,6 +41,9 @@ CURRENT = "current"
 """A one-line file naming the model in use; replaced atomically, so readers never see half."""
 KEEP_MODELS = 10
 """Older model files are deleted; the feedback they came from stays in the database."""
+CHUNK = 500
+"""Texts scored together: a poll's worth amortises numpy's per-call cost; a 5,000-post page
+at once would hold tens of MB of window arrays for nothing."""
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
@@ -65,55 +68,6 @@ def _sigmoid(z: float) -> float:
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
     return e / (1.0 + e)
-
-
-@dataclass(frozen=True, slots=True)
-class NgramBlock:
-    """One TF-IDF block: sublinear term frequency times IDF, L2-normalized, dotted with `coef`."""
-
-    analyzer: str
-    """"word" or "char_wb", as scikit-learn names them."""
-    ngram_range: tuple[int, int]
-    terms: dict[str, tuple[float, float]]
-    """n-gram → (IDF, coefficient)."""
-
-    def tokenizer(self) -> Callable[[str], list[str]]:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
-            analyzer=self.analyzer, ngram_range=self.ngram_range, lowercase=False
-        )
-        analyzer: Callable[[str], list[str]] = vectorizer.build_analyzer()
-        return analyzer
-
-    def log_odds(self, tokens: Iterable[str]) -> float:
-        """The block's share of the log-odds, without the per-term breakdown (the hot path)."""
-        terms = self.terms
-        dot = squares = 0.0
-        for term, count in Counter(tokens).items():
-            entry = terms.get(term)
-            if entry is None:
-                continue
-            value = entry[0] if count == 1 else (1.0 + math.log(count)) * entry[0]
-            squares += value * value
-            dot += value * entry[1]
-        return dot / math.sqrt(squares) if squares else 0.0
-
-    def contributions(self, tokens: Iterable[str]) -> dict[str, float]:
-        """Each known n-gram's share of the block's log-odds."""
-        values: dict[str, tuple[float, float]] = {}
-        squares = 0.0
-        for term, count in Counter(tokens).items():
-            entry = self.terms.get(term)
-            if entry is None:
-                continue
-            value = (1.0 + math.log(count)) * entry[0]
-            values[term] = (value, entry[1])
-            squares += value * value
-        if not squares:
-            return {}
-        norm = math.sqrt(squares)
-        return {term: value * coef / norm for term, (value, coef) in values.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +102,6 @@ class LearnedModel:
     """Fingerprints of the training texts, so an evaluation can leave them out."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Figures from training: examples, cross-validated scores, feedback id, timestamps."""
-    _tokenizers: list[Callable[[str], list[str]]] = field(default_factory=list, repr=False)
 
     @property
     def name(self) -> str:
@@ -168,18 +121,40 @@ class LearnedModel:
         return self.prepared_log_odds(normalize(text))
 
     def prepared_log_odds(self, prepared: str) -> tuple[float, dict[str, float]]:
-        """As `text_log_odds`, for a text already through `normalize`."""
-        if not self._tokenizers:
-            self._tokenizers = [block.tokenizer() for block in self.blocks]
+        """As `text_log_odds`, for a text already through `normalize`: one text costs less
+        in plain Python (`NgramBlock.one_log_odds`) than numpy's fixed cost per call."""
         total = self.text_intercept
         words: dict[str, float] = {}
-        for block, tokenize in zip(self.blocks, self._tokenizers, strict=True):
-            if block.analyzer == "word":  # readable terms: worth their breakdown
-                words = block.contributions(tokenize(prepared))
-                total += sum(words.values())
-            else:
-                total += block.log_odds(tokenize(prepared))
+        for block in self.blocks:
+            share, contributions = block.one_log_odds(prepared, block.analyzer == "word")
+            total += share
+            words.update(contributions)
         return total, words
+
+    def prepared_log_odds_many(
+        self, prepared: Sequence[str]
+    ) -> list[tuple[float, dict[str, float]]]:
+        """`prepared_log_odds` of many texts, `CHUNK` at a time in one pass per block."""
+        if len(prepared) > CHUNK:
+            return [
+                found
+                for start in range(0, len(prepared), CHUNK)
+                for found in self.prepared_log_odds_many(prepared[start : start + CHUNK])
+            ]
+        totals = [self.text_intercept] * len(prepared)
+        word_blocks: list[BlockScores] = []
+        for block in self.blocks:
+            scores = block.score_many(prepared)
+            totals = [total + share for total, share in zip(totals, scores.log_odds, strict=True)]
+            if block.analyzer == "word":  # readable terms: worth their breakdown
+                word_blocks.append(scores)
+        explained: list[tuple[float, dict[str, float]]] = []
+        for index, total in enumerate(totals):
+            words: dict[str, float] = {}
+            for scores in word_blocks:
+                words.update(scores.contributions(index))
+            explained.append((total, words))
+        return explained
 
     def explain(
         self, text: str, scorer_z: float, compound: float, threshold: float
@@ -208,6 +183,61 @@ class LearnedModel:
         detail += f": {terms}" if terms else ""
         return combined, Reason("learned", round(shift, 4) + 0.0, detail)
 
+    def explain_many(
+        self,
+        texts: Sequence[str],
+        scorer_z: Sequence[float],
+        compound: Sequence[float],
+        threshold: float,
+    ) -> list[tuple[float, Reason]]:
+        """`explain` for a whole poll: the n-grams of every text are weighed at once, and the
+        words behind each shift are picked in arrays too; only the reason's text is built per
+        post."""
+        import numpy as np
+
+        if len(texts) > CHUNK:
+            return [
+                found
+                for start in range(0, len(texts), CHUNK)
+                for found in self.explain_many(
+                    texts[start : start + CHUNK],
+                    scorer_z[start : start + CHUNK],
+                    compound[start : start + CHUNK],
+                    threshold,
+                )
+            ]
+        prepared = [normalize(text) for text in texts]
+        text_z = np.full(len(prepared), self.text_intercept)
+        words: list[BlockScores] = []
+        for block in self.blocks:
+            scores = block.score_many(prepared)
+            text_z = text_z + np.asarray(scores.log_odds)
+            if block.analyzer == "word":  # readable terms: worth their breakdown
+                words.append(scores)
+        z = np.asarray(scorer_z, dtype=np.float64)
+        blender = self.blender
+        blended = (
+            blender.text_weight * text_z
+            + blender.scorer_weight * z
+            + blender.compound_weight * np.asarray(compound, dtype=np.float64)
+            + blender.intercept
+        )
+        threshold = min(max(threshold, 0.01), 0.99)
+        combined = blended - logit(self.decision_threshold) + logit(threshold)
+        shift = combined - z
+        strongest = telling(words, np.where(shift >= 0, 1, -1), blender.text_weight)
+        detail = f"{self.name}, learned from {self.examples:,} team labels"
+        explained: list[tuple[float, Reason]] = []
+        for index, (moved, change) in enumerate(
+            zip(combined.tolist(), shift.tolist(), strict=True)
+        ):
+            found = strongest.get(index)
+            why = detail
+            if found:
+                why += ": " + ", ".join(f'"{term}" {weight:+.2f}' for term, weight in found)
+            explained.append((moved, Reason("learned", round(change, 4) + 0.0, why)))
+        return explained
+
     # -- files --------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -228,8 +258,8 @@ class LearnedModel:
                     "analyzer": b.analyzer,
                     "ngram_range": list(b.ngram_range),
                     "terms": list(b.terms),
-                    "idf": [round(v[0], 6) for v in b.terms.values()],
-                    "coef": [round(v[1], 6) for v in b.terms.values()],
+                    "idf": [round(v, 6) for v in b.idf.tolist()],
+                    "coef": [round(v, 6) for v in b.coef.tolist()],
                 }
                 for b in self.blocks
             ],
@@ -248,13 +278,12 @@ class LearnedModel:
             if b["analyzer"] not in ("word", "char_wb") or not 1 <= low <= high <= 10:
                 raise ValueError(f"a block {b['analyzer']!r} {low}-{high} this version can't use")
         blocks = tuple(
-            NgramBlock(
-                analyzer=str(b["analyzer"]),
-                ngram_range=(int(b["ngram_range"][0]), int(b["ngram_range"][1])),
-                terms={
-                    str(t): (float(i), float(c))
-                    for t, i, c in zip(b["terms"], b["idf"], b["coef"], strict=True)
-                },
+            NgramBlock.build(
+                str(b["analyzer"]),
+                (int(b["ngram_range"][0]), int(b["ngram_range"][1])),
+                [str(t) for t in b["terms"]],
+                [float(i) for i in b["idf"]],
+                [float(c) for c in b["coef"]],
             )
             for b in data["blocks"]
         )

@@ -7,7 +7,9 @@ questions and demands), of sarcasm (praise words around a problem), and of relie
 fired is returned as a `Reason`, so the person reading the alert sees why.
 
 `Classifier.classify` is a pure function of the text and the settings: VADER's analyzer and
-every regular expression are built once in `__init__` and never mutated afterwards.
+every regular expression are built once in `__init__` and never mutated afterwards; the one
+thing that grows is a memo of reasons already built (immutable values, same for every post).
+`classify_many` scores a whole poll: the learned model weighs all its posts at once.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from monitor.brand import BrandSettings, term_pattern
 from monitor.classifier.cues import CUES, Cue, Kind
-from monitor.classifier.gate import DIGIT, HASH, KEY_LENGTH, build_index
+from monitor.classifier.gate import WORD, build_index
 from monitor.classifier.model import LearnedModel
 from monitor.classifier.sentiment import Sentiment
 from monitor.classifier.settings import ClassifierSettings
@@ -64,7 +68,7 @@ _MENTION = re.compile(r"(?<![\w@])@(\w{1,30})")
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 """Order numbers and prices are neutral, but VADER's lexicon reads "182" or "187" as slang."""
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*|[0-9]+")
+_WORD = WORD
 _SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "ur", "u", "y'all", "yall", "yours"})
 _FIRST_PERSON = frozenset({"my", "our", "i've", "ive", "we've", "i'm", "im", "me", "us"})
 _INTENSIFIERS = frozenset(
@@ -83,7 +87,15 @@ _INTENSIFIERS = frozenset(
         "insanely",
     }
 )
+_WEIGHT = attrgetter("weight")
 _NO_TARGET = "addresses nobody and names no brand: maybe not about a brand at all"
+_NO_TARGET_PROBLEM = Reason("no_target", NO_TARGET_PROBLEM_WEIGHT, _NO_TARGET)
+_ADDRESSED = Reason("addressed_to_brand", ADDRESSED_WEIGHT, "@-mentions the brand")
+_PERSONAL = Reason("personal", PERSONAL_WEIGHT, "the author's own problem")
+_LINK = Reason("link", LINK_WEIGHT, "shares a link: news, advert or repost")
+_IRONY_EMOJI = Reason("irony", IRONY_EMOJI_WEIGHT, "sarcasm: eye-roll emoji")
+MEMO_SIZE = 20_000
+"""Reasons kept for reuse (a few MB at most)."""
 _CAPS_WORD = re.compile(r"\b[A-Z]{4,}\b")
 _ANGRY_EMOJI = re.compile(
     "[\U0001f621\U0001f92c\U0001f44e\U0001f624\U0001f620\U0001f4a9\U0001f61e\U0001f629"
@@ -106,6 +118,10 @@ def _phrase_pattern(phrase: str) -> str:
 
 def _language_code(language: str) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+def _strength(reason: Reason) -> float:
+    return abs(reason.weight)
 
 
 def logistic(z: float) -> float:
@@ -157,6 +173,9 @@ class Classifier:
         """Learned from the team's feedback; it adjusts the score and says which words moved it."""
         self.version = VERSION if model is None else f"{VERSION}+{model.name}"
         self._sentiment = Sentiment()
+        self._memo: dict[tuple[object, ...], Reason] = {}
+        """Reasons already built, by (cue, matched words) or (compound, problem, sarcastic):
+        Reasons are immutable, and building one (its detail formatted) costs as much as a cue."""
         self._index = build_index(CUES)
         self._supported = frozenset(_language_code(code) for code in settings.supported_languages)
         self._extra = tuple(
@@ -188,15 +207,58 @@ class Classifier:
         if language is not None and not self._is_supported(language):
             return self._unsupported(language, followers=followers, vip=vip)
         scored = self._score(text)
-        reasons = scored.reasons
-        log_odds = scored.log_odds
         if self.model is not None:
-            log_odds, learned = self.model.explain(
-                text, log_odds, scored.compound, self.settings.threshold
+            scored.log_odds, learned = self.model.explain(
+                text, scored.log_odds, scored.compound, self.settings.threshold
             )
-            reasons.append(learned)
-        score = logistic(log_odds)
-        reasons.sort(key=lambda r: abs(r.weight), reverse=True)
+            scored.reasons.append(learned)
+        return self._verdict(scored, followers, vip)
+
+    def classify_many(
+        self,
+        texts: Sequence[str],
+        *,
+        languages: Sequence[str | None] | None = None,
+        followers: Sequence[int | None] | None = None,
+        vips: Sequence[bool] | None = None,
+    ) -> list[Verdict]:
+        """`classify` for a whole poll, in order: the learned model weighs every post's n-grams
+        in one pass, which costs a fraction of doing it post by post. The optional sequences
+        run beside `texts` (None: unknown language, unknown audience, no VIP)."""
+        count = len(texts)
+        languages = languages if languages is not None else [None] * count
+        followers = followers if followers is not None else [None] * count
+        vips = vips if vips is not None else [False] * count
+        if not len(languages) == len(followers) == len(vips) == count:
+            raise ValueError("classify_many: languages, followers and vips must match texts")
+        verdicts: list[Verdict | None] = [None] * count
+        scored: list[tuple[int, _Scored]] = []
+        for index, (text, language) in enumerate(zip(texts, languages, strict=True)):
+            if language is not None and not self._is_supported(language):
+                verdicts[index] = self._unsupported(
+                    language, followers=followers[index], vip=vips[index]
+                )
+            else:
+                scored.append((index, self._score(text)))
+        if self.model is not None and scored:
+            learned = self.model.explain_many(
+                [texts[index] for index, _ in scored],
+                [evidence.log_odds for _, evidence in scored],
+                [evidence.compound for _, evidence in scored],
+                self.settings.threshold,
+            )
+            for (_, evidence), (log_odds, reason) in zip(scored, learned, strict=True):
+                evidence.log_odds = log_odds
+                evidence.reasons.append(reason)
+        for index, evidence in scored:
+            verdicts[index] = self._verdict(evidence, followers[index], vips[index])
+        return [verdict for verdict in verdicts if verdict is not None]
+
+    def _verdict(self, scored: _Scored, followers: int | None, vip: bool) -> Verdict:
+        """The threshold and severity on the evidence, as the alert shows it."""
+        reasons = scored.reasons
+        score = logistic(scored.log_odds)
+        reasons.sort(key=_strength, reverse=True)
         is_complaint = score >= self.settings.threshold
         if is_complaint:
             severity = self._severity(
@@ -230,6 +292,7 @@ class Classifier:
         fired = self._cues(post)
         kinds = {cue.kind for cue, _ in fired}
         reasons: list[Reason] = []
+        memo = self._memo
 
         for phrase, weight, pattern in self._extra:
             if pattern.search(post.named):
@@ -246,20 +309,28 @@ class Classifier:
                 continue
             if cue.kind == Kind.GRATITUDE and (sarcastic or unresolved):
                 continue  # thanks around an open problem is politeness or sarcasm
-            reasons.append(Reason(cue.name, cue.weight, f'{cue.why}: "{matched.strip()}"'))
+            reason = memo.get((cue.name, matched))
+            if reason is None:
+                reason = Reason(cue.name, cue.weight, f'{cue.why}: "{matched.strip()}"')
+                memo = self._remember((cue.name, matched), reason)
+            reasons.append(reason)
         if ironic and Kind.IRONY not in kinds:
-            reasons.append(Reason("irony", IRONY_EMOJI_WEIGHT, "sarcasm: eye-roll emoji"))
+            reasons.append(_IRONY_EMOJI)
 
-        reasons.append(self._sentiment_reason(sentiment["compound"], problem, sarcastic))
         compound = sentiment["compound"]
+        reason = memo.get((compound, problem, sarcastic)) if compound else None  # not -0.0
+        if reason is None:
+            reason = self._sentiment_reason(compound, problem, sarcastic)
+            memo = self._remember((compound, problem, sarcastic), reason)
+        reasons.append(reason)
 
         targeted = self._targeted(post)
         if problem and self._handles and any(m.lower() in self._handles for m in post.mentions):
-            reasons.append(Reason("addressed_to_brand", ADDRESSED_WEIGHT, "@-mentions the brand"))
+            reasons.append(_ADDRESSED)
         if problem and post.words & _FIRST_PERSON:
-            reasons.append(Reason("personal", PERSONAL_WEIGHT, "the author's own problem"))
+            reasons.append(_PERSONAL)
         if post.has_link and not problem:
-            reasons.append(Reason("link", LINK_WEIGHT, "shares a link: news, advert or repost"))
+            reasons.append(_LINK)
 
         negative = problem or compound < -0.05 or Kind.NEGATIVE in kinds
         shouting = self._shouting(text, post) if negative else []
@@ -268,14 +339,24 @@ class Classifier:
             reasons.append(Reason("intensity", weight, ", ".join(shouting)))
 
         if not targeted and problem:
-            reasons.append(Reason("no_target", NO_TARGET_PROBLEM_WEIGHT, _NO_TARGET))
+            reasons.append(_NO_TARGET_PROBLEM)
         elif not targeted and negative:
             # mood aimed at nobody ("traffic was awful"): cancel all of it, plus a margin
             mood = sum(r.weight for r in reasons if r.weight > 0)
             reasons.append(Reason("no_target", NO_TARGET_MARGIN - mood, _NO_TARGET))
 
-        log_odds = BIAS + sum(r.weight for r in reasons)
+        log_odds = BIAS + sum(map(_WEIGHT, reasons))
         return _Scored(reasons, log_odds, kinds, shouting, compound, sentiment)
+
+    def _remember(
+        self, key: tuple[object, ...], reason: Reason
+    ) -> dict[tuple[object, ...], Reason]:
+        """Keep a reason for the next post that fires the same cue on the same words (most do:
+        "still waiting", "refund"); a full memo starts over rather than grow."""
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo = {}
+        self._memo[key] = reason
+        return self._memo
 
     def _prepare(self, text: str) -> _Text:
         """Links, @handles and the brand's names are blanked, so "@united" or "Best Buy" don't
@@ -310,23 +391,8 @@ class Classifier:
         return self._brand_names is None and "#" in post.lowered
 
     def _cues(self, post: _Text) -> list[tuple[Cue, str]]:
-        """Run the rules the post's words select; each cue fires at most once, in CUES order."""
-        keys = {word[:KEY_LENGTH] for word in post.words}
-        keys.update(post.words)
-        if "#" in post.lowered:
-            keys.add(HASH)
-        if post.has_digit:
-            keys.add(DIGIT)
-        fired: list[tuple[Cue, str]] = []
-        last = -1
-        for rule in self._index.select(keys, post.lowered):
-            if rule.position == last:
-                continue
-            match = rule.pattern.search(post.lowered)
-            if match is not None:
-                fired.append((rule.cue, match.group()))
-                last = rule.position
-        return fired
+        """Every cue the post's words select and its text matches, each once, in CUES order."""
+        return self._index.fire(post.lowered, post.words)
 
     def _sentiment_reason(self, compound: float, problem: bool, sarcastic: bool) -> Reason:
         detail = f"VADER compound {compound:+.3f}"

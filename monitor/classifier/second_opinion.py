@@ -39,6 +39,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from traceback import format_tb
 from typing import Any
@@ -127,6 +128,7 @@ class SecondOpinion:
         clock: Clock,
         *,
         session: requests.Session | None = None,
+        on_outcome: Callable[[str], None] | None = None,
     ) -> None:
         if settings.llm_base_url is None:
             raise ConfigError("[classifier] llm_base_url is not set: there is no model to ask")
@@ -146,6 +148,9 @@ class SecondOpinion:
         """When the endpoint may be asked again after a failure (`Clock.monotonic`)."""
         self._throttle = Throttle(REMIND_SECONDS, clock.monotonic)
         self._over_budget = 0
+        self._on_outcome = on_outcome
+        """Told what each borderline post came to (the metrics): the model's answer
+        ("complaint", "not_complaint"), "unavailable", or not asked ("paused", "budget")."""
         log.info(
             "second opinion: posts scoring within %.2f of the threshold %.2f are sent to %s "
             "(model %s, at most %d a minute, timeout %gs)",
@@ -171,6 +176,7 @@ class SecondOpinion:
                 self._failed(err)
                 return _with(verdict, _unavailable(err.cause))
             self._answered()
+            self._outcome("complaint" if answer.complaint else "not_complaint")
             return self._combine(verdict, answer)
         except Exception as err:  # a bug or a library surprise must not stop the poll
             cause = f"unexpected {type(err).__name__}"
@@ -199,6 +205,7 @@ class SecondOpinion:
             outage = self._health.outage
             if outage is not None and self._retry_at is not None and now < self._retry_at:
                 outage.count += 1
+                self._outcome("paused")
                 wait = self._retry_at - now
                 return _unavailable(f"{outage.error}; next try in {math.ceil(wait)}s").detail
             while self._sent and now - self._sent[0] >= WINDOW:
@@ -206,6 +213,7 @@ class SecondOpinion:
             limit = self.settings.llm_per_minute
             if len(self._sent) >= limit:
                 self._over_budget += 1
+                self._outcome("budget")
                 if self._throttle.allow("budget", now):
                     log.info(
                         "second opinion: the per-minute budget of %d is used; borderline posts "
@@ -307,7 +315,12 @@ class SecondOpinion:
 
     # -- the endpoint's health ----------------------------------------------------------------
 
+    def _outcome(self, outcome: str) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
     def _failed(self, err: _Unavailable) -> None:
+        self._outcome("unavailable")
         now = self.clock.now()
         with self._lock:
             self._retry_at = self.clock.monotonic() + err.pause
@@ -364,11 +377,13 @@ class SecondOpinion:
         return _with(verdict, Reason(CUE, 0.0, detail))
 
 
-def build_second_opinion(settings: ClassifierSettings, clock: Clock) -> SecondOpinion | None:
+def build_second_opinion(
+    settings: ClassifierSettings, clock: Clock, on_outcome: Callable[[str], None] | None = None
+) -> SecondOpinion | None:
     """The second opinion the settings ask for, or None when no endpoint is configured."""
     if settings.llm_base_url is None:
         return None
-    return SecondOpinion(settings, clock)
+    return SecondOpinion(settings, clock, on_outcome=on_outcome)
 
 
 # -- reading the answer ----------------------------------------------------------------------

@@ -31,6 +31,12 @@ class ClassifierSettings(StrictModel):
     """How often the daemon looks for new feedback (and for a model `train` saved)."""
     min_training_examples: int = Field(default=40, ge=10)
     """Fewer labels than this (or fewer than 10 of either class) and the scorer runs alone."""
+    train_timeout_seconds: float = Field(default=900.0, gt=0)
+    """A fit (in its own process) still running after this is stopped; the current model stays.
+    20,000 labels take about 40 s on 2 cores."""
+    train_memory_mb: int = Field(default=1024, ge=64)
+    """Address-space cap of the training process; a fit that needs more stops, and the current
+    model stays. 20,000 labels reach about 410 MB resident, 600 MB of address space."""
 
     # -- optional second opinion from a language model the team hosts --------------------------
     llm_base_url: str | None = None

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.classifier.model import Blender, LearnedModel, NgramBlock, normalize
+from monitor.classifier.model import Blender, LearnedModel, normalize
+from monitor.classifier.ngrams import NgramBlock
 from monitor.classifier.scorer import Classifier
 from monitor.errors import MonitorError
 from monitor.models import LabeledRow, fingerprint
@@ -88,7 +89,7 @@ def train(
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    rows = _usable(examples, min_examples)
+    rows = usable(examples, min_examples)
     texts = [normalize(r.text) for r in rows]
     labels = np.array([r.label for r in rows])
     scorer_z, compound, scorer_says = _scorer_features(scorer, rows)
@@ -129,8 +130,9 @@ def train(
     return TrainingResult(model, model_figures, scorer_figures)
 
 
-def _usable(examples: Sequence[LabeledRow], min_examples: int) -> list[LabeledRow]:
-    """One row per text (the last label wins), refused when too few to cross-validate."""
+def usable(examples: Sequence[LabeledRow], min_examples: int) -> list[LabeledRow]:
+    """One row per text (the last label wins), refused when too few to cross-validate (checked
+    before a training process is started for nothing)."""
     rows = list({fingerprint(r.text): r for r in examples}.values())
     complaints = sum(r.label for r in rows)
     others = len(rows) - complaints
@@ -174,8 +176,10 @@ def _export_blocks(vectorizers: list[Any], coef: Any) -> tuple[NgramBlock, ...]:
     for (kind, span), vectorizer in zip(BLOCKS, vectorizers, strict=True):
         vocabulary: dict[str, int] = vectorizer.vocabulary_
         idf = vectorizer.idf_
-        terms = {t: (float(idf[i]), float(coef[offset + i])) for t, i in vocabulary.items()}
-        blocks.append(NgramBlock(kind, span, dict(sorted(terms.items()))))
+        terms = sorted(vocabulary)
+        rows = [vocabulary[t] for t in terms]
+        weights = [float(coef[offset + i]) for i in rows]
+        blocks.append(NgramBlock.build(kind, span, terms, [float(idf[i]) for i in rows], weights))
         offset += len(vocabulary)
     return tuple(blocks)
 

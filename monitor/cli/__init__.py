@@ -8,15 +8,18 @@ usage error (nothing was started). `main` parses and dispatches; the commands li
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
 from monitor import __version__
-from monitor.cli import learn, operate
+from monitor.cli import learn, operate, status
 from monitor.cli.common import EXIT_CONFIG, EXIT_FAILED, parse_duration
+from monitor.cli.progress import log as progress_log
 from monitor.errors import ConfigError, MonitorError, StorageUnavailable
+from monitor.logsetup import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats = with_config(commands.add_parser("stats", help="counts and delays"))
     stats.add_argument("--since", type=parse_duration, default=timedelta(days=7), metavar="AGE")
 
+    status = with_config(
+        commands.add_parser(
+            "status",
+            help="each source's state, the outbox, the model, the database; exit 1 if a person "
+            "is needed",
+        )
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
+
     replay = with_config(
         commands.add_parser(
             "replay", help="re-score stored posts with today's config; show what would change"
@@ -130,6 +142,7 @@ def _fraction(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_logging()
     handler = COMMANDS[args.command]
     try:
         code = handler(args)
@@ -149,6 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _quiet_logging() -> None:
+    """Commands print what they found; their log lines are warnings, and progress where stderr
+    is no terminal (`run` sets its own level from the configuration)."""
+    configure_logging("WARNING")
+    progress_log.setLevel(logging.INFO)
 
 
 def _reader_left() -> int:
@@ -173,6 +193,7 @@ COMMANDS = {
     "match": operate.cmd_match,
     "db": operate.cmd_db,
     "stats": operate.cmd_stats,
+    "status": status.cmd_status,
     "replay": learn.cmd_replay,
     "connectors": operate.cmd_connectors,
     "mutes": operate.cmd_mutes,

@@ -9,24 +9,45 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from monitor.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    config_from,
+    open_storage,
+    print_json,
+    since,
+)
+from monitor.cli.progress import Progress
 from monitor.config import (
     MonitorConfig,
 )
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
-    from monitor.classifier import Classifier
+    from monitor.classifier import Classifier, ClassifierLike
     from monitor.classifier.evaluation import LabeledData
+    from monitor.models import Verdict
 
 
-from monitor.cli.common import (
-    EXIT_CONFIG,
-    EXIT_FAILED,
-    EXIT_OK,
-    config_from,
-    print_json,
-    since,
-)
+class _Counted:
+    """A classifier that advances `progress` at each text it scores, so `evaluate` and `replay`
+    report progress without knowing of it."""
+
+    def __init__(self, classifier: ClassifierLike, progress: Progress) -> None:
+        self._classifier = classifier
+        self._progress = progress
+
+    def classify(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        followers: int | None = None,
+        vip: bool = False,
+    ) -> Verdict:
+        self._progress.advance()
+        return self._classifier.classify(text, language=language, followers=followers, vip=vip)
 
 
 def _classifier(args: argparse.Namespace, *, scorer_only: bool = False) -> Classifier:
@@ -105,7 +126,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILED
-    result = evaluate(classifier, rows)
+    with Progress("eval", total=len(rows)) as progress:
+        result = evaluate(_Counted(classifier, progress), rows)
     result["skipped_empty_text"] = labeled.skipped_empty_text
     result["skipped_bad_label"] = labeled.skipped_bad_label
     result["excluded_seen_in_training"] = excluded
@@ -126,31 +148,34 @@ def _eval_holdout(args: argparse.Namespace, rows: Sequence[Any], fraction: float
     learn_from, judge_on = rows[:cut], rows[cut:]
     minimum = scorer.settings.min_training_examples
     started = time.perf_counter()
-    trained = train(learn_from, scorer, version=0, now=datetime.now(UTC), min_examples=minimum)
+    with Progress(f"eval: training on {len(learn_from):,} rows"):
+        trained = train(learn_from, scorer, version=0, now=datetime.now(UTC), min_examples=minimum)
     seconds = round(time.perf_counter() - started, 1)
-    with_model = evaluate(scorer.with_model(trained.model), judge_on)
+    with Progress("eval: with the model", total=len(judge_on)) as progress:
+        with_model = evaluate(_Counted(scorer.with_model(trained.model), progress), judge_on)
+    with Progress("eval: scorer alone", total=len(judge_on)) as progress:
+        scorer_only = evaluate(_Counted(scorer, progress), judge_on)
     return with_model | {
         "classifier": f"{scorer.version}+holdout-model",
         "trained_on_rows": len(learn_from),
         "training": trained.report() | {"seconds": seconds},
-        "scorer_only": evaluate(scorer, judge_on),
+        "scorer_only": scorer_only,
     }
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
-    from monitor.storage import Database, FeedbackStore
+    from monitor.storage import FeedbackStore
 
     config = config_from(args)
     labeled = _labeled(args)
-    database = Database(config.database_url)
-    try:
-        database.upgrade()
+    with (
+        open_storage(config, read_only=False, command="feedback import FILE.csv") as database,
+        Progress(f"feedback import: storing {len(labeled.rows):,} rows"),
+    ):
         store = FeedbackStore(database)
         report = store.import_rows(labeled.rows, source=str(args.file), now=SystemClock().now())
         examples = store.examples()
-    finally:
-        database.close()
     complaints = sum(r.label for r in examples.rows)
     print_json(
         {
@@ -171,12 +196,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.learning import Learner
-    from monitor.storage import Database, FeedbackStore
+    from monitor.storage import FeedbackStore
 
     config = config_from(args)
-    database = Database(config.database_url)
-    try:
-        database.upgrade()
+    with (
+        open_storage(config, read_only=False, command="train") as database,
+        Progress("train: fitting a model on the feedback"),
+    ):
         learner = Learner(
             config.classifier,
             config.brand,
@@ -185,8 +211,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             SystemClock(),
         )
         outcome = learner.train(force=args.force)
-    finally:
-        database.close()
     print_json(outcome.result.report() | {"promoted": outcome.promoted, "file": outcome.path})
     if outcome.promoted:
         print(
@@ -221,21 +245,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Dry run of a config change: reads the store, writes nothing, sends nothing."""
     from monitor.clock import SystemClock
     from monitor.replay import format_json, format_text, replay
-    from monitor.storage import Database, PostStore
+    from monitor.storage import PostStore
 
     if args.limit is not None and args.limit < 0:
         print("error: --limit must be 0 or more", file=sys.stderr)
         return EXIT_CONFIG
     config = config_from(args)
-    classifier = _live_classifier(config)
-    database = Database(config.database_url)
-    try:
-        database.upgrade()
-        report = replay(
-            PostStore(database), classifier, config.brand, since(args.since, SystemClock().now())
-        )
-    finally:
-        database.close()
+    start = since(args.since, SystemClock().now())
+    with open_storage(config, read_only=True, command="replay") as database:
+        classifier = _live_classifier(config)
+        with Progress("replay", unit="posts") as progress:
+            counted = _Counted(classifier, progress)
+            report = replay(PostStore(database), counted, config.brand, start)
     lines = format_json(report, args.limit) if args.json else format_text(report, args.limit)
     for line in lines:
         print(line)

@@ -7,6 +7,7 @@ import argparse
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from monitor.cli.common import (
     config_from,
     files_and_secrets,
     log,
+    open_storage,
     print_json,
     since,
 )
@@ -36,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import Daemon
     from monitor.logsetup import configure_logging
 
-    config = config_from(args)
+    config = config_from(args, require_secrets=True)
     configure_logging(config.daemon.log_level)
     for warning in files_and_secrets(args, config):
         log.warning("%s", warning)
@@ -60,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = config_from(args)
+    config = config_from(args, require_secrets=True)  # it answers for `run`
     print_json(masked_dump(config))
     warnings = files_and_secrets(args, config)
     if config.classifier.use_model:
@@ -120,30 +122,21 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from monitor.storage import Database
-
-    database = Database(config_from(args).database_url)
-    try:
-        database.upgrade()
-    finally:
-        database.close()
-    print(f"database {database.display_url} is up to date", file=sys.stderr)
+    with open_storage(config_from(args), read_only=False, command="db upgrade") as database:
+        where = database.display_url
+    print(f"database {where} is up to date", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
-    from monitor.storage import Database, Reports
+    from monitor.storage import Reports
 
-    database = Database(config_from(args).database_url)
-    try:
-        database.upgrade()
+    with open_storage(config_from(args), read_only=True, command="stats") as database:
         reports = Reports(database)
         start = since(args.since, SystemClock().now())
         stats = reports.stats(start) | reports.response_times(start)  # median/p90 by severity
-        print_json(stats)
-    finally:
-        database.close()
+    print_json(stats)
     return EXIT_OK
 
 
@@ -156,6 +149,7 @@ def cmd_mutes(args: argparse.Namespace) -> int:
         database.upgrade()
         store = AlertStore(database)
         if args.mutes_command == "list":
+            now = datetime.now(UTC)
             for mute in store.mutes():
                 who = mute.muted_by
                 print_json(
@@ -165,6 +159,8 @@ def cmd_mutes(args: argparse.Namespace) -> int:
                         "muted_by": who.id if who else None,
                         "muted_by_name": who.name if who else None,
                         "muted_at": mute.created_at.isoformat(),
+                        "expires_at": mute.expires_at.isoformat() if mute.expires_at else None,
+                        "active": mute.active(now),
                     },
                     None,
                 )

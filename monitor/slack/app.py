@@ -7,12 +7,12 @@ need the bot token. With the console notifier none of this runs: alerts print, n
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.clock import Clock
 from monitor.errors import AuthError, ConfigError, MonitorError
+from monitor.scheduling import MAINTENANCE, Scheduler
 from monitor.slack.buttons import Interactions, SocketModeListener
 from monitor.slack.digest import DigestSender
 from monitor.slack.escalation import EscalationReport, Escalator
@@ -85,15 +85,17 @@ class SlackApp:
                 self.settings.app_token_env or "[slack] app_token_env",
             )
 
-    def schedule(self, scheduler: Any) -> None:
-        """Add the escalation and digest jobs to the daemon's APScheduler."""
+    def schedule(self, scheduler: Scheduler) -> None:
+        """Add the escalation and digest jobs to the daemon's maintenance lane: a slow Slack
+        never holds a poll or a delivery round (the digest stays at its local time through a
+        clock step: a cron job means wall-clock time)."""
         if self.escalator is not None:
             scheduler.add_job(
                 self.escalate,
                 "interval",
                 id="escalate",
+                executor=MAINTENANCE,
                 seconds=self.settings.escalation.check_interval_seconds,
-                replace_existing=True,
             )
         if self.digest is not None:
             digest = self.settings.digest
@@ -102,8 +104,8 @@ class SlackApp:
                 self.digest.send,
                 CronTrigger(hour=when.hour, minute=when.minute, timezone=digest.zone),
                 id="digest",
+                executor=MAINTENANCE,
                 misfire_grace_time=3600,
-                replace_existing=True,
             )
 
     def deliver_storms(self) -> StormReport:

@@ -70,6 +70,10 @@ def _author(alert: Alert) -> str:
         text += " ✔︎ verified"
     if alert.vip:
         text += " ⭐ *VIP*"
+    earlier = alert.earlier_complaints
+    if earlier:
+        plural = "s" if earlier != 1 else ""
+        text += f"\n{earlier} earlier complaint{plural} from this author in 90 days"
     return text
 
 
@@ -162,7 +166,8 @@ def status_lines(alert: Alert) -> list[str]:
         )
     if alert.muted_by is not None:
         who = user_mention(alert.muted_by.id) if alert.muted_by.id else "the configuration"
-        lines.append(f"🔇 Author muted by {who}: their posts are no longer alerted")
+        until = f" until {slack_date(alert.muted_until)}" if alert.muted_until else ""
+        lines.append(f"🔇 Author muted by {who}{until}: their posts are stored, no longer alerted")
     return lines
 
 
@@ -186,15 +191,46 @@ MUTE_CONFIRM: Block = {
     "title": {"type": "plain_text", "text": "Mute this author?"},
     "text": {
         "type": "plain_text",
-        "text": "Mute author stops every alert from this author on this platform until someone "
-        "picks Unmute author (or runs complaint-monitor mutes remove). Reopen takes back the "
-        "team's verdict on this alert.",
+        "text": "Mute author stops alerts from this author on this platform (their posts are "
+        "still stored) until the mute lapses ([slack] mute_days) or someone picks Unmute author "
+        "(or runs complaint-monitor mutes remove). Reopen takes back the team's verdict.",
     },
     "confirm": {"type": "plain_text", "text": "Yes, go ahead"},
     "deny": {"type": "plain_text", "text": "Cancel"},
     "style": "danger",
 }
 """Block Kit's confirm dialog on the menu that holds Mute author (it covers the whole menu)."""
+
+
+VIP_MUTE_ACTION = "confirm_mute"
+"""The button on the second question before a VIP is muted (`vip_mute_question`)."""
+
+
+def vip_mute_question(alert: Alert) -> tuple[str, list[Block]]:
+    """The note shown only to whoever picked Mute author on a VIP's alert: a best customer is
+    muted only after a second, explicit confirmation."""
+    who = escape_mrkdwn(alert.post.author.handle.lstrip("@"), limit=200)
+    text = (
+        f"@{who} is a VIP. Muting them stops alerts from one of your best customers on "
+        f"{platform_label(alert.post.platform)}. Mute them anyway?"
+    )
+    button = _button("🔇 Mute this VIP", VIP_MUTE_ACTION, f"mute:{alert.alert_id}", "danger")
+    button["confirm"] = {
+        "title": {"type": "plain_text", "text": "Mute a VIP?"},
+        "text": {
+            "type": "plain_text",
+            "text": "Their posts are still stored but no longer alerted until the mute lapses "
+            "or someone picks Unmute author.",
+        },
+        "confirm": {"type": "plain_text", "text": "Mute the VIP"},
+        "deny": {"type": "plain_text", "text": "Keep alerting"},
+        "style": "danger",
+    }
+    blocks: list[Block] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": f"cm_vip_mute_{alert.alert_id}", "elements": [button]},
+    ]
+    return text, blocks
 
 
 def action_blocks(alert_id: int, state: AlertState, *, muted: bool = False) -> list[Block]:
@@ -246,7 +282,8 @@ def alert_blocks(
         f"*Author*\n{_author(alert)}",
         f"*Followers*\n{_followers(post.author.followers)}",
         f"*Severity*\n{alert.verdict.severity.value.title()} (score {alert.verdict.score:.2f})",
-        f"*Posted*\n{ago}, {slack_date(post.created_at)}",
+        f"*Posted*\n{ago}, {slack_date(post.created_at)}"
+        + (f" (edited {slack_date(post.edited_at)})" if post.edited_at else ""),
     ]
     if alert.verdict.label is Label.UNSUPPORTED_LANGUAGE:
         language = escape_mrkdwn(post.language or "unknown", limit=40)

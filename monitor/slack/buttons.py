@@ -28,7 +28,7 @@ import unicodedata
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.socket_mode.builtin import SocketModeClient
@@ -38,8 +38,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from monitor.clock import Clock
 from monitor.errors import MonitorError, StorageUnavailable
 from monitor.health import Health, Outage
-from monitor.models import Person
-from monitor.slack.blocks import ACTION_PREFIX, USER_ID
+from monitor.models import Alert, Person
+from monitor.slack.blocks import ACTION_PREFIX, USER_ID, VIP_MUTE_ACTION, vip_mute_question
 from monitor.slack.client import SlackClient
 from monitor.slack.escaping import escape_mrkdwn
 from monitor.slack.settings import SlackSettings
@@ -69,6 +69,10 @@ USAGE = (
 )
 
 
+VIP_MUTE_QUESTION_SECONDS = 600.0
+"""How long the second question before a VIP is muted can be answered."""
+
+
 @dataclass(frozen=True, slots=True)
 class Click:
     action: Action
@@ -76,6 +80,8 @@ class Click:
     person: Person
     channel: str | None
     message_ts: str | None
+    second_confirmation: bool = False
+    """The answer to the question asked, only of this person, before muting a VIP."""
 
 
 def parse_click(payload: dict[str, Any]) -> list[Click]:
@@ -100,8 +106,9 @@ def parse_click(payload: dict[str, Any]) -> list[Click]:
             name = action_id.removeprefix(ACTION_PREFIX)
         if name not in set(Action) or not raw_id.isdigit():
             continue
+        second = action_id == ACTION_PREFIX + VIP_MUTE_ACTION and name == Action.MUTE
         clicks.append(
-            Click(Action(name), int(raw_id), person, channel, container.get("message_ts"))
+            Click(Action(name), int(raw_id), person, channel, container.get("message_ts"), second)
         )
     return clicks
 
@@ -131,6 +138,8 @@ class Interactions:
         self.clock = clock
         self._members: tuple[float, frozenset[str]] | None = None
         self._members_lock = threading.Lock()
+        self._vip_questions: dict[tuple[int, str], float] = {}
+        """(alert, person) → when (monotonic) the question before muting a VIP lapses."""
 
     def handle_block_actions(self, payload: dict[str, Any]) -> None:
         for click in parse_click(payload):
@@ -139,11 +148,21 @@ class Interactions:
     def apply(self, click: Click) -> None:
         now = self.clock.now()
         try:
-            refusal = self._click_refusal(click)
+            refusal, alert_shown = self._click_refusal(click)
             if refusal is not None:
                 self._tell(click, refusal)
                 return
-            result = self.alerts.apply(click.alert_id, click.action, click.person, now)
+            if click.action is Action.MUTE and alert_shown is not None and alert_shown.vip:
+                self._ask_before_muting_a_vip(click, alert_shown)
+                return
+            days = self.settings.mute_days
+            result = self.alerts.apply(
+                click.alert_id,
+                click.action,
+                click.person,
+                now,
+                mute_for=timedelta(days=days) if days else None,
+            )
         except StorageUnavailable as err:
             log.error("click %s on alert=%d not recorded: %s", click.action, click.alert_id, err)
             self._tell(
@@ -201,8 +220,25 @@ class Interactions:
         self.client.update(channel, ts, text, blocks)
         return True
 
-    def _click_refusal(self, click: Click) -> str | None:
-        """Why this click must not count (logged here), or None. Raises StorageUnavailable."""
+    def _ask_before_muting_a_vip(self, click: Click, alert: Alert) -> None:
+        """A VIP is muted only after a second confirmation, asked of the clicker alone."""
+        key = (click.alert_id, click.person.id)
+        with self._members_lock:
+            self._vip_questions[key] = self.clock.monotonic() + VIP_MUTE_QUESTION_SECONDS
+        log.info(
+            "alert=%d: mute of a VIP asked by %s; waiting for a second confirmation",
+            click.alert_id,
+            click.person.id,
+        )
+        if click.channel:
+            text, blocks = vip_mute_question(alert)
+            self.client.ephemeral(click.channel, click.person.id, text, blocks)
+
+    def _click_refusal(self, click: Click) -> tuple[str | None, Alert | None]:
+        """Why this click must not count (logged here), or None; and the alert as its message
+        shows it. Raises StorageUnavailable."""
+        if click.second_confirmation:
+            return self._second_confirmation_refusal(click), None
         shown = (
             self.alerts.alerts_in_message(click.channel, click.message_ts)
             if click.channel and click.message_ts
@@ -221,8 +257,27 @@ class Interactions:
             return (
                 f"Not done: that button does not belong to the message of alert "
                 f"#{click.alert_id}, so nothing was changed. Use the buttons on the alert itself."
+            ), None
+        alert = next(a for a in shown if a.alert_id == click.alert_id)
+        what = f"{click.action} on {click.alert_id}"
+        return self._permission_refusal(click.person.id, what), alert
+
+    def _second_confirmation_refusal(self, click: Click) -> str | None:
+        """The VIP mute button counts once, from the person it was asked of, in time."""
+        with self._members_lock:
+            deadline = self._vip_questions.pop((click.alert_id, click.person.id), None)
+        if deadline is None or self.clock.monotonic() > deadline:
+            log.warning(
+                "VIP mute of alert=%d by %s refused: no open question (expired, answered, or "
+                "asked of someone else)",
+                click.alert_id,
+                click.person.id,
             )
-        return self._permission_refusal(click.person.id, f"{click.action} on {click.alert_id}")
+            return (
+                "Not done: that question has expired or was already answered. Pick Mute "
+                "author on the alert again."
+            )
+        return self._permission_refusal(click.person.id, f"VIP mute on {click.alert_id}")
 
     def _permission_refusal(self, user_id: str, what: str) -> str | None:
         """None when `user_id` may change alerts (``[slack] allowed_users``/``allowed_group``);

@@ -158,11 +158,14 @@ class SlackClient:
         with self.errors("chat.update", channel):
             self._web.chat_update(**arguments, link_names=False, parse="none")
 
-    def ephemeral(self, channel: str, user: str, text: str) -> None:
-        """A note only `user` sees (a click that could not be recorded). Never raises."""
+    def ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """A note only `user` sees (a click that could not be recorded, a question before a
+        VIP is muted). Never raises."""
         try:
             with self.errors("chat.postEphemeral", channel):
-                self._web.chat_postEphemeral(channel=channel, user=user, text=text)
+                self._web.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
         except Exception as err:
             log.warning("could not tell %s in %s: %s (%s)", user, channel, text, err)
 

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from monitor.models import Severity
-from monitor.settings_base import StrictModel, secret_from_env
+from monitor.settings_base import StrictModel, secret_from_env, secrets_required
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
@@ -250,6 +250,9 @@ class SlackSettings(StrictModel):
     token_env: str | None = "SLACK_BOT_TOKEN"
     channel: str | None = None
     """Channel id (C0123...) of a private channel the bot is a member of."""
+    ops_channel: OptionalChannelId = None
+    """Notices for the people running the monitor (a source failing or silent, a read budget
+    running out, posts set aside); default: `channel`. Private like the others."""
     base_url: str | None = None
     """Override Slack's API base URL (a proxy, or the tests' fake), e.g. http://127.0.0.1:9000/api/"""
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -264,6 +267,9 @@ class SlackSettings(StrictModel):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     storms: StormSettings = Field(default_factory=StormSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    mute_days: int = Field(default=30, ge=0, le=3650)
+    """How long "Mute author" lasts; 0: until someone unmutes. A muted author's posts are
+    still stored and counted, never alerted."""
     allowed_users: StrList = Field(default_factory=list)
     """User ids (U0123...) allowed to change an alert (buttons) and to report a missed one
     (``/complaint-monitor missed``). With neither this nor `allowed_group`, everyone in the
@@ -305,6 +311,8 @@ class SlackSettings(StrictModel):
             targets.append(
                 ChannelTarget("[slack] channel", self.channel, self.allow_public_channel)
             )
+        if self.ops_channel:
+            targets.append(ChannelTarget("[slack] ops_channel", self.ops_channel, False))
         for index, route in enumerate(self.routes):
             targets.append(
                 ChannelTarget(
@@ -342,13 +350,14 @@ class SlackSettings(StrictModel):
     def _slack_needs_token_and_channel(self, info: ValidationInfo) -> SlackSettings:
         if self.sink == "console":
             return self
-        token = secret_from_env(info, self.token_env)
+        required = secrets_required(info)  # `stats`, `replay`... send nothing: no token asked
+        token = secret_from_env(info, self.token_env) if required else None
         if token is not None and token.get_secret_value().startswith("xapp-"):
             raise ValueError(
                 f"{self.token_env} holds an app-level token (xapp-...); alerts need the app's "
                 "Bot User OAuth Token (xoxb-...) from the OAuth & Permissions page"
             )
-        app_token = secret_from_env(info, self.app_token_env)
+        app_token = secret_from_env(info, self.app_token_env) if required else None
         if app_token is not None and not app_token.get_secret_value().startswith("xapp-"):
             raise ValueError(
                 f"{self.app_token_env} must hold the app-level token (xapp-...) used for Socket "
@@ -361,7 +370,7 @@ class SlackSettings(StrictModel):
                 'sink = "slack" needs token_env, the name of the environment variable holding '
                 'the bot token (e.g. token_env = "SLACK_BOT_TOKEN")'
             )
-        if token is None:
+        if token is None and required:
             raise ValueError(
                 f'sink = "slack" but the environment variable {self.token_env} is not set: '
                 f"export {self.token_env}=xoxb-... (the app's Bot User OAuth Token), "

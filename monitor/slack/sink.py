@@ -75,9 +75,10 @@ class SlackNotifier:
         return None
 
     def notify(self, text: str) -> None:
+        """To ``[slack] ops_channel`` (default: the alerts' channel)."""
         try:
             self.client.post(
-                None,
+                self.settings.ops_channel,
                 f":information_source: {escape_mrkdwn(text, limit=SECTION_TEXT_LIMIT)}",
                 metadata={"event_type": NOTICE_EVENT_TYPE, "event_payload": {"kind": "notice"}},
             )

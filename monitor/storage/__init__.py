@@ -2,13 +2,15 @@
 
 database  the engine, sessions, migrations, outages as `StorageUnavailable`
 tables    the schema, and the mappers between rows and `monitor.models` values
-posts     what a poll stores (one transaction), known ids, cursors, mutes, retention, replay reads
+posts     what a poll stores (one transaction), known ids, cursors, mutes, replay reads
 outbox    pending alerts claimed, attempted, sent or failed: never dropped
 leases    which replica polls a source, which sends a day's digest
 alerts    the click state machine and the alert's history, escalation, reported misses
 storms    bursts on one topic, posted as one thread
 reports   read-only figures: stats, response times, the digest's
 feedback  labeled texts the classifier learns from
+retention old posts purged in short batches that never hold up a poll
+source_status  each source's state (for `status` and the silence watch), the outbox at a glance
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from monitor.storage.leases import Leases
 from monitor.storage.outbox import Outbox
 from monitor.storage.posts import NewPost, PostStore, StoredPoll, StoredVerdict
 from monitor.storage.reports import Reports
+from monitor.storage.retention import PurgeRun, Retention
+from monitor.storage.source_status import SourceStatus, SourceStatusStore
 from monitor.storage.storms import StormStore
 
 
@@ -36,6 +40,8 @@ class Storage:
         self.storms = StormStore(database, default_channel)
         self.reports = Reports(database)
         self.feedback = FeedbackStore(database)
+        self.retention = Retention(database)
+        self.source_status = SourceStatusStore(database)
 
 
 __all__ = [
@@ -46,7 +52,11 @@ __all__ = [
     "NewPost",
     "Outbox",
     "PostStore",
+    "PurgeRun",
     "Reports",
+    "Retention",
+    "SourceStatus",
+    "SourceStatusStore",
     "Storage",
     "StoredPoll",
     "StoredVerdict",

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.brand import handle_key
+from monitor.brand import handle_key, placeholder_author
 from monitor.models import Alert, AlertState, DeliveryStatus, Person, Severity
 from monitor.storage.database import Database, insert
 from monitor.storage.feedback import SLACK_ORIGIN
@@ -28,6 +28,7 @@ from monitor.storage.tables import (
     PostRow,
     StormRow,
     load_alerts,
+    mute_active,
 )
 
 
@@ -42,15 +43,6 @@ class Action(StrEnum):
     UNMUTE = "unmute"
 
 
-PLACEHOLDER_AUTHORS = frozenset({"", "unknown", "[deleted]", "[removed]"})
-"""Handles connectors give posts whose author they do not know (a JSONL line without
-``author``, a deleted Reddit account): muting one would silence everyone who shares it."""
-
-
-def placeholder_author(handle: str) -> bool:
-    return handle_key(handle) in PLACEHOLDER_AUTHORS
-
-
 @dataclass(frozen=True, slots=True)
 class ActionResult:
     alert: Alert
@@ -63,12 +55,17 @@ class ActionResult:
 
 @dataclass(frozen=True, slots=True)
 class Mute:
-    """An author muted from Slack: who muted them and when."""
+    """An author muted from Slack: who muted them, when, and until when."""
 
     platform: str
     handle: str
     muted_by: Person | None
     created_at: datetime
+    expires_at: datetime | None = None
+    """None: until someone unmutes."""
+
+    def active(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +73,17 @@ class MissedReport:
     post_id: int | None
     """The stored post the URL points at, if we have it."""
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """A person claimed ("claim") or closed ("resolve") an alert, `seconds` after it was sent."""
+
+    alert_id: int
+    step: str
+    severity: str
+    at: datetime
+    seconds: float
 
 
 class AlertStore:
@@ -97,14 +105,21 @@ class AlertStore:
     # -- clicks ------------------------------------------------------------------------------
 
     def apply(
-        self, alert_id: int, action: Action | str, person: Person, now: datetime
+        self,
+        alert_id: int,
+        action: Action | str,
+        person: Person,
+        now: datetime,
+        *,
+        mute_for: timedelta | None = None,
     ) -> ActionResult | None:
-        """One click, recorded with its effect in one transaction; None: no such alert."""
+        """One click, recorded with its effect in one transaction; None: no such alert.
+        `mute_for`: how long a mute lasts (None: until someone unmutes)."""
         try:
             action = Action(action)
         except ValueError:
             raise ValueError(f"unknown action {action!r}") from None
-        with self.database.session() as session:
+        with self.database.session(write=True) as session:  # reads, then writes
             row = session.get(AlertRow, alert_id, with_for_update=True)
             if row is None:
                 return None
@@ -119,7 +134,11 @@ class AlertStore:
                     "platform gives unknown or deleted authors: muting it would silence every "
                     "post that shares it, so it cannot be muted",
                 )
-            changed = _STEPS[action](session, row, post, person, now)
+            if action is Action.MUTE:
+                until = now + mute_for if mute_for is not None else None
+                changed = _mute(session, post, person, now, until)
+            else:
+                changed = _STEPS[action](session, row, post, person, now)
             session.add(_event(alert_id, action.value, now, person))
             session.flush()
             alert = load_alerts(session, AlertRow.id == alert_id)[0]
@@ -170,9 +189,17 @@ class AlertStore:
                     row.handle,
                     Person(row.muted_by, row.muted_by_name) if row.muted_by else None,
                     row.created_at,
+                    row.expires_at,
                 )
                 for row in rows
             ]
+
+    def remove_lapsed_mutes(self, now: datetime) -> int:
+        """Forget mutes that lapsed by `now` (the retention job): they already count for
+        nothing, and their alerts stop saying the author is muted."""
+        with self.database.session() as session:
+            result = session.execute(delete(MutedAuthorRow).where(~mute_active(now)))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def unmute(self, platform: str, handle: str) -> bool:
         """Take a mute back (the CLI); False when that author was not muted."""
@@ -213,6 +240,26 @@ class AlertStore:
             AlertRow.reminded_at.is_(None),
         )
 
+    def handled_since(self, since: datetime) -> list[Handled]:
+        """Claims and closes recorded at or after `since` on sent alerts, with how long after
+        the alert reached Slack each came (the metrics' time to claim and to resolve, read at
+        each scrape: the Slack adapter records the clicks, this reads them back)."""
+        steps = (("claim", AlertRow.claimed_at), ("resolve", AlertRow.resolved_at))
+        found: list[Handled] = []
+        with self.database.session() as session:
+            for step, column in steps:
+                rows = session.execute(
+                    select(AlertRow.id, ClassificationRow.severity, AlertRow.sent_at, column)
+                    .join(ClassificationRow, ClassificationRow.post_id == AlertRow.post_id)
+                    .where(column >= since, AlertRow.sent_at.is_not(None))
+                ).all()
+                found += [
+                    Handled(alert_id, step, severity, at, (at - sent_at).total_seconds())
+                    for alert_id, severity, sent_at, at in rows
+                    if at is not None and sent_at is not None  # the query's filters: for mypy
+                ]
+        return found
+
     def _overdue(
         self,
         since: SQLColumnExpression[datetime | None],
@@ -220,7 +267,13 @@ class AlertStore:
         periods: Mapping[Severity, timedelta],
         *conditions: ColumnElement[bool],
     ) -> list[Alert]:
-        """Sent alerts meeting `conditions` whose `since` is older than their severity's period."""
+        """Sent alerts meeting `conditions` whose `since` is older than their severity's period.
+
+        Two steps: the candidates from `alerts` alone, on `ix_alerts_escalation` or
+        `ix_alerts_reminder` (bounded by the shortest period), then those of them overdue for
+        their severity, with their posts. In one query PostgreSQL read every verdict: it takes
+        "open and never escalated" for a tenth of all alerts (most closed ones were never
+        escalated either), where it is a few dozen."""
         overdue = [
             and_(ClassificationRow.severity == severity.value, since <= now - period)
             for severity, period in periods.items()
@@ -228,8 +281,20 @@ class AlertStore:
         if not overdue:
             return []
         sent = and_(AlertRow.status == DeliveryStatus.SENT.value, AlertRow.slack_ts.is_not(None))
+        oldest_due = since <= now - min(periods.values())
         with self.database.session() as session:
-            return load_alerts(session, and_(sent, *conditions, or_(*overdue)))
+            ids = session.scalars(
+                select(AlertRow.id)
+                .where(*conditions, oldest_due, sent)
+                .order_by(AlertRow.created_at, AlertRow.id)
+            ).all()
+            return [  # a few hundred ids a statement: SQLite caps the parameters of one
+                alert
+                for start in range(0, len(ids), 500)
+                for alert in load_alerts(
+                    session, and_(AlertRow.id.in_(ids[start : start + 500]), or_(*overdue))
+                )
+            ]
 
     def mark_once(self, alert_id: int, what: str, now: datetime) -> bool:
         """Take the right to send an escalation ("escalated") or reminder ("reminded") once:
@@ -299,15 +364,26 @@ def _reopen(session: Session, row: AlertRow, post: PostRow, person: Person, now:
     return True
 
 
-def _mute(session: Session, row: AlertRow, post: PostRow, person: Person, now: datetime) -> bool:
+def _mute(
+    session: Session, post: PostRow, person: Person, now: datetime, until: datetime | None
+) -> bool:
+    key = handle_key(post.author_handle)
+    session.execute(  # a lapsed mute of the same author is replaced by this one
+        delete(MutedAuthorRow).where(
+            MutedAuthorRow.platform == post.platform,
+            MutedAuthorRow.handle == key,
+            ~mute_active(now),
+        )
+    )
     inserted = session.execute(
         insert(session, MutedAuthorRow)
         .values(
             platform=post.platform,
-            handle=handle_key(post.author_handle),
+            handle=key,
             muted_by=person.id,
             muted_by_name=person.name,
             created_at=now,
+            expires_at=until,
         )
         .on_conflict_do_nothing(index_elements=["platform", "handle"])
         .returning(MutedAuthorRow.handle)
@@ -333,7 +409,6 @@ _STEPS: dict[Action, Step] = {
     Action.RESOLVE: _close(AlertState.RESOLVED),
     Action.NOT_COMPLAINT: _close(AlertState.NOT_COMPLAINT),
     Action.REOPEN: _reopen,
-    Action.MUTE: _mute,
     Action.UNMUTE: _unmute,
 }
 

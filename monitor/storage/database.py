@@ -11,11 +11,15 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, Insert, Select, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x636D6F6E  # "cmon": any constant shared by all replicas
+IMMEDIATE = "immediate"
+"""`Database.session(write=True)` on SQLite: BEGIN IMMEDIATE (an execution option)."""
 
 
 class Database:
@@ -53,7 +59,12 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.url.get_backend_name() == "postgresql":
+            event.listen(self.engine, "connect", _postgres_settings)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(
+            self.engine.execution_options(sqlite_begin=IMMEDIATE), expire_on_commit=False
+        )
         self._lock_file: IO[str] | None = None
 
     def _prepare_sqlite_path(self) -> None:
@@ -80,10 +91,16 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: commit on success, roll back on any error, translate outages."""
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction: commit on success, roll back on any error, translate outages.
+
+        ``write=True`` for a transaction that reads before it writes: on SQLite it takes the
+        write lock at BEGIN (waiting up to the busy timeout for it), since a read transaction
+        that tries to write after another connection committed fails at once with "database is
+        locked" (WAL: its snapshot is stale), whatever the busy timeout."""
+        sessions = self._writes if write else self._sessions
         try:
-            with self._sessions() as session, session.begin():
+            with sessions() as session, session.begin():
                 yield session
         except (exc.OperationalError, exc.InterfaceError) as err:
             raise StorageUnavailable(f"database unavailable: {_first_line(err)}") from err
@@ -110,6 +127,21 @@ class Database:
             raise StorageUnavailable(
                 f"cannot migrate {self.display_url}: {_first_line(err)}"
             ) from err
+
+    def schema_revision(self) -> SchemaRevision:
+        """Where the schema is against this code's migrations, read and never changed: the
+        read-only commands (`stats`, `status`, `replay`) refuse a schema that is not at head."""
+        scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+        try:
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+        except (exc.OperationalError, exc.InterfaceError) as err:
+            raise StorageUnavailable(f"cannot read {self.display_url}: {_first_line(err)}") from err
+        try:
+            known = current is None or scripts.get_revision(current) is not None
+        except CommandError:
+            known = False  # written by a newer complaint-monitor
+        return SchemaRevision(current, scripts.get_current_head() or "", known)
 
     def acquire_single_process_lock(self) -> None:
         """SQLite serves one daemon: a second `run` on the same file refuses to start."""
@@ -138,6 +170,20 @@ class Database:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaRevision:
+    current: str | None
+    """The database's revision; None when it has no schema yet."""
+    head: str
+    """The newest revision this code knows."""
+    known: bool
+    """False when `current` is none of this code's revisions: a newer version migrated it."""
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
 
 
 def is_outage(err: BaseException) -> bool:
@@ -177,14 +223,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # A writer waits up to 5 s for the lock: retention's batches hold it for a few tens of ms
+    # and pause between them, so a poll always gets its turn (issue 16).
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    # JIT compiles a query whose estimated cost passes jit_above_cost, e.g. `stats` looking up
+    # each week's post's verdict: 90 ms of compiling for 80 ms of work (bench/history.py). Our
+    # queries are short; none gains from it. (SQLAlchemy's recipe for a session setting.)
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET jit = off")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get("sqlite_begin")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == IMMEDIATE else "BEGIN")
 
 
 def _first_line(err: Exception) -> str:

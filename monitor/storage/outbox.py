@@ -12,10 +12,11 @@ not in Slack, so a Slack deliverer still claims it) and an alert Slack refused f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from monitor.models import Alert, DeliveryStatus
 from monitor.storage.database import Database, skip_locked
@@ -23,8 +24,23 @@ from monitor.storage.tables import AlertRow, load_alerts
 
 DELIVERY_ORDER = (AlertRow.priority.desc(), AlertRow.created_at, AlertRow.id)
 """VIPs and severe complaints first (their priority), then oldest."""
-DONE = (DeliveryStatus.SENT.value, DeliveryStatus.PARKED.value)
+DONE = (DeliveryStatus.SENT, DeliveryStatus.PARKED)
 """Statuses no deliverer claims again."""
+
+
+def undone(*done: DeliveryStatus) -> tuple[str, ...]:
+    """Every status but `done` (and `DONE`), spelt out: ``status IN (...)`` finds them through
+    the index on (status, next_attempt_at) where ``status NOT IN`` reads every alert ever sent."""
+    return tuple(s.value for s in DeliveryStatus if s not in DONE and s not in done)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """The undelivered part of the outbox."""
+
+    count: int
+    oldest_created_at: datetime | None
+    """When the oldest of them was written; None when none waits."""
 
 
 class Outbox:
@@ -42,11 +58,11 @@ class Outbox:
         skipped, so replicas split the outbox instead of racing. A replica that dies mid-batch
         releases its share when the lease runs out.
         """
-        with self.database.session() as session:
-            done = DONE if previews else (*DONE, DeliveryStatus.PREVIEWED.value)
+        due = undone() if previews else undone(DeliveryStatus.PREVIEWED)
+        with self.database.session(write=True) as session:
             query = (
                 select(AlertRow.id)
-                .where(AlertRow.status.not_in(done), AlertRow.next_attempt_at <= now)
+                .where(AlertRow.status.in_(due), AlertRow.next_attempt_at <= now)
                 .order_by(*DELIVERY_ORDER)
                 .limit(limit)
             )
@@ -110,6 +126,18 @@ class Outbox:
             next_attempt_at=retry_at,
             outcome_unknown=outcome_unknown,
         )
+
+    def waiting(self, *, previews: bool = True) -> Waiting:
+        """How many alerts wait for delivery and since when (metrics and /readyz, at each
+        scrape): what `claim_due` would take sooner or later, due now or not."""
+        waiting = undone() if previews else undone(DeliveryStatus.PREVIEWED)
+        with self.database.session() as session:
+            count, oldest = session.execute(
+                select(func.count(AlertRow.id), func.min(AlertRow.created_at)).where(
+                    AlertRow.status.in_(waiting)
+                )
+            ).one()
+        return Waiting(int(count), oldest)
 
     def release(self, alert_ids: Iterable[int], retry_at: datetime) -> None:
         """Give claimed alerts back untried, due at `retry_at` (e.g. their channel is paused)."""

@@ -1,4 +1,4 @@
-"""Posts: what the pipeline stores each poll, what it already knows, and what retention drops.
+"""Posts: what the pipeline stores each poll and what it already knows (retention: `retention`).
 
 `store_poll` is the heart: a poll's new posts, their verdicts, their pending alerts and the
 source's next cursor are written in ONE transaction, so the cursor never moves past a post that
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor.models import Cursor, DeliveryStatus, Post, Verdict
+from monitor.models import Cursor, Post, Verdict
 from monitor.sanitize import (
     ERROR_LENGTH,
     EXTERNAL_ID_LENGTH,
@@ -33,14 +33,13 @@ from monitor.storage.database import Database, insert, is_outage
 from monitor.storage.tables import (
     AlertRow,
     ClassificationRow,
-    DailyCountRow,
-    FeedbackRow,
     MutedAuthorRow,
     PostRow,
     QuarantineRow,
     SourceCursorRow,
     alert_values,
     classification_values,
+    mute_active,
     post_values,
 )
 
@@ -57,6 +56,8 @@ class NewPost:
     channel: str | None = None
     topic: str | None = None
     """What the complaint is about (groups storms); the pipeline's `topic` finds it."""
+    muted: bool = False
+    """Its author is muted: stored and counted with its verdict, never alerted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,18 @@ class StoredPoll:
     quarantined: int = 0
     quarantine_reasons: tuple[str, ...] = field(default=())
     """Why, one entry per distinct reason (an exception class): no customer text."""
+    edited: int = 0
+    """Stored posts whose edited text was stored and judged again."""
+    edit_alerts: int = 0
+    """Of those, how many newly qualified for an alert (they had none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """What is stored of a post a platform says was edited: enough to tell a real change."""
+
+    text: str
+    edited_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +122,34 @@ class PostStore:
                 found.update(rows)
         return found
 
+    def stored_texts(self, platform: str, external_ids: Iterable[str]) -> dict[str, StoredText]:
+        """The stored text of these posts (those a platform reports as edited)."""
+        ids = list(dict.fromkeys(external_ids))
+        found: dict[str, StoredText] = {}
+        with self.database.session() as session:
+            for chunk in _chunks(ids, 500):
+                rows = session.execute(
+                    select(PostRow.external_id, PostRow.text, PostRow.edited_at).where(
+                        PostRow.platform == platform, PostRow.external_id.in_(chunk)
+                    )
+                )
+                found.update({i: StoredText(text, edited) for i, text, edited in rows})
+        return found
+
+    def alerted_ids(self, platform: str, external_ids: Iterable[str]) -> set[str]:
+        """Which of these stored posts have an alert (an edit of one must not alert twice)."""
+        ids = list(dict.fromkeys(external_ids))
+        found: set[str] = set()
+        with self.database.session() as session:
+            for chunk in _chunks(ids, 500):
+                rows = session.scalars(
+                    select(PostRow.external_id)
+                    .join(AlertRow, AlertRow.post_id == PostRow.id)
+                    .where(PostRow.platform == platform, PostRow.external_id.in_(chunk))
+                )
+                found.update(rows)
+        return found
+
     def store_poll(
         self,
         *,
@@ -117,22 +158,34 @@ class PostStore:
         new_posts: Sequence[NewPost],
         cursor: Cursor,
         now: datetime,
+        edits: Sequence[NewPost] = (),
     ) -> StoredPoll:
         """Posts, verdicts, alerts and the cursor, atomically; a post the database refuses is
-        quarantined (in the same transaction) instead of holding back the rest and the cursor."""
+        quarantined (in the same transaction) instead of holding back the rest and the cursor.
+
+        `edits` are stored posts with a new text: the text and its verdict replace the old, and
+        one that now qualifies gets the alert it never had (one that had one keeps it)."""
         with self.database.session() as session:
             # The SAVEPOINTs below nest in this one transaction (on SQLite too: the database
             # module opens it with BEGIN), so releasing one commits nothing on its own.
             _save_cursor(session, source, platform, cursor, now)
+            edited, edit_alerts, edit_reasons = _store_edits(session, source, edits, now)
             try:
                 with session.begin_nested():
                     inserted, alerts = _store_batch(session, source, new_posts, now)
-                return StoredPoll(inserted=inserted, alerts=alerts)
+                return StoredPoll(
+                    inserted,
+                    alerts,
+                    len(edit_reasons),
+                    tuple(dict.fromkeys(edit_reasons)),
+                    edited,
+                    edit_alerts,
+                )
             except Exception as err:
                 if is_outage(err):
                     raise
             inserted = alerts = 0
-            reasons: list[str] = []
+            reasons: list[str] = list(edit_reasons)
             for item in new_posts:  # the batch was refused: find the post(s) it was refused for
                 try:
                     with session.begin_nested():
@@ -143,28 +196,18 @@ class PostStore:
                     reasons.append(_quarantine(session, source, item.post, err, now))
                     continue
                 inserted, alerts = inserted + one, alerts + alerted
-        return StoredPoll(inserted, alerts, len(reasons), tuple(dict.fromkeys(reasons)))
+        return StoredPoll(
+            inserted, alerts, len(reasons), tuple(dict.fromkeys(reasons)), edited, edit_alerts
+        )
 
-    def muted_authors(self) -> set[tuple[str, str]]:
-        """(platform, lower-case handle) of every author muted from Slack ("Mute author")."""
+    def muted_authors(self, now: datetime) -> set[tuple[str, str]]:
+        """(platform, lower-case handle) of every author muted from Slack ("Mute author") whose
+        mute has not lapsed by `now`."""
         with self.database.session() as session:
-            rows = session.execute(select(MutedAuthorRow.platform, MutedAuthorRow.handle))
+            rows = session.execute(
+                select(MutedAuthorRow.platform, MutedAuthorRow.handle).where(mute_active(now))
+            )
             return {(platform, handle) for platform, handle in rows}
-
-    def purge_before(self, cutoff: datetime, batch_size: int = 500) -> int:
-        """Retention: delete posts fetched before `cutoff` with their verdicts and alerts, a
-        batch per transaction (so the database is never locked for long), adding them to
-        `daily_counts` first. Alerts not yet delivered are kept, with their posts: nothing
-        unsent is purged."""
-        purged = 0
-        with self.database.session() as session:  # quarantined posts hold customer text too
-            session.execute(delete(QuarantineRow).where(QuarantineRow.created_at < cutoff))
-        while True:
-            with self.database.session() as session:
-                batch = _purge_batch(session, cutoff, batch_size)
-            if not batch:
-                return purged
-            purged += batch
 
     def stored_verdicts(self, since: datetime, batch_size: int = 500) -> Iterator[StoredVerdict]:
         """Posts stored (fetched) since `since` with their verdicts, oldest first, for `replay`.
@@ -207,15 +250,61 @@ def _store_batch(
     if ours:
         session.execute(
             insert(session, ClassificationRow),
-            [classification_values(ids[i.post.key], i.verdict, i.vip, now) for i in ours],
+            [
+                classification_values(ids[i.post.key], i.verdict, i.vip, now, muted=i.muted)
+                for i in ours
+            ],
         )
-    alerts = [i for i in ours if i.alert_priority is not None]
+    alerts = [i for i in ours if i.alert_priority is not None and not i.muted]
     if alerts:
         session.execute(
             insert(session, AlertRow),
             [_alert_values(ids[i.post.key], i, now) for i in alerts],
         )
     return len(ours), len(alerts)
+
+
+def _store_edits(
+    session: Session, source: str, edits: Sequence[NewPost], now: datetime
+) -> tuple[int, int, list[str]]:
+    """(edits stored, alerts they newly earned, quarantine reasons), each edit in a SAVEPOINT:
+    an edit the database refuses is set aside like a new post, and the old version stays."""
+    edited = alerted = 0
+    reasons: list[str] = []
+    for item in edits:
+        try:
+            with session.begin_nested():
+                alerted += _store_edit(session, item, now)
+                edited += 1
+        except Exception as err:
+            if is_outage(err):
+                raise
+            reasons.append(_quarantine(session, source, item.post, err, now))
+    return edited, alerted, reasons
+
+
+def _store_edit(session: Session, item: NewPost, now: datetime) -> int:
+    """One edit: the new text and verdict replace the old; 1 when it earned a new alert."""
+    post = item.post
+    row = session.scalars(
+        select(PostRow).where(
+            PostRow.platform == post.platform, PostRow.external_id == post.external_id
+        )
+    ).one()
+    row.text, row.edited_at = post.text, post.edited_at
+    row.extra = {**(row.extra or {}), "edited": True}
+    values = classification_values(row.id, item.verdict, item.vip, now, muted=item.muted)
+    del values["post_id"]
+    session.execute(
+        update(ClassificationRow).where(ClassificationRow.post_id == row.id).values(**values)
+    )
+    if item.alert_priority is None or item.muted:
+        return 0
+    has_alert = session.scalar(select(AlertRow.id).where(AlertRow.post_id == row.id))
+    if has_alert is not None:
+        return 0
+    session.execute(insert(session, AlertRow), [_alert_values(row.id, item, now)])
+    return 1
 
 
 def _quarantine(session: Session, source: str, post: Post, err: Exception, now: datetime) -> str:
@@ -274,58 +363,6 @@ def _save_cursor(
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["source"], set_={"cursor": cursor, "updated_at": now}
-        )
-    )
-
-
-def _purge_batch(session: Session, cutoff: datetime, batch_size: int) -> int:
-    """One batch of retention, counted in `daily_counts` before it is deleted."""
-    sent = DeliveryStatus.SENT.value
-    rows = session.execute(
-        select(
-            PostRow.id,
-            PostRow.fetched_at,
-            PostRow.platform,
-            ClassificationRow.label,
-            AlertRow.status,
-        )
-        .outerjoin(ClassificationRow, ClassificationRow.post_id == PostRow.id)
-        .outerjoin(AlertRow, AlertRow.post_id == PostRow.id)
-        .where(PostRow.fetched_at < cutoff)
-        .where((AlertRow.id.is_(None)) | (AlertRow.status == sent))
-        .order_by(PostRow.id)
-        .limit(batch_size)
-    ).all()
-    if not rows:
-        return 0
-    counts: dict[tuple[date, str, str], list[int]] = {}
-    for _id, fetched_at, platform, label, status in rows:
-        entry = counts.setdefault((fetched_at.date(), platform, label or "unclassified"), [0, 0])
-        entry[0] += 1
-        entry[1] += status == sent
-    for (day, platform, label), (posts, alerts_sent) in counts.items():
-        _add_daily_count(session, day, platform, label, posts, alerts_sent)
-    ids = [row[0] for row in rows]
-    session.execute(delete(AlertRow).where(AlertRow.post_id.in_(ids)))
-    session.execute(delete(ClassificationRow).where(ClassificationRow.post_id.in_(ids)))
-    session.execute(update(FeedbackRow).where(FeedbackRow.post_id.in_(ids)).values(post_id=None))
-    session.execute(delete(PostRow).where(PostRow.id.in_(ids)))
-    return len(ids)
-
-
-def _add_daily_count(
-    session: Session, day: date, platform: str, label: str, posts: int, sent: int
-) -> None:
-    statement = insert(session, DailyCountRow).values(
-        day=day, platform=platform, label=label, posts=posts, alerts_sent=sent
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["day", "platform", "label"],
-            set_={
-                "posts": DailyCountRow.posts + posts,
-                "alerts_sent": DailyCountRow.alerts_sent + sent,
-            },
         )
     )
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.models import Alert, AlertState, DeliveryStatus
 from monitor.storage.alerts import Action
 from monitor.storage.database import Database
 from monitor.storage.feedback import SLACK_ORIGIN
+from monitor.storage.outbox import undone
 from monitor.storage.tables import (
     AlertEventRow,
     AlertRow,
@@ -59,25 +60,44 @@ class Reports:
 
     def stats(self, since: datetime) -> dict[str, Any]:
         """Posts by platform and label, alerts by status, the median time from post to alert,
-        and why undelivered alerts wait, for posts fetched since `since`."""
+        and why undelivered alerts wait, for posts fetched since `since`.
+
+        Alerts are picked by their own `created_at` (on an index), not through their posts:
+        `store_poll` writes an alert with its post, at the post's `fetched_at`."""
         recent: ColumnElement[bool] = PostRow.fetched_at >= since
+        recent_alert: ColumnElement[bool] = AlertRow.created_at >= since
+        by_platform: dict[str, int] = {}
+        by_label: dict[str, int] = {}
+        muted = 0  # stored and judged, not alerted: the author was muted
         with self.database.session() as session:
-            by_platform = _counts(session, select(PostRow.platform).where(recent))
-            by_label = _counts(session, select(ClassificationRow.label).join(PostRow).where(recent))
-            by_status = _counts(session, select(AlertRow.status).join(PostRow).where(recent))
+            verdict = select(ClassificationRow).where(ClassificationRow.post_id == PostRow.id)
+            for (platform, label, was_muted), count in _counts(  # one pass over the posts, each
+                session,  # looking up its verdict (joined, PostgreSQL hashed every verdict)
+                select(
+                    PostRow.platform,
+                    verdict.with_only_columns(ClassificationRow.label).scalar_subquery(),
+                    verdict.with_only_columns(ClassificationRow.muted).scalar_subquery(),
+                ).where(recent),
+            ).items():
+                by_platform[platform] = by_platform.get(platform, 0) + count
+                if label is not None:
+                    by_label[label] = by_label.get(label, 0) + count
+                muted += count if was_muted else 0
+            by_status = _counts(session, select(AlertRow.status).where(recent_alert))
             delays = [
                 (sent - created).total_seconds()
                 for sent, created in session.execute(
-                    select(AlertRow.sent_at, PostRow.created_at)
-                    .join(PostRow)
-                    .where(recent, AlertRow.sent_at.is_not(None))
+                    select(AlertRow.sent_at, _post_created_at()).where(
+                        recent_alert, AlertRow.sent_at.is_not(None)
+                    )
                 ).all()
                 if sent is not None
             ]
             errors = _counts(
                 session,
                 select(AlertRow.last_error).where(
-                    AlertRow.status != DeliveryStatus.SENT.value, AlertRow.last_error.is_not(None)
+                    AlertRow.status.in_(undone(DeliveryStatus.SENT)),
+                    AlertRow.last_error.is_not(None),
                 ),
             )
             parked = _counts(  # all of them, however old: each needs a person to look
@@ -102,6 +122,7 @@ class Reports:
             "posts_by_platform": by_platform,
             "posts_by_label": by_label,
             "alerts_by_status": by_status,
+            "posts_muted": muted or 0,
             "median_seconds_post_to_alert": round(statistics.median(delays), 1) if delays else None,
             "undelivered_alert_errors": errors,
             "posts_quarantined": sum(quarantined.values()),
@@ -125,7 +146,13 @@ class Reports:
                 )
                 .join(AlertRow, AlertEventRow.alert_id == AlertRow.id)
                 .join(ClassificationRow, ClassificationRow.post_id == AlertRow.post_id)
-                .where(AlertRow.sent_at >= since, AlertEventRow.action.in_(TAKING))
+                .where(
+                    AlertRow.sent_at >= since,
+                    AlertEventRow.action.in_(TAKING),
+                    # implied (a click comes after the alert was sent), and on an index:
+                    # without it PostgreSQL read every click ever made
+                    AlertEventRow.created_at >= since,
+                )
                 .group_by(
                     AlertRow.id, ClassificationRow.severity, AlertRow.sent_at, AlertEventRow.action
                 )
@@ -155,18 +182,14 @@ class Reports:
         the `slowest` alerts still unclaimed."""
         period = and_(AlertRow.created_at >= since, AlertRow.created_at < until)
         with self.database.session() as session:
-            by_platform = _counts(
-                session,
-                select(PostRow.platform)
-                .join(AlertRow, AlertRow.post_id == PostRow.id)
-                .where(period),
+            # The day's alerts, each looking up its post's platform and its verdict's severity
+            # (joined, PostgreSQL hashed every post to match them with a day's alerts).
+            platform = select(PostRow.platform).where(PostRow.id == AlertRow.post_id)
+            by_platform = _counts(session, select(platform.scalar_subquery()).where(period))
+            severity = select(ClassificationRow.severity).where(
+                ClassificationRow.post_id == AlertRow.post_id
             )
-            by_severity = _counts(
-                session,
-                select(ClassificationRow.severity)
-                .join(AlertRow, AlertRow.post_id == ClassificationRow.post_id)
-                .where(period),
-            )
+            by_severity = _counts(session, select(severity.scalar_subquery()).where(period))
             sent = _count(session, AlertRow, AlertRow.sent_at >= since, AlertRow.sent_at < until)
             wrong = _count(
                 session,
@@ -178,16 +201,7 @@ class Reports:
             )
             topics = _top_topics(session, period)
             delays = _claim_delays(session, since, until)
-            unclaimed = load_alerts(
-                session,
-                and_(
-                    AlertRow.status == DeliveryStatus.SENT.value,
-                    AlertRow.state == AlertState.OPEN.value,
-                    AlertRow.sent_at < until,
-                    AlertRow.storm_id.is_(None),
-                ),
-                limit=slowest,
-            )
+            unclaimed = load_alerts(session, AlertRow.id.in_(_oldest_open(until, slowest)))
         return DigestData(
             since=since,
             until=until,
@@ -201,11 +215,45 @@ class Reports:
         )
 
 
-def _counts(session: Session, query: Select[Any]) -> dict[Any, int]:
-    """How many rows `query` (one column) yields for each value of that column."""
-    column = query.selected_columns[0]
-    rows = session.execute(query.add_columns(func.count()).group_by(column)).all()
-    return {value: int(count) for value, count in rows}
+def _counts(session: Session, query: Select[*tuple[Any, ...]]) -> dict[Any, int]:
+    """How many rows `query` yields for each value of its column (of its columns: a tuple).
+
+    The rows are found in a subquery that the planner keeps apart (OFFSET 0, on SQLite and
+    PostgreSQL): grouped in one query, SQLite walked a whole index sorted by the grouped
+    column (every post, every alert) to save sorting the few rows the WHERE picks."""
+    columns = list(query.offset(0).subquery().c)
+    rows = session.execute(select(*columns, func.count()).group_by(*columns)).all()
+    if len(columns) == 1:
+        return {row[0]: int(row[1]) for row in rows}
+    return {tuple(row[:-1]): int(row[-1]) for row in rows}
+
+
+def _oldest_open(until: datetime, count: int) -> Select[tuple[int]]:
+    """The `count` oldest alerts sent before `until` and still open (not in a storm's thread).
+
+    The open alerts are found first, on `ix_alerts_escalation` (state first), apart (OFFSET 0),
+    then sorted: in one ordered query with a LIMIT, PostgreSQL walked every alert from the
+    oldest by `created_at`, expecting open ones early (none are, when the team keeps up)."""
+    open_alerts = (
+        select(AlertRow.id, AlertRow.created_at)
+        .where(
+            AlertRow.state == AlertState.OPEN.value,
+            AlertRow.status == DeliveryStatus.SENT.value,
+            AlertRow.sent_at < until,
+            AlertRow.storm_id.is_(None),
+        )
+        .offset(0)
+        .subquery()
+    )
+    return (
+        select(open_alerts.c.id).order_by(open_alerts.c.created_at, open_alerts.c.id).limit(count)
+    )
+
+
+def _post_created_at() -> ScalarSelect[datetime]:
+    """The alert's post's `created_at`, looked up alert by alert (on the primary key): joined,
+    PostgreSQL may read every post to merge them with the few alerts of a week."""
+    return select(PostRow.created_at).where(PostRow.id == AlertRow.post_id).scalar_subquery()
 
 
 def _count(session: Session, table: type[Any], *where: ColumnElement[bool]) -> int:
@@ -225,12 +273,20 @@ def _top_topics(session: Session, period: ColumnElement[bool]) -> list[tuple[str
 
 def _claim_delays(session: Session, since: datetime, until: datetime) -> list[float]:
     """Seconds from sending to the first click that took the alert, for alerts taken in
-    [since, until)."""
+    [since, until).
+
+    Only alerts with such a click in the period are read (clicks found by their time, on an
+    index), then all their taking clicks: the first may be older than the period."""
+    taken_in_period = select(AlertEventRow.alert_id).where(
+        AlertEventRow.action.in_(TAKING),
+        AlertEventRow.created_at >= since,
+        AlertEventRow.created_at < until,
+    )
     first_taken = func.min(AlertEventRow.created_at)
     rows = session.execute(
         select(AlertRow.sent_at, first_taken)
         .join(AlertEventRow, AlertEventRow.alert_id == AlertRow.id)
-        .where(AlertEventRow.action.in_(TAKING), AlertRow.sent_at.is_not(None))
+        .where(AlertRow.id.in_(taken_in_period), AlertEventRow.action.in_(TAKING))
         .group_by(AlertRow.id, AlertRow.sent_at)
         .having(first_taken >= since)
         .having(first_taken < until)

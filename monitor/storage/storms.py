@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, select, update
 
-from monitor.models import Alert, DeliveryStatus
+from monitor.models import Alert
 from monitor.storage.database import Database, skip_locked
+from monitor.storage.outbox import undone
 from monitor.storage.tables import AlertRow, ClassificationRow, StormRow, load_alerts
 
 
@@ -131,14 +132,12 @@ class StormStore:
     ) -> list[Alert]:
         """Take unsent alerts of this storm away from the one-message-each deliverer: they are
         assigned to the storm and leased (next attempt `lease` ahead) for its thread."""
-        with self.database.session() as session:
+        with self.database.session(write=True) as session:
             query = (
                 select(AlertRow.id)
                 .join(ClassificationRow, ClassificationRow.post_id == AlertRow.post_id)
                 .where(
-                    AlertRow.status.not_in(
-                        (DeliveryStatus.SENT.value, DeliveryStatus.PARKED.value)
-                    ),
+                    AlertRow.status.in_(undone()),
                     AlertRow.next_attempt_at <= now,
                     self._on_topic(storm, window),
                 )
@@ -162,9 +161,7 @@ class StormStore:
                 session,
                 and_(
                     AlertRow.storm_id == storm_id,
-                    AlertRow.status.not_in(
-                        (DeliveryStatus.SENT.value, DeliveryStatus.PARKED.value)
-                    ),
+                    AlertRow.status.in_(undone()),
                     AlertRow.next_attempt_at <= now,
                 ),
                 limit=limit,

@@ -4,7 +4,8 @@ values of `monitor.models` (every store reads and writes through these, so a row
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -20,12 +21,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     and_,
+    false,
     func,
+    or_,
     select,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from monitor.brand import handle_key, placeholder_author
 from monitor.models import (
     Alert,
     AlertState,
@@ -80,6 +84,12 @@ class PostRow(Base):
     __table_args__ = (
         Index("uq_posts_platform_external_id", "platform", "external_id", unique=True),
         Index("ix_posts_fetched_at", "fetched_at"),
+        # The history view (storage.history): newest first and date ranges, a search by
+        # handle, an author's earlier posts, each source's newest post.
+        Index("ix_posts_created_at_id", "created_at", "id"),
+        Index("ix_posts_author_key", "author_key"),
+        Index("ix_posts_platform_author", "platform", "author_id", "created_at"),
+        Index("ix_posts_source_fetched_at", "source", "fetched_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,6 +98,8 @@ class PostRow(Base):
     source: Mapped[str] = mapped_column(String(SOURCE_LENGTH))
     author_id: Mapped[str] = mapped_column(String(AUTHOR_ID_LENGTH))
     author_handle: Mapped[str] = mapped_column(String(HANDLE_LENGTH))
+    author_key: Mapped[str] = mapped_column(String(HANDLE_LENGTH), default="", server_default="")
+    """`brand.handle_key(author_handle)`: the history view searches by handle on an index."""
     author_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     author_followers: Mapped[int | None]
     author_verified: Mapped[bool] = mapped_column(default=False)
@@ -98,6 +110,8 @@ class PostRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     fetched_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    """When the platform says the text was last edited (the stored text is that version)."""
 
     classification: Mapped[ClassificationRow | None] = relationship(back_populates="post")
     alert: Mapped[AlertRow | None] = relationship(back_populates="post")
@@ -114,6 +128,8 @@ class ClassificationRow(Base):
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     sentiment: Mapped[dict[str, Any]] = mapped_column(default=dict)
     vip: Mapped[bool] = mapped_column(default=False)
+    muted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Its author was muted: stored and counted, never alerted."""
     classifier_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
 
@@ -127,7 +143,14 @@ class AlertRow(Base):
     """
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_alerts_due", "status", "next_attempt_at"),
+        # The queries that run on a timer (migration 0006): storms, digest, stats, escalation.
+        Index("ix_alerts_created_at", "created_at"),
+        Index("ix_alerts_sent_at", "sent_at"),
+        Index("ix_alerts_escalation", "state", "escalated_at", "sent_at"),
+        Index("ix_alerts_reminder", "state", "reminded_at", "claimed_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
@@ -225,6 +248,10 @@ class FeedbackRow(Base):
     """A person's verdict on a text: labeled examples the classifier learns from."""
 
     __tablename__ = "feedback"
+    __table_args__ = (
+        Index("ix_feedback_post_id", "post_id"),  # retention deletes posts: no scan per post
+        Index("ix_feedback_created_at", "created_at"),  # the digest's day
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
@@ -241,7 +268,10 @@ class AlertEventRow(Base):
     """Who did what to an alert, when: every button click, escalation and reminder."""
 
     __tablename__ = "alert_events"
-    __table_args__ = (Index("ix_alert_events_alert_id", "alert_id"),)
+    __table_args__ = (
+        Index("ix_alert_events_alert_id", "alert_id"),
+        Index("ix_alert_events_created_at", "created_at"),  # the digest's clicks of the day
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
@@ -262,6 +292,8 @@ class MutedAuthorRow(Base):
     muted_by: Mapped[str | None] = mapped_column(String(64))
     muted_by_name: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    """None: until someone unmutes; past: the mute has lapsed and counts for nothing."""
 
 
 class StormRow(Base):
@@ -313,6 +345,7 @@ def post_from_row(row: PostRow) -> Post:
         language=row.language,
         contact_url=row.contact_url,
         extra=dict(row.extra or {}),
+        edited_at=row.edited_at,
     )
 
 
@@ -350,6 +383,7 @@ def alert_from_rows(
         resolved_by=_person(alert.resolved_by, alert.resolved_by_name),
         resolved_at=alert.resolved_at,
         muted_by=Person(muted.muted_by or "", muted.muted_by_name) if muted is not None else None,
+        muted_until=muted.expires_at if muted is not None else None,
         topic=alert.topic,
         storm_id=alert.storm_id,
     )
@@ -383,7 +417,72 @@ def load_alerts(
         .order_by(*order_by)
         .limit(limit)
     )
-    return [alert_from_rows(*row) for row in session.execute(query).all()]
+    alerts = [alert_from_rows(*row) for row in session.execute(query).all()]
+    return _with_earlier_complaints(session, alerts) if alerts else alerts
+
+
+EARLIER_COMPLAINTS_DAYS = 90
+"""How far back an alert counts its author's earlier complaints ("3 earlier complaints from
+this author in 90 days")."""
+
+
+def counts_as_complaint() -> ColumnElement[bool]:
+    """A post that counts among its author's complaints: judged one, and not marked "not a
+    complaint" by the team. Needs `ClassificationRow` joined and `AlertRow` outer-joined."""
+    return and_(
+        ClassificationRow.label == Label.COMPLAINT.value,
+        or_(AlertRow.state.is_(None), AlertRow.state != AlertState.NOT_COMPLAINT.value),
+    )
+
+
+def _with_earlier_complaints(session: Session, alerts: list[Alert]) -> list[Alert]:
+    """Each alert with how many complaints its author posted in the 90 days before it, in one
+    query for the batch; complaints the team marked "not a complaint" do not count, nor do
+    placeholder authors (everyone a platform cannot name shares them)."""
+    window = timedelta(days=EARLIER_COMPLAINTS_DAYS)
+    known = [a for a in alerts if not placeholder_author(a.post.author.id)]
+    by_platform: dict[str, set[str]] = {}
+    for alert in known:
+        by_platform.setdefault(alert.post.platform, set()).add(alert.post.author.id)
+    if not known:
+        return alerts
+    oldest = min(a.post.created_at for a in known) - window
+    newest = max(a.post.created_at for a in known)
+    complaints: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+    for platform, authors in by_platform.items():
+        rows = session.execute(
+            select(PostRow.author_id, PostRow.created_at, PostRow.id)
+            .join(ClassificationRow, ClassificationRow.post_id == PostRow.id)
+            .outerjoin(AlertRow, AlertRow.post_id == PostRow.id)
+            .where(
+                PostRow.platform == platform,
+                PostRow.author_id.in_(sorted(authors)),
+                PostRow.created_at >= oldest,
+                PostRow.created_at < newest,
+                counts_as_complaint(),
+            )
+        )
+        for author_id, created_at, post_id in rows:
+            complaints.setdefault((platform, author_id), []).append((created_at, post_id))
+    counted: list[Alert] = []
+    for alert in alerts:
+        post = alert.post
+        if placeholder_author(post.author.id):
+            counted.append(alert)
+            continue
+        since = post.created_at - window
+        earlier = sum(
+            1
+            for created_at, post_id in complaints.get((post.platform, post.author.id), [])
+            if since <= created_at < post.created_at and post_id != alert.post_id
+        )
+        counted.append(replace(alert, earlier_complaints=earlier))
+    return counted
+
+
+def mute_active(now: datetime) -> ColumnElement[bool]:
+    """A mute that has not lapsed by `now`."""
+    return or_(MutedAuthorRow.expires_at.is_(None), MutedAuthorRow.expires_at > now)
 
 
 def handle_key_sql(column: Any) -> Any:
@@ -402,6 +501,7 @@ def post_values(post: Post, source: str, now: datetime) -> dict[str, Any]:
         "source": source,
         "author_id": post.author.id,
         "author_handle": post.author.handle,
+        "author_key": handle_key(post.author.handle)[:HANDLE_LENGTH],
         "author_name": post.author.display_name,
         "author_followers": post.author.followers,
         "author_verified": post.author.verified,
@@ -412,11 +512,12 @@ def post_values(post: Post, source: str, now: datetime) -> dict[str, Any]:
         "extra": post.extra,
         "created_at": post.created_at,
         "fetched_at": now,
+        "edited_at": post.edited_at,
     }
 
 
 def classification_values(
-    post_id: int, verdict: Verdict, vip: bool, now: datetime
+    post_id: int, verdict: Verdict, vip: bool, now: datetime, *, muted: bool = False
 ) -> dict[str, Any]:
     return {
         "post_id": post_id,
@@ -428,6 +529,7 @@ def classification_values(
         ],
         "sentiment": verdict.sentiment,
         "vip": vip,
+        "muted": muted,
         "classifier_version": verdict.classifier_version,
         "created_at": now,
     }

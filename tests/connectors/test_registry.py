@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from connectors import build_registry, declared_requires, registry
+from connectors.feeds import FeedConnector
+from connectors.hackernews import HackerNewsConnector
 from connectors.jsonl import JsonlConnector
 from connectors.reddit import RedditConnector
 from connectors.x import XConnector
@@ -18,6 +20,8 @@ def test_the_registry_finds_every_connector_with_its_requires() -> None:
         "jsonl": JsonlConnector,
         "reddit": RedditConnector,
         "x": XConnector,
+        "feed": FeedConnector,  # module feeds.py: listed by its type
+        "hackernews": HackerNewsConnector,
     }
     assert entries["x"].requires == {"tweepy": "x"}
     assert entries["reddit"].requires == {"praw": "reddit"}
@@ -30,7 +34,8 @@ def test_requires_is_read_from_the_source_as_the_class_declares_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("library", "kind", "extra"), [("tweepy", "x", "x"), ("praw", "reddit", "reddit")]
+    ("library", "kind", "extra"),
+    [("tweepy", "x", "x"), ("praw", "reddit", "reddit"), ("feedparser", "feed", "feeds")],
 )
 def test_a_missing_library_lists_its_connector_unavailable_with_the_pip_command(
     monkeypatch: pytest.MonkeyPatch, library: str, kind: str, extra: str

@@ -110,6 +110,7 @@ class FakeReddit(FakeServer):
                 "score": score,
                 "num_comments": 0,
                 "over_18": False,
+                "edited": False,
             }
             self._add(data)
             return data
@@ -137,6 +138,7 @@ class FakeReddit(FakeServer):
                 "link_id": post["name"],
                 "parent_id": post["name"],
                 "link_title": post["title"],
+                "edited": False,
                 "link_permalink": f"https://www.reddit.com{post['permalink']}",
                 "score": score,
             }
@@ -162,9 +164,13 @@ class FakeReddit(FakeServer):
         self._order[data["name"]] = len(self._order)
 
     def edit(self, fullname: str, **fields: Any) -> None:
-        """Change an item in place (an edited title or body keeps its place and created_utc)."""
+        """Change an item in place (an edited title or body keeps its place and created_utc;
+        ``edited`` says when, as Reddit does: false until the first edit)."""
         with self._lock:
-            self._things[fullname].update(fields)
+            thing = self._things[fullname]
+            thing.update(fields)
+            if {"title", "selftext", "body"} & fields.keys():
+                thing["edited"] = self._created(None)
 
     def forbid(self, subreddit: str, reason: str = "private", status: int = 403) -> None:
         """Refuse a subreddit as Reddit does: 403 "private" or "quarantined", 404 "banned"."""

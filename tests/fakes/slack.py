@@ -199,6 +199,41 @@ class FakeSlack(FakeServer):
             }
         return self.socket_mode.push("interactive", payload)
 
+    def click_ephemeral(self, index: int, action_id: str, *, user: str) -> Envelope:
+        """Press a button on the `index`-th note only `user` sees (chat.postEphemeral): Slack
+        sends it with an ephemeral container and no message. Raises LookupError when that note
+        is someone else's or shows no such button."""
+        with self._lock:
+            note = self.ephemerals[index]
+            if note["user"] != user:
+                raise LookupError(f"{user} cannot see a note posted for {note['user']}")
+            element, found_block = _find_element(note["blocks"], action_id, None)
+            payload = {
+                "type": "block_actions",
+                "user": {"id": user, "username": self.users.get(user, user.lower())},
+                "api_app_id": "A0APP0001",
+                "container": {
+                    "type": "message",
+                    "message_ts": note["ts"],
+                    "channel_id": note["channel"],
+                    "is_ephemeral": True,
+                },
+                "trigger_id": f"{next(self._trigger_ids)}.trigger",
+                "team": {"id": self.team_id, "domain": "acme"},
+                "channel": {"id": note["channel"]},
+                "response_url": "https://hooks.slack.invalid/actions/T0TEAM001/2/x",
+                "actions": [
+                    {
+                        "type": element["type"],
+                        "action_id": action_id,
+                        "block_id": found_block,
+                        "value": element.get("value"),
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+            }
+        return self.socket_mode.push("interactive", payload)
+
     def slash_command(
         self,
         text: str,
@@ -540,10 +575,18 @@ class FakeSlack(FakeServer):
             return _fail(resolved)
         if not body.get("user"):
             return _fail("user_not_in_channel")
+        ts = self._next_ts()
+        blocks = body.get("blocks")
         self.ephemerals.append(
-            {"channel": resolved[0], "user": body["user"], "text": body.get("text", "")}
+            {
+                "channel": resolved[0],
+                "user": body["user"],
+                "text": body.get("text", ""),
+                "ts": ts,
+                "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks or [],
+            }
         )
-        return {"ok": True, "message_ts": self._next_ts()}
+        return {"ok": True, "message_ts": ts}
 
     def _permalink(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = str(body.get("channel") or "")

@@ -25,7 +25,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -96,6 +96,8 @@ class _Tweet:
     lang: str
     conversation_id: str
     referenced: list[dict[str, str]] = field(default_factory=list)
+    earlier_versions: list[str] = field(default_factory=list)
+    """An edit is a new post whose ``edit_history_tweet_ids`` lists the earlier versions."""
 
     @property
     def is_retweet(self) -> bool:
@@ -203,6 +205,23 @@ class FakeXApi(FakeServer):
                 referenced=referenced,
             )
             return str(tweet_id)
+
+    def edit(self, tweet_id: str, text: str) -> str:
+        """Edit a post as X does: a new post id whose edit history starts with the original."""
+        with self._lock:
+            original = self.tweets[int(tweet_id)]
+            new_id = self._next_id
+            self._next_id += 1
+            created = datetime.fromtimestamp(self._clock(), UTC)
+            self.tweets[new_id] = replace(
+                original,
+                id=new_id,
+                text=text,
+                created_at=created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                created=float(int(created.timestamp())),
+                earlier_versions=[*original.earlier_versions, str(original.id)],
+            )
+            return str(new_id)
 
     def post_many(self, count: int, text: str, *, author: str) -> list[str]:
         """`count` posts, oldest first; `text` may use ``{n}``."""
@@ -391,7 +410,7 @@ class FakeXApi(FakeServer):
         data: dict[str, Any] = {
             "id": str(tweet.id),
             "text": tweet.text,
-            "edit_history_tweet_ids": [str(tweet.id)],
+            "edit_history_tweet_ids": [*tweet.earlier_versions, str(tweet.id)],
         }
         optional = {
             "author_id": tweet.author_id,

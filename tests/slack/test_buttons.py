@@ -126,7 +126,7 @@ def test_mute_author_is_shown_recorded_and_honoured_by_the_next_poll(
         ts = h.alerts()[0]["ts"]
         fake_slack.click(ts, "cm_more", option="🔇 Mute author", user="U0ALICE01")
         wait_until(lambda: "Author muted by <@U0ALICE01>" in blocks_text(fake_slack.message(ts)))
-        assert h.storage.posts.muted_authors() == {("x", "dana")}
+        assert h.storage.posts.muted_authors(h.clock.now()) == {("x", "dana")}
 
         h.feed("@acme refund still missing, this is the third time I ask", author="@DANA")
         h.feed("@acme my parcel never arrived, need a refund", author="sam")

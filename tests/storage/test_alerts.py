@@ -37,7 +37,7 @@ def test_the_click_state_machine(storage: Storage) -> None:
     assert muted is not None and muted.changed and muted.alert.muted_by == ALICE
     twice = alerts.apply(1, "mute", BOB, NOW)
     assert twice is not None and not twice.changed and twice.alert.muted_by == ALICE
-    assert storage.posts.muted_authors() == {("x", "user1")}
+    assert storage.posts.muted_authors(NOW) == {("x", "user1")}
     assert [a for a, _, _ in alerts.events(1)] == [
         "claim", "claim", "claim", "not_complaint", "claim", "reopen", "mute", "mute",
     ]  # fmt: skip
@@ -57,7 +57,7 @@ def test_a_muted_author_shows_on_alerts_however_a_bridge_wrote_the_handle(
     send_all(storage.outbox)
     muted = storage.alerts.apply(1, "mute", ALICE, NOW)
     assert muted is not None and muted.changed
-    assert storage.posts.muted_authors() == {("x", "user2")}
+    assert storage.posts.muted_authors(NOW) == {("x", "user2")}
     shown = storage.alerts.alert(1)
     assert shown is not None and shown.muted_by == ALICE
 

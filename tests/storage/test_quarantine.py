@@ -265,7 +265,7 @@ def test_item_1_retention_purges_the_quarantine_too(storage: Storage) -> None:
         now=NOW,
     )
 
-    storage.posts.purge_before(NOW + timedelta(days=1))
+    storage.retention.purge(NOW + timedelta(days=1))
 
     assert quarantine_rows(storage) == []
 

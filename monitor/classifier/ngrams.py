@@ -1,0 +1,401 @@
+"""A saved model's n-gram blocks, scored a whole poll at a time (the hot path with a model).
+
+Every character window of a poll is packed into a 64-bit number with numpy (12 bits a
+character: below 2**12 lies every alphabet but CJK; five characters and the length fit in 63
+bits, so the number is the window itself, exactly), all are looked up in one probe of an
+open-addressing hash table, counted and weighed in arrays: no Python runs per n-gram (a Python
+loop per n-gram made the model cost eight times VADER). Word n-grams, and the rare post with an
+emoji or CJK character, are cut by a regex (or scikit-learn's char_wb algorithm) and hashed by
+Python, then looked up in arrays too. One post alone (`NgramBlock.one_log_odds`) takes the
+plain-Python way, cheaper than numpy's fixed cost per call. Every way gives scikit-learn's own
+n-grams and scores (tests).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+_WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+"""scikit-learn's default `token_pattern`, which the word block was trained with."""
+
+
+def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    """scikit-learn's `_char_wb_ngrams`, step for step (a word's windows, padded by a space
+    on each side; a word shorter than n counted once): for one post at a time, the batch path
+    packs windows with numpy instead."""
+    grams: list[str] = []
+    append = grams.append
+    for word in text.split():
+        padded = " " + word + " "
+        size = len(padded)
+        for n in range(low, high + 1):
+            offset = 0
+            append(padded[offset : offset + n])
+            while offset + n < size:
+                offset += 1
+                append(padded[offset : offset + n])
+            if offset == 0:  # the whole padded word fit in one window
+                break
+    return grams
+
+
+def _padded(text: str) -> str:
+    """scikit-learn's char_wb view of a text: every word between single spaces."""
+    return " " + "  ".join(text.split()) + " "
+
+
+PACK_BITS = 12
+"""Characters below 2**12 (every alphabet but CJK, and no emoji) are packed 12 bits each: five
+of them and the length fit in 63 bits, so a window's number is the window itself, exactly."""
+_PACK_BELOW = chr(1 << PACK_BITS)
+_SPACE_CODE = ord(" ")
+"""Windows holding two spaces in a row span two words: no vocabulary entry, never looked up."""
+_PACK_MAX_N = 5
+
+
+def _packed(columns: Sequence[Any], n: int) -> Any:
+    """The packed number of each window, given its k-th characters as the k-th column."""
+    import numpy as np
+
+    key = np.full(columns[0].size, n, dtype=np.uint64)
+    for column in columns:
+        key = (key << np.uint64(PACK_BITS)) | column
+    return key
+
+
+def _codes(text: str) -> Any:
+    import numpy as np
+
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+def _mixed(keys: Any) -> Any:
+    """splitmix64's finalizer: packed numbers are far from random, table slots must be."""
+    import numpy as np
+
+    keys = keys ^ (keys >> np.uint64(30))
+    keys = keys * np.uint64(0xBF58476D1CE4E5B9)
+    keys = keys ^ (keys >> np.uint64(27))
+    keys = keys * np.uint64(0x94D049BB133111EB)
+    return keys ^ (keys >> np.uint64(31))
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """An open-addressing hash table of the vocabulary's n-gram numbers (at most a quarter full,
+    so most probes end at the first slot),
+    probed with numpy for every n-gram of a poll at once."""
+
+    keys: Any
+    rows: Any
+    """The row of the n-gram in each slot; -1: an empty slot."""
+    probes: int
+    """The longest probe sequence any n-gram needed when inserted."""
+
+    @classmethod
+    def of(cls, keys: Any, rows: Any) -> _Lookup:
+        import numpy as np
+
+        size = 1 << max(4, (4 * keys.size).bit_length())
+        mask = np.uint64(size - 1)
+        table_keys = np.zeros(size, dtype=np.uint64)
+        table_rows = np.full(size, -1, dtype=np.int32)
+        slot = _mixed(keys) & mask
+        pending = np.arange(keys.size)
+        probes = 0
+        while pending.size:
+            probes += 1
+            home = slot[pending]
+            free = table_rows[home] < 0
+            taken, first = np.unique(home[free], return_index=True)
+            placed = pending[free][first]
+            if bool((table_keys[home[~free]] == keys[pending[~free]]).any()):
+                raise ValueError("two n-grams of the model share a number")  # odds ~ 1e-10
+            table_keys[taken] = keys[placed]
+            table_rows[taken] = rows[placed]
+            settled = np.zeros(keys.size, dtype=bool)
+            settled[placed] = True
+            pending = pending[~settled[pending]]
+            slot[pending] = (slot[pending] + np.uint64(1)) & mask
+        return cls(table_keys, table_rows, probes)
+
+    def find(self, queries: Any) -> Any:
+        """The row of each query, -1 where the n-gram is not in the vocabulary."""
+        import numpy as np
+
+        mask = np.uint64(self.keys.size - 1)
+        found = np.full(queries.size, -1, dtype=np.intp)
+        active = np.arange(queries.size)
+        slot = _mixed(queries) & mask
+        wanted = queries
+        for _ in range(self.probes):
+            rows = self.rows[slot]
+            occupied = rows >= 0
+            hit = occupied & (self.keys[slot] == wanted)
+            found[active[hit]] = rows[hit]
+            going = occupied & ~hit
+            if not going.any():
+                break
+            active, wanted = active[going], wanted[going]
+            slot = (slot[going] + np.uint64(1)) & mask
+        return found
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NgramBlock:
+    """One TF-IDF block: sublinear term frequency times IDF, L2-normalized, dotted with `coef`.
+
+    An n-gram is found by a number: for char_wb windows of packable characters, the characters
+    themselves packed into 64 bits (cut from the whole poll with numpy, no string made); for
+    words and the rare post with an emoji or CJK character, Python's keyed 64-bit string hash
+    (odds of a false match about 1 in 10**14 per n-gram, and it cannot be aimed: the key is
+    random per process)."""
+
+    analyzer: str
+    """"word" or "char_wb", as scikit-learn names them."""
+    ngram_range: tuple[int, int]
+    terms: list[str]
+    """The vocabulary, in row order."""
+    idf: Any
+    """numpy float64 array."""
+    coef: Any
+    _hashed: _Lookup = field(repr=False)
+    _packed: _Lookup | None = field(repr=False)
+    _readable: Any = field(default=None, repr=False)
+    _single: tuple[dict[str, int], list[float], list[float]] | None = field(
+        default=None, repr=False
+    )
+
+    @classmethod
+    def build(
+        cls,
+        analyzer: str,
+        ngram_range: tuple[int, int],
+        terms: Sequence[str],
+        idf: Sequence[float],
+        coef: Sequence[float],
+    ) -> NgramBlock:
+        import numpy as np
+
+        if not len(terms) == len(idf) == len(coef):
+            raise ValueError(f"{len(terms)} terms but {len(idf)} idf and {len(coef)} weights")
+        terms = list(terms)
+        low, high = ngram_range
+        fast = analyzer == "char_wb" and 2 <= low <= 3 and high <= _PACK_MAX_N
+        rows = np.arange(len(terms), dtype=np.intp)
+        hashes = np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
+        packed: _Lookup | None = None
+        if fast:
+            keys, found = [], []
+            for n in range(low, high + 1):
+                chosen = [r for r, t in enumerate(terms) if len(t) == n and max(t) < _PACK_BELOW]
+                if chosen:
+                    codes = _codes("".join(terms[r] for r in chosen)).reshape(-1, n)
+                    keys.append(_packed([codes[:, k] for k in range(n)], n))
+                    found.append(np.asarray(chosen, dtype=np.intp))
+            packed = _Lookup.of(
+                np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
+                np.concatenate(found) if found else np.zeros(0, dtype=np.intp),
+            )
+        return cls(
+            analyzer,
+            ngram_range,
+            terms,
+            np.asarray(idf, dtype=np.float64),
+            np.asarray(coef, dtype=np.float64),
+            _Lookup.of(hashes.view(np.uint64), rows),
+            packed,
+            np.fromiter(("_" not in t for t in terms), dtype=bool, count=len(terms)),
+        )
+
+    def ngrams(self, text: str) -> list[str]:
+        """The n-grams scikit-learn's analyzer (lowercase=False) makes of `text`, in another
+        order: counts are all that matter."""
+        low, high = self.ngram_range
+        if self.analyzer == "word":
+            tokens: list[str] = _WORD_TOKEN.findall(text)
+            grams = tokens if low == 1 else []
+            for n in range(max(low, 2), min(high, len(tokens)) + 1):
+                shifted = (tokens[i:] for i in range(n))
+                grams = grams + list(map(" ".join, zip(*shifted, strict=False)))
+            return grams
+        return _char_wb_ngrams(text, low, high)
+
+    def one_log_odds(self, text: str, explain: bool) -> tuple[float, dict[str, float]]:
+        """One text's share of the log-odds (and, when `explain`, each n-gram's share, in the
+        text's order), with a dict lookup per distinct n-gram: for a single post this is
+        cheaper than the batch path's fixed numpy cost. The dict is built on first use."""
+        single = self._single
+        if single is None:
+            vocabulary = {term: row for row, term in enumerate(self.terms)}
+            single = (vocabulary, self.idf.tolist(), self.coef.tolist())
+            object.__setattr__(self, "_single", single)  # a cache: the block stays the same
+        rows, idf, coef = single
+        values: list[tuple[str, float, float]] = []
+        squares = dot = 0.0
+        for term, count in Counter(self.ngrams(text)).items():
+            row = rows.get(term)
+            if row is None:
+                continue
+            value = idf[row] if count == 1 else (1.0 + math.log(count)) * idf[row]
+            squares += value * value
+            dot += value * coef[row]
+            if explain:
+                values.append((term, value, coef[row]))
+        if not squares:
+            return 0.0, {}
+        norm = math.sqrt(squares)
+        return dot / norm, {term: value * weight / norm for term, value, weight in values}
+
+    def _found(self, texts: Sequence[str]) -> tuple[Any, Any]:
+        """(text number, vocabulary row) of every known n-gram occurrence in `texts`."""
+        import numpy as np
+
+        documents: list[Any] = []
+        rows: list[Any] = []
+        by_hash = list(range(len(texts)))
+        if self._packed is not None:
+            packable = [i for i, t in enumerate(texts) if not t or max(t) < _PACK_BELOW]
+            packable_set = set(packable)
+            by_hash = [i for i in by_hash if i not in packable_set]
+            if packable:
+                padded = [_padded(texts[i]) for i in packable]
+                starts = np.cumsum([0] + [len(p) for p in padded])
+                codes = _codes("".join(padded))
+                low, high = self.ngram_range
+                keys: list[Any] = []
+                offsets: list[Any] = []
+                space = codes == _SPACE_CODE
+                pairs = np.concatenate(([0], np.cumsum(space[:-1] & space[1:])))
+                for n in range(low, min(high, codes.size) + 1):
+                    count = codes.size - n + 1
+                    inside = np.flatnonzero(pairs[n - 1 : n - 1 + count] == pairs[:count])
+                    keys.append(_packed([codes[k + inside] for k in range(n)], n))
+                    offsets.append(inside)
+                if keys:
+                    found = self._packed.find(np.concatenate(keys))
+                    where = np.flatnonzero(found >= 0)
+                    owner = np.searchsorted(starts, np.concatenate(offsets)[where], "right") - 1
+                    documents.append(np.asarray(packable, dtype=np.intp)[owner])
+                    rows.append(found[where])
+        if by_hash:
+            grams = [self.ngrams(texts[i]) for i in by_hash]
+            sizes = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
+            total = int(sizes.sum())
+            hashes = np.fromiter(map(hash, chain.from_iterable(grams)), dtype=np.int64, count=total)
+            found = self._hashed.find(hashes.view(np.uint64))
+            known = found >= 0
+            documents.append(np.repeat(np.asarray(by_hash, dtype=np.intp), sizes)[known])
+            rows.append(found[known])
+        if not documents:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        return np.concatenate(documents), np.concatenate(rows)
+
+    def score_many(self, texts: Sequence[str]) -> BlockScores:
+        """Each text's share of the log-odds, computed for all texts at once."""
+        import numpy as np
+
+        documents, rows = self._found(texts)
+        size = max(len(self.terms), 1)
+        if self.analyzer == "word":  # explained: where each word first came is needed
+            pairs, first, tallies = np.unique(
+                documents * size + rows, return_index=True, return_counts=True
+            )
+        else:
+            pairs, tallies = np.unique(documents * size + rows, return_counts=True)
+            first = pairs
+        document, rows = np.divmod(pairs, size)
+        value = (1.0 + np.log(tallies)) * self.idf[rows]
+        weighted = value * self.coef[rows]
+        squares = np.bincount(document, weights=value * value, minlength=len(texts))
+        dots = np.bincount(document, weights=weighted, minlength=len(texts))
+        norms = np.sqrt(squares)
+        safe = np.where(norms > 0, norms, 1.0)
+        bounds = np.searchsorted(document, np.arange(len(texts) + 1))
+        return BlockScores(
+            (dots / safe).tolist(),
+            self.terms,
+            rows,
+            weighted / safe[document],
+            bounds,
+            first,
+            document,
+            self._readable[rows],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BlockScores:
+    log_odds: list[float]
+    terms: list[str]
+    rows: Any
+    """Vocabulary row of each n-gram found, grouped by text."""
+    shares: Any
+    """Each of those n-grams' share of its text's log-odds."""
+    bounds: Any
+    """Text i's n-grams are rows[bounds[i]:bounds[i + 1]]."""
+    first: Any
+    """Where each n-gram first occurred: for words, the text's order (unigrams, then bigrams)."""
+    documents: Any
+    """The text each n-gram was found in."""
+    readable: Any
+    """Whether each is worth showing (not the _user_/_url_ stand-ins)."""
+
+    def contributions(self, index: int) -> dict[str, float]:
+        """Each n-gram's share, in the order the text has them (so equal shares are told in
+        the order the old scorer told them)."""
+        start, stop = int(self.bounds[index]), int(self.bounds[index + 1])
+        if start == stop:
+            return {}
+        order = start + self.first[start:stop].argsort(kind="stable")
+        found = self.rows[order].tolist()
+        terms = itemgetter(*found)(self.terms) if len(found) > 1 else (self.terms[found[0]],)
+        return dict(zip(terms, self.shares[order].tolist(), strict=True))
+
+
+def telling(
+    blocks: Sequence[BlockScores], direction: Any, scale: float
+) -> dict[int, list[tuple[str, float]]]:
+    """For each text, the (at most) three word n-grams that moved its score most in the
+    direction it moved, strongest first, equal ones in the order the text has them; never the
+    _user_/_url_ stand-ins."""
+    import numpy as np
+
+    if not blocks:
+        return {}
+    document = np.concatenate([b.documents for b in blocks])
+    shares = np.concatenate([b.shares for b in blocks])
+    order_in_text = np.concatenate([b.first + n * (1 << 40) for n, b in enumerate(blocks)])
+    readable = np.concatenate([b.readable for b in blocks])
+    terms = [b.terms for b in blocks]
+    which = np.concatenate([np.full(b.rows.size, n) for n, b in enumerate(blocks)])
+    rows = np.concatenate([b.rows for b in blocks])
+    keep = (shares * direction[document] > 0) & readable
+    weights = shares[keep] * scale
+    document, order_in_text, which, rows = (
+        document[keep],
+        order_in_text[keep],
+        which[keep],
+        rows[keep],
+    )
+    order = np.lexsort((order_in_text, -np.abs(weights), document))
+    document = document[order]
+    rank = np.arange(order.size) - np.searchsorted(document, document)
+    top = order[rank < 3]
+    telling: dict[int, list[tuple[str, float]]] = {}
+    for text, block, row, weight in zip(
+        document[rank < 3].tolist(),
+        which[top].tolist(),
+        rows[top].tolist(),
+        weights[top].tolist(),
+        strict=True,
+    ):
+        telling.setdefault(text, []).append((terms[block][row], weight))
+    return telling

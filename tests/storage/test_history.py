@@ -1,0 +1,279 @@
+"""The history view's reads on SQLite and PostgreSQL: search filters, keyset paging, one post's
+alert history, an author's earlier complaints, daily counts, the team's verdicts, sources."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from monitor.models import Author, Label, Person, Severity
+from monitor.storage import NewPost, Storage
+from monitor.storage.history import (
+    NO_ALERT,
+    HistoryStore,
+    PageKey,
+    Search,
+)
+from monitor.storage.source_status import SourceStatus, SourceStatusStore
+from tests.factories import make_post, make_verdict
+from tests.storage.factories import LEASE, NOW
+
+ALICE = Person("U0ALICE01", "alice")
+
+
+def item(
+    n: int,
+    *,
+    text: str | None = None,
+    handle: str = "dana",
+    author_id: str | None = None,
+    age: timedelta = timedelta(minutes=0),
+    label: Label = Label.COMPLAINT,
+    severity: Severity = Severity.MEDIUM,
+    platform: str = "x",
+) -> NewPost:
+    """Post `n`, written `age` before NOW - n minutes (so higher n is older), alerted when it
+    is a complaint."""
+    post = make_post(
+        platform=platform,
+        external_id=str(n),
+        author=Author(id=author_id or handle.lower(), handle=handle),
+        text=text or f"acme refund {n}",
+        url=f"https://example.com/{n}",
+        created_at=NOW - age - timedelta(minutes=n),
+    )
+    verdict = make_verdict(label=label, severity=severity)
+    complaint = label is not Label.NOT_COMPLAINT
+    return NewPost(post, verdict, vip=False, alert_priority=10 if complaint else None)
+
+
+def store(storage: Storage, *items: NewPost, source: str = "x-brand", now: datetime = NOW) -> None:
+    platform = items[0].post.platform if items else "x"
+    storage.posts.store_poll(
+        source=source, platform=platform, new_posts=list(items), cursor={}, now=now
+    )
+
+
+def send_all(storage: Storage) -> None:
+    for n, due in enumerate(storage.outbox.claim_due(NOW, LEASE, limit=500)):
+        storage.outbox.record_sent(due.alert_id, channel="C1", ts=f"1.{n:06d}", now=NOW)
+
+
+def ids(history: HistoryStore, search: Search) -> list[str]:
+    return [row.external_id for row in history.search(search).rows]
+
+
+@pytest.fixture
+def history(storage: Storage) -> HistoryStore:
+    return HistoryStore(storage.database)
+
+
+def test_each_filter_narrows_the_search(storage: Storage, history: HistoryStore) -> None:
+    store(
+        storage,
+        item(1, text="@acme my refund never came", handle="Dana"),
+        item(2, text="acme refund please", handle="sam", severity=Severity.HIGH),
+        item(3, text="love acme", handle="sam", label=Label.NOT_COMPLAINT),
+        item(4, text="acme refund, old", handle="dana", age=timedelta(days=10)),
+    )
+    store(
+        storage,
+        item(5, text="acme on reddit", handle="rita", platform="reddit"),
+        source="reddit-acme",
+    )
+    send_all(storage)
+    storage.alerts.apply(2, "claim", ALICE, NOW)
+    assert ids(history, Search()) == ["1", "2", "3", "5", "4"]
+    assert ids(history, Search(text="REFUND")) == ["1", "2", "4"]
+    assert ids(history, Search(text="refund never")) == ["1"]  # every word must appear
+    assert ids(history, Search(author="@DANA")) == ["1", "4"]  # as brand.handle_key compares
+    assert ids(history, Search(platform="reddit")) == ["5"]
+    assert ids(history, Search(source="x-brand", label="not_complaint")) == ["3"]
+    assert ids(history, Search(severity="high")) == ["2"]
+    assert ids(history, Search(alert_state="claimed")) == ["2"]
+    assert ids(history, Search(alert_state=NO_ALERT)) == ["3"]
+    assert ids(history, Search(since=NOW - timedelta(days=1), until=NOW)) == ["1", "2", "3", "5"]
+    assert ids(history, Search(until=NOW - timedelta(days=1))) == ["4"]
+    first = history.search(Search(alert_state="claimed")).rows[0]
+    assert (first.label, first.severity, first.alert_state, first.alert_status) == (
+        "complaint",
+        "high",
+        "claimed",
+        "sent",
+    )
+
+
+def test_like_wildcards_in_a_search_are_matched_literally(
+    storage: Storage, history: HistoryStore
+) -> None:
+    store(
+        storage,
+        item(1, text="acme 50% off"),
+        item(2, text="acme 500 off"),
+        item(3, text="acme a_b"),
+        item(4, text="acme axb"),
+        item(5, text="acme back\\slash"),
+        item(6, text="acme backslash"),
+    )
+    assert ids(history, Search(text="50%")) == ["1"]
+    assert ids(history, Search(text="a_b")) == ["3"]
+    assert ids(history, Search(text="back\\slash")) == ["5"]
+    assert ids(history, Search(text="%")) == ["1"]
+
+
+def test_keyset_pages_neither_skip_nor_repeat(storage: Storage, history: HistoryStore) -> None:
+    """Three posts share a creation time (ties are broken by id), and a post stored between two
+    pages does not shift the next one."""
+    tied = [item(n, age=timedelta(minutes=-n)) for n in (10, 11, 12)]  # all at NOW
+    store(storage, *tied, *(item(n) for n in range(1, 5)))
+    seen: list[str] = []
+    page = history.search(Search(), limit=3)
+    seen += [row.external_id for row in page.rows]
+    store(storage, item(99, age=timedelta(minutes=-200)))  # newer than everything
+    while page.next_key is not None:
+        key = PageKey.decode(page.next_key.encode())  # through a URL, as the page does
+        page = history.search(Search(), key, limit=3)
+        seen += [row.external_id for row in page.rows]
+    assert seen == ["12", "11", "10", "1", "2", "3", "4"]
+    assert PageKey.decode("not a key") is None
+
+
+def test_one_post_with_its_alert_history_and_slack_link(
+    storage: Storage, history: HistoryStore
+) -> None:
+    store(storage, item(1))
+    send_all(storage)
+    storage.alerts.apply(1, "claim", ALICE, NOW + timedelta(minutes=3))
+    storage.alerts.apply(1, "resolve", Person("U0BOB0001", None), NOW + timedelta(minutes=9))
+    post_id = history.search(Search()).rows[0].post_id
+    detail = history.post(post_id)
+    assert detail is not None and detail.verdict is not None and detail.alert is not None
+    assert detail.post.text == "acme refund 1" and detail.source == "x-brand"
+    assert [r.cue for r in detail.verdict.reasons] == [
+        "refund_request",
+        "waiting_time",
+        "brand_mention",
+    ]
+    alert = detail.alert
+    assert (alert.state, alert.claimed_by, alert.resolved_by) == (
+        "resolved",
+        ALICE,
+        Person("U0BOB0001", None),
+    )
+    assert [(e.action, e.person, e.at) for e in alert.events] == [
+        ("claim", ALICE, NOW + timedelta(minutes=3)),
+        ("resolve", Person("U0BOB0001", None), NOW + timedelta(minutes=9)),
+    ]
+    assert alert.slack_link == "https://slack.com/app_redirect?channel=C1&message_ts=1.000000"
+    assert history.post(post_id + 1000) is None
+
+
+def test_an_authors_earlier_complaints_in_a_window(storage: Storage, history: HistoryStore) -> None:
+    """What the Slack line "N earlier complaints from this author in 90 days" counts: complaints
+    by the same author id, before the post, inside the window, not marked "Not a complaint"."""
+    day = timedelta(days=1)
+    store(
+        storage,
+        item(1, handle="dana"),  # the post the question is about
+        item(2, handle="dana", age=10 * day),
+        item(3, handle="Dana_New_Name", author_id="dana", age=20 * day),  # renamed, same id
+        item(4, handle="dana", age=30 * day),  # marked "Not a complaint" below
+        item(5, handle="dana", age=40 * day, label=Label.NOT_COMPLAINT),
+        item(6, handle="dana", age=100 * day),  # outside the window
+        item(7, handle="sam", age=5 * day),  # someone else
+    )
+    send_all(storage)
+    rows = {row.external_id: row for row in history.search(Search(), limit=50).rows}
+    storage.alerts.apply(4, "not_complaint", ALICE, NOW)  # alert ids follow insertion order
+    now = rows["1"]
+    found = history.author_history(
+        "x", "dana", now.created_at, since=now.created_at - 90 * day, limit=3
+    )
+    assert found.complaints == 2
+    assert [row.external_id for row in found.earlier] == ["2", "3", "4"]
+    everything = history.author_history("x", "dana", now.created_at)
+    assert everything.complaints == 3 and len(everything.earlier) == 5
+    assert history.author_history("reddit", "dana", now.created_at).complaints == 0
+
+
+def test_an_unknown_author_has_no_history(storage: Storage, history: HistoryStore) -> None:
+    """Deleted and unnamed authors share a placeholder: they are not one person."""
+    store(storage, *(item(n, handle="[deleted]", author_id="unknown") for n in (1, 2, 3)))
+    found = history.author_history("x", "unknown", NOW)
+    assert found.earlier == [] and found.complaints == 0
+
+
+def test_daily_counts_by_platform_and_severity_include_purged_days(
+    storage: Storage, history: HistoryStore
+) -> None:
+    old = NOW - timedelta(days=3)
+    store(storage, item(1), item(2, label=Label.NOT_COMPLAINT), now=old)
+    send_all(storage)
+    assert storage.retention.purge(NOW - timedelta(days=2)).purged == 2  # kept as counts only
+    store(storage, item(3, severity=Severity.HIGH), item(4, severity=Severity.HIGH))
+    store(storage, item(5, platform="reddit", label=Label.NOT_COMPLAINT), source="reddit-acme")
+    counts = history.daily_counts(NOW.date() - timedelta(days=4), NOW.date())
+    assert counts.days[0] == date(2026, 11, 19) and len(counts.days) == 5
+    assert counts.by_platform == {"reddit": [0, 0, 0, 0, 1], "x": [0, 2, 0, 0, 2]}
+    assert counts.by_severity["high"] == [0, 0, 0, 0, 2]
+    assert counts.by_severity["medium"] == [0, 0, 0, 0, 0]  # purged: no severity kept
+
+
+def test_the_teams_verdicts_by_week(storage: Storage, history: HistoryStore) -> None:
+    store(storage, item(1), item(2), item(3), item(4, label=Label.NOT_COMPLAINT))
+    send_all(storage)
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # NOW's week starts that Monday
+    storage.alerts.apply(1, "resolve", ALICE, monday)
+    storage.alerts.apply(2, "resolve", ALICE, monday + timedelta(days=1))
+    storage.alerts.apply(3, "not_complaint", ALICE, monday - timedelta(days=3))
+    storage.alerts.report_missed("https://example.com/4", ALICE, monday)  # stored, no alert
+    storage.alerts.report_missed("https://example.com/never-stored", ALICE, monday)
+    weeks = history.feedback_weeks(NOW - timedelta(weeks=4))
+    assert [(w.week, w.confirmed, w.false_alarms, w.misses) for w in weeks] == [
+        (date(2026, 11, 16), 0, 1, 0),
+        (date(2026, 11, 23), 2, 0, 2),
+    ]
+    assert weeks[0].precision == 0.0 and weeks[1].precision == 1.0
+
+
+def test_sources_with_and_without_a_recorded_state(storage: Storage, history: HistoryStore) -> None:
+    store(storage, item(1), now=NOW - timedelta(hours=30))
+    store(storage, item(2), item(3))
+    store(storage, item(4, platform="reddit"), source="reddit-acme")
+    SourceStatusStore(storage.database).record(
+        SourceStatus(
+            source="x-brand",
+            platform="x",
+            state="auth_refused",
+            since=NOW - timedelta(hours=1),
+            updated_by="replica-1",
+            reason="401 from X: renew the bearer token",
+        ),
+        NOW,
+    )
+    found = {s.source: s for s in history.sources(NOW)}
+    assert found.keys() == {"x-brand", "reddit-acme"}
+    x = found["x-brand"]
+    assert x.status is not None and x.status.state == "auth_refused"
+    assert (x.posts_24h, x.last_stored_at) == (2, NOW)
+    reddit = found["reddit-acme"]
+    assert reddit.status is None and reddit.cursor_saved_at == NOW and reddit.posts_24h == 1
+
+
+def test_an_export_streams_every_match_beyond_a_page(
+    storage: Storage, history: HistoryStore
+) -> None:
+    store(storage, *(item(n) for n in range(1, 121)))
+    store(storage, item(500, text="something else"))
+    exported = list(history.export(Search(text="refund"), batch_size=50))
+    assert len(exported) == 120
+    assert [row.external_id for row in exported[:3]] == ["1", "2", "3"]
+
+
+def test_choices_list_what_has_polled(storage: Storage, history: HistoryStore) -> None:
+    store(storage, item(1))
+    store(storage, item(2, platform="reddit"), source="reddit-acme")
+    choices = history.choices()
+    assert choices.platforms == ["reddit", "x"] and choices.sources == ["reddit-acme", "x-brand"]
+    assert NO_ALERT in choices.alert_states
