@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
@@ -221,3 +222,33 @@ class Connector(ABC, Generic[SettingsT, CursorT]):
 
     def close(self) -> None:
         """Release sessions and files; called once at shutdown."""
+
+
+# -- settings shared by connectors -------------------------------------------------------------
+
+
+def http_base_url(value: str, example: str) -> str:
+    """A base URL a connector calls: http(s) with a host, no trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL such as {example}")
+    return value.rstrip("/")
+
+
+def distinct_queries(values: list[str]) -> list[str]:
+    """Search queries with their whitespace collapsed, each once; an empty one is an error."""
+    queries = [" ".join(value.split()) for value in values]
+    if not all(queries):
+        raise ValueError("search queries must not be empty")
+    return list(dict.fromkeys(queries))
+
+
+def brand_queries(brand: BrandSettings) -> list[str]:
+    """The brand's name, terms and handles, one plain query each (no wildcards, no leading @,
+    no quotes), for platforms whose search has no OR."""
+    queries: dict[str, str] = {}
+    for term in [brand.name, *brand.terms, *brand.handles]:
+        text = " ".join(term.replace("*", " ").strip().lstrip("@").strip("\"'").split())
+        if text:
+            queries.setdefault(text.lower(), text)
+    return list(queries.values())

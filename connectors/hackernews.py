@@ -28,12 +28,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
 from connectors._web import Http, html_to_text
-from connectors.base import Connector, CursorState, Fetched, SeenWindow, SourceSettings
+from connectors.base import (
+    Connector,
+    CursorState,
+    Fetched,
+    SeenWindow,
+    SourceSettings,
+    brand_queries,
+    distinct_queries,
+    http_base_url,
+)
 from monitor.brand import BrandSettings
 from monitor.clock import Clock
 from monitor.errors import ConfigError, TransientError
@@ -80,18 +89,12 @@ class HackerNewsSettings(SourceSettings):
     @field_validator("queries")
     @classmethod
     def _queries(cls, values: list[str]) -> list[str]:
-        queries = [" ".join(value.split()) for value in values]
-        if not all(queries):
-            raise ValueError("queries must not be empty")
-        return list(dict.fromkeys(queries))
+        return distinct_queries(values)
 
     @field_validator("api_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://hn.algolia.com/api/v1")
-        return value.rstrip("/")
+        return http_base_url(value, "https://hn.algolia.com/api/v1")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,7 +139,7 @@ class HackerNewsConnector(Connector[HackerNewsSettings, HackerNewsCursor]):
         self, settings: HackerNewsSettings, brand: BrandSettings, clock: Clock | None = None
     ) -> None:
         super().__init__(settings, brand, clock)
-        self.queries = settings.queries or default_queries(brand)
+        self.queries = settings.queries or brand_queries(brand)
         if not self.queries:
             raise ConfigError(f"source {self.name}: set queries, or [brand] name or terms")
         self._http = Http(
@@ -331,17 +334,6 @@ def to_post(hit: Mapping[str, Any], object_id: str, created: int) -> Post:
         contact_url=f"{USER_URL}{quote(author, safe='')}" if author != "[deleted]" else None,
         extra=extra,
     )
-
-
-def default_queries(brand: BrandSettings) -> list[str]:
-    """The brand's name, terms and handles, one query each (Algolia ANDs the words of one
-    query; it has no OR), without wildcards or a leading @."""
-    queries: dict[str, str] = {}
-    for term in [brand.name, *brand.terms, *brand.handles]:
-        text = " ".join(term.replace("*", " ").strip().lstrip("@").strip("\"'").split())
-        if text:
-            queries.setdefault(text.lower(), text)
-    return list(queries.values())
 
 
 def _created(hit: Mapping[str, Any]) -> int | None:

@@ -24,7 +24,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
-from urllib.parse import urlsplit
 
 import praw
 import prawcore
@@ -41,7 +40,14 @@ from connectors._reddit_http import (
     translate,
 )
 from connectors._reddit_posts import default_search_query, edited_at, to_post
-from connectors.base import Connector, CursorState, Fetched, SeenWindow, SourceSettings
+from connectors.base import (
+    Connector,
+    CursorState,
+    Fetched,
+    SeenWindow,
+    SourceSettings,
+    http_base_url,
+)
 from monitor.brand import BrandMatcher, BrandSettings
 from monitor.clock import Clock
 from monitor.errors import ConfigError
@@ -156,10 +162,7 @@ class RedditSettings(SourceSettings):
     @field_validator("oauth_url", "reddit_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://oauth.reddit.com")
-        return value.rstrip("/")
+        return http_base_url(value, "https://oauth.reddit.com")
 
     @model_validator(mode="after")
     def _ready_to_run(self, info: ValidationInfo) -> RedditSettings:

@@ -21,9 +21,11 @@ import pytest
 
 from connectors import registry
 from connectors.base import Connector, cursor_from_json, cursor_to_json
+from connectors.bluesky import BlueskyConnector, BlueskySettings
 from connectors.feeds import FeedConnector, FeedSettings
 from connectors.hackernews import HackerNewsConnector, HackerNewsSettings
 from connectors.jsonl import JsonlConnector, JsonlSettings
+from connectors.mastodon import MastodonConnector, MastodonSettings
 from connectors.reddit import RedditConnector, RedditSettings
 from connectors.x import XConnector, XSettings
 from monitor.brand import BrandSettings
@@ -32,8 +34,10 @@ from monitor.clock import FakeClock
 from monitor.errors import AuthError, TransientError
 from monitor.models import Cursor, FetchResult
 from tests.factories import config_file
+from tests.fakes.bluesky_api import FakeBluesky
 from tests.fakes.feeds import FakeFeeds
 from tests.fakes.hackernews_api import FakeHackerNews
+from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.reddit_api import FakeReddit
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
@@ -238,6 +242,62 @@ class RedditHarness(Harness):
         }
 
 
+class BlueskyHarness(Harness):
+    kind, cap = "bluesky", 10
+
+    def __init__(self, bsky: FakeBluesky, clock: FakeClock) -> None:
+        self.bsky, self.clock = bsky, clock
+
+    def credentials(self) -> dict[str, str]:
+        return {"TEST_BSKY_HANDLE": self.bsky.handle, "TEST_BSKY_PASSWORD": self.bsky.password}
+
+    def connector(self, **settings: Any) -> AnyConnector:
+        raw = {
+            "type": "bluesky",
+            "service_url": self.bsky.base_url,
+            "handle_env": "TEST_BSKY_HANDLE",
+            "app_password_env": "TEST_BSKY_PASSWORD",
+            "page_size": 4,  # a burst spans pages
+            "max_posts_per_poll": self.cap,
+            "lookback_seconds": 0,
+            "timeout_seconds": 0.5,
+        } | settings
+        env = self.credentials() | {"WRONG": "not-the-secret"}
+        settings_ = BlueskySettings.model_validate(raw, context={"env": env})
+        return BlueskyConnector(settings_, BRAND, self.clock)
+
+    def add(self, count: int, text: str = "@acme my acme order {n} never arrived") -> list[str]:
+        if self.real_time:
+            self.bsky.use_system_clock()  # the CLI runs on it
+        return self.bsky.add_many(count, text)
+
+    def fault(self, kind: str) -> None:
+        self.bsky.fault(
+            {
+                "rate-limited": Fault.rate_limited(120),
+                "server-error": Fault.status(503),
+                "malformed": Fault.malformed(b"<html>upstream error</html>"),
+                "timeout": Fault.slow(1.0),
+            }[kind],
+            match="searchPosts",
+        )
+
+    def refused(self) -> AnyConnector:
+        return self.connector(app_password_env="WRONG")
+
+    def post_url(self, post_id: str) -> str | None:
+        return f"https://bsky.app/profile/alice.bsky.social/post/{post_id.rsplit('/', 1)[-1]}"
+
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
+        env |= self.credentials()
+        return {
+            "type": "bluesky",
+            "service_url": self.bsky.base_url,
+            "handle_env": "TEST_BSKY_HANDLE",
+            "app_password_env": "TEST_BSKY_PASSWORD",
+        }
+
+
 class HackerNewsHarness(Harness):
     kind, cap = "hackernews", 10
     auth = False
@@ -318,6 +378,54 @@ class FeedHarness(Harness):
         return {"type": "feed", "urls": [self.feeds.url(self.path)], "platform": "reddit"}
 
 
+class MastodonHarness(Harness):
+    kind, cap = "mastodon", 10
+
+    def __init__(self, social: FakeMastodon, clock: FakeClock) -> None:
+        self.social, self.clock = social, clock
+
+    def connector(self, **settings: Any) -> AnyConnector:
+        instance = {"url": self.social.base_url, "access_token_env": "TEST_MASTODON_TOKEN"}
+        raw = {
+            "type": "mastodon",
+            "instances": [instance | settings.pop("instance", {})],
+            "page_size": 5,  # a burst spans pages
+            "max_pages_per_poll": 2,
+            "timeout_seconds": 0.5,
+        } | settings
+        env = {"TEST_MASTODON_TOKEN": self.social.token, "WRONG": "not-the-token"}
+        settings_ = MastodonSettings.model_validate(raw, context={"env": env})
+        return MastodonConnector(settings_, BRAND, self.clock)
+
+    def add(self, count: int, text: str = "@acme my acme order {n} never arrived") -> list[str]:
+        if self.real_time:
+            self.social.use_system_clock()  # the CLI runs on it
+        return self.social.mention_many(count, text)
+
+    def fault(self, kind: str) -> None:
+        self.social.fault(
+            {
+                "rate-limited": Fault.rate_limited(120),
+                "server-error": Fault.status(503),
+                "malformed": Fault.malformed(b"<html>upstream error</html>"),
+                "timeout": Fault.slow(1.0),
+            }[kind],
+            match="/api/v1/notifications",
+        )
+
+    def refused(self) -> AnyConnector:
+        return self.connector(instance={"access_token_env": "WRONG"})
+
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
+        env["TEST_MASTODON_TOKEN"] = self.social.token
+        return {
+            "type": "mastodon",
+            "instances": [
+                {"url": self.social.base_url, "access_token_env": "TEST_MASTODON_TOKEN"}
+            ],
+        }
+
+
 BRAND = BrandSettings(name="Acme", handles=["acme"], terms=["acme"])
 USER_AGENT = "linux:com.acme.complaint-monitor:0.1.0 (by u/acme_support)"
 
@@ -328,6 +436,9 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     kind = request.param
     if kind == "jsonl":
         yield JsonlHarness(tmp_path)
+    elif kind == "bluesky":
+        with FakeBluesky(clock=lambda: clock.now().timestamp()) as bsky:
+            yield BlueskyHarness(bsky, clock)
     elif kind == "x":
         with FakeXApi(clock=lambda: clock.now().timestamp()) as x:
             yield XHarness(x, clock)
@@ -340,6 +451,9 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     elif kind == "hackernews":
         with FakeHackerNews(clock=lambda: clock.now().timestamp()) as hn:
             yield HackerNewsHarness(hn, clock)
+    elif kind == "mastodon":
+        with FakeMastodon(clock=lambda: clock.now().timestamp()) as social:
+            yield MastodonHarness(social, clock)
     else:
         pytest.fail(f"connector type {kind!r} has no contract harness: add one here")
 

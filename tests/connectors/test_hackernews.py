@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from connectors.hackernews import HackerNewsConnector, HackerNewsSettings, default_queries
+from connectors.base import brand_queries
+from connectors.hackernews import HackerNewsConnector, HackerNewsSettings
 from monitor.brand import BrandSettings
 from monitor.clock import FakeClock
 from monitor.errors import ConfigError, TransientError
@@ -120,7 +121,7 @@ def test_default_queries_are_the_brands_words_one_query_each() -> None:
     brand = BrandSettings(
         name="Acme", handles=["@AcmeHelp"], terms=["acme", "acme air", "acmeapp*"]
     )
-    assert default_queries(brand) == ["Acme", "acme air", "acmeapp", "acmehelp"]
+    assert brand_queries(brand) == ["Acme", "acme air", "acmeapp", "acmehelp"]
 
 
 # -- the cursor -----------------------------------------------------------------------------

@@ -7,9 +7,11 @@ import sys
 import pytest
 
 from connectors import build_registry, declared_requires, registry
+from connectors.bluesky import BlueskyConnector
 from connectors.feeds import FeedConnector
 from connectors.hackernews import HackerNewsConnector
 from connectors.jsonl import JsonlConnector
+from connectors.mastodon import MastodonConnector
 from connectors.reddit import RedditConnector
 from connectors.x import XConnector
 
@@ -22,9 +24,13 @@ def test_the_registry_finds_every_connector_with_its_requires() -> None:
         "x": XConnector,
         "feed": FeedConnector,  # module feeds.py: listed by its type
         "hackernews": HackerNewsConnector,
+        "bluesky": BlueskyConnector,
+        "mastodon": MastodonConnector,
     }
     assert entries["x"].requires == {"tweepy": "x"}
     assert entries["reddit"].requires == {"praw": "reddit"}
+    assert entries["bluesky"].requires == {"atproto": "bluesky"}
+    assert entries["mastodon"].requires == {"mastodon": "mastodon", "bs4": "mastodon"}
 
 
 def test_requires_is_read_from_the_source_as_the_class_declares_it() -> None:
