@@ -5,7 +5,7 @@ N comments (default 5,000; HTML text as HN sends it) and has the connector read 
 poll: pages of 100, read from the last page back (one extra request for the count), each comment
 turned from HTML into plain text (BeautifulSoup), normalised, ordered, the cursor built. In the
 same run, plain `requests` GETs the same pages and decodes the JSON: the round trip any client
-pays. Each side runs `--repeat` times, interleaved; the median is reported.
+pays. Each side runs `--repeat` times, interleaved; the median is reported (bench/_fetch.py).
 
     .venv/bin/python bench/hackernews_fetch.py [--items 5000] [--repeat 5]
 """
@@ -13,9 +13,7 @@ pays. Each side runs `--repeat` times, interleaved; the median is reported.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._fetch import interleaved, report
 from connectors.hackernews import HackerNewsConnector, HackerNewsSettings
 from monitor.brand import BrandSettings
 from monitor.clock import FakeClock
@@ -83,32 +82,15 @@ def main() -> None:
         pages = -(-args.items // PAGE)
         floor = now - args.items - 3600
 
-        ours: list[float] = []
-        raw: list[float] = []
-        posts = requests_made = 0
-        for _ in range(args.repeat):
-            before = len(hn.requests)
-            started = time.perf_counter()
-            result = source.poll(None)
-            ours.append(time.perf_counter() - started)
-            requests_made = len(hn.requests) - before
-            posts = len(result.posts)
-            started = time.perf_counter()
-            raw_pages(session, hn.api_url, pages, floor)
-            raw.append(time.perf_counter() - started)
+        runs = interleaved(
+            args.repeat,
+            poll=lambda: len(source.poll(None).posts),
+            raw=lambda: raw_pages(session, hn.api_url, pages, floor),
+            served=lambda: len(hn.requests),
+        )
         source.close()
 
-    assert posts == args.items, posts
-    ours_s, raw_s = statistics.median(ours), statistics.median(raw)
-    raw_page = raw_s / pages
-    beyond = ours_s - raw_page * requests_made  # our requests, each at the raw round trip
-    print(f"items / pages                 {args.items} / {pages} ({requests_made} requests a poll)")
-    print(f"connector poll                {args.items / ours_s:10.0f} items/s  ({ours_s:.3f} s)")
-    print(f"raw requests + json           {args.items / raw_s:10.0f} items/s  ({raw_s:.3f} s)")
-    print(f"round trip per page (raw)     {raw_page * 1000:10.2f} ms")
-    print(f"cost per page beyond it       {beyond / pages * 1000:10.2f} ms")
-    print(f"cost per item beyond it       {beyond / args.items * 1e6:10.1f} us")
-    print(f"median of {args.repeat} interleaved runs each")
+    report(args.items, pages, runs)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ and has the connector read them all from an empty stream in one poll: pages of 4
 Mastodon.py with ``min_id``, each status turned from HTML into plain text (BeautifulSoup),
 normalised, ordered, the cursor built. In the same run, plain `requests` GETs the same pages and
 decodes the JSON: the round trip any client pays. Each side runs `--repeat` times, interleaved;
-the median is reported.
+the median is reported (bench/_fetch.py).
 
     .venv/bin/python bench/mastodon_fetch.py [--items 3000] [--repeat 5]
 """
@@ -14,9 +14,7 @@ the median is reported.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._fetch import interleaved, report
 from connectors.mastodon import EMPTY, MastodonConnector, MastodonSettings
 from monitor.brand import BrandSettings
 from monitor.clock import FakeClock
@@ -73,32 +72,15 @@ def main() -> None:
         cursor = {"v": 1, "instances": {"bench": {"mentions": EMPTY}}}
         session = requests.Session()
 
-        ours: list[float] = []
-        raw: list[float] = []
-        posts = requests_made = 0
-        for _ in range(args.repeat):
-            before = len(social.requests)
-            started = time.perf_counter()
-            result = source.poll(cursor)
-            ours.append(time.perf_counter() - started)
-            requests_made = len(social.requests) - before
-            posts = len(result.posts)
-            started = time.perf_counter()
-            raw_pages(session, social, pages)
-            raw.append(time.perf_counter() - started)
+        runs = interleaved(
+            args.repeat,
+            poll=lambda: len(source.poll(cursor).posts),
+            raw=lambda: raw_pages(session, social, pages),
+            served=lambda: len(social.requests),
+        )
         source.close()
 
-    assert posts == args.items, posts
-    ours_s, raw_s = statistics.median(ours), statistics.median(raw)
-    raw_page = raw_s / pages
-    beyond = ours_s - raw_page * requests_made
-    print(f"items / pages                 {args.items} / {pages} ({requests_made} requests a poll)")
-    print(f"connector poll                {args.items / ours_s:10.0f} items/s  ({ours_s:.3f} s)")
-    print(f"raw requests + json           {args.items / raw_s:10.0f} items/s  ({raw_s:.3f} s)")
-    print(f"round trip per page (raw)     {raw_page * 1000:10.2f} ms")
-    print(f"cost per page beyond it       {beyond / pages * 1000:10.2f} ms")
-    print(f"cost per item beyond it       {beyond / args.items * 1e6:10.1f} us")
-    print(f"median of {args.repeat} interleaved runs each")
+    report(args.items, pages, runs)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ from monitor.clock import Clock
 from monitor.errors import AuthError, ConfigError, TransientError
 
 TOKEN_PATH = "/api/v1/access_token"
+FEED_ALTERNATIVE = (
+    "Reddit requires approval for new API apps since 2026; without one, a "
+    '`type = "feed"` source on https://www.reddit.com/r/<sub>/new/.rss watches Reddit'
+)
+"""Said wherever Reddit refuses or lacks the app's credentials: the feeds need none."""
 
 
 class RateBudget:
@@ -141,12 +146,14 @@ def translate(
     if isinstance(err, prawcore.OAuthException):
         credential, checks = names.refused()
         return AuthError(
-            f"Reddit refused the login ({err.error}): check {checks}", credential=credential
+            f"Reddit refused the login ({err.error}): check {checks}. {FEED_ALTERNATIVE}",
+            credential=credential,
         )
     if isinstance(err, prawcore.ResponseException) and err.response.url.endswith(TOKEN_PATH):
         return AuthError(
             f"Reddit refused the app's credentials (HTTP {err.response.status_code} from the "
-            f"token endpoint): check {names.client_id_env} / {names.client_secret_env}",
+            f"token endpoint): check {names.client_id_env} / {names.client_secret_env}. "
+            f"{FEED_ALTERNATIVE}",
             credential=names.client_secret_env,
         )
     if isinstance(err, prawcore.InvalidToken):
@@ -163,7 +170,8 @@ def translate(
             )
         return AuthError(
             f"Reddit answered 403 Forbidden{where} ({reason(err)}): the app may be "
-            f"blocked or its user_agent refused; check {names.client_id_env} and user_agent",
+            f"blocked or its user_agent refused; check {names.client_id_env} and user_agent. "
+            f"{FEED_ALTERNATIVE}",
             credential=names.client_id_env,
         )
     if isinstance(err, prawcore.BadRequest):

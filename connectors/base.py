@@ -181,6 +181,12 @@ class Connector(ABC, Generic[SettingsT, CursorT]):
     def name(self) -> str:
         return self.settings.name
 
+    @property
+    def informational(self) -> bool:
+        """The source's posts are the brand's own news (a status page), not mentions: each new
+        one is stored and posted as a notice, never judged as a complaint or alerted."""
+        return False
+
     def poll(self, cursor: Cursor | None) -> FetchResult:
         """`fetch` on the cursor as the database stores it (JSON); the next cursor as JSON too.
         Posts come out normalised to what the schema accepts (`monitor.sanitize`)."""

@@ -71,6 +71,9 @@ class FeedSettings(SourceSettings):
     max_bytes: int = Field(default=5_000_000, ge=10_000, le=200_000_000)
     """Largest feed body read (after decompression); a larger one is refused, not cut."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notices: bool = False
+    """A status page's feed: each new entry is posted to the team as a notice ("status page:
+    ..."), stored, never judged as a complaint or alerted, whether or not it names the brand."""
 
     @field_validator("urls")
     @classmethod
@@ -151,6 +154,10 @@ class FeedConnector(Connector[FeedSettings, FeedCursor]):
         }
         self._resume_at: dict[str, float] = {}
         """URL -> monotonic time its 429 pause ends."""
+
+    @property
+    def informational(self) -> bool:
+        return self.settings.notices
 
     # -- fetch ----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from praw.models import ListingGenerator
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors._reddit_http import (
+    FEED_ALTERNATIVE,
     Credentials,
     RateBudget,
     Requestor,
@@ -178,14 +179,13 @@ class RedditSettings(SourceSettings):
             needed += [("username", self.username_env), ("password", self.password_env)]
         for key, variable in needed:
             if self.secret(key) is None:
-                why = (
-                    " (mentions need the brand account's login)"
-                    if key in ("username", "password")
-                    else ""
-                )
+                login = key in ("username", "password")
+                why = " (mentions need the brand account's login)" if login else ""
+                alternative = "" if login else f". {FEED_ALTERNATIVE}"
                 raise ValueError(
                     f"environment variable {variable} is not set{why}: set it, or point "
                     f"{key}_env at the variable that holds the Reddit {key.replace('_', ' ')}"
+                    f"{alternative}"
                 )
         return self
 
@@ -260,7 +260,8 @@ class RedditConnector(Connector[RedditSettings, RedditCursor]):
 
         if secret("client_id") is None or secret("client_secret") is None:
             raise ConfigError(
-                f"source {self.name}: set {s.client_id_env} and {s.client_secret_env}"
+                f"source {self.name}: set {s.client_id_env} and {s.client_secret_env}. "
+                f"{FEED_ALTERNATIVE}"
             )
         return praw.Reddit(
             client_id=secret("client_id"),

@@ -48,6 +48,9 @@ class PollReport:
     edited: int = 0
     """Stored posts edited on the platform: their new text judged again (and stored)."""
     platform: str = ""
+    notices: tuple[Post, ...] = ()
+    """New posts of an informational source (a status page): for the team to read, not
+    complaints."""
     flagged: int = 0
     """New posts the classifier called complaints (muted authors' included; `alerts` counts
     the alerts written)."""
@@ -101,11 +104,12 @@ class Pipeline:
         cursor = self.posts.load_cursor(connector.name)
         result = connector.poll(cursor)
         fresh, edits = self._drop_stored(result.posts)
-        on_brand = [p for p in fresh if self.matcher.matches(p.text)]
+        informational = connector.informational  # the brand's own news: no brand filter
+        on_brand = [p for p in fresh if informational or self.matcher.matches(p.text)]
         edits = [p for p in edits if self.matcher.matches(p.text)]
         muted = self._muted(on_brand + edits, now)
         alerted = self._alerted_originals(on_brand)
-        everything = self._judge(on_brand + edits, muted, alerted)
+        everything = self._judge(on_brand + edits, muted, alerted, informational)
         judged, rejudged = everything[: len(on_brand)], everything[len(on_brand) :]
         stored = self.posts.store_poll(
             source=connector.name,
@@ -128,6 +132,7 @@ class Pipeline:
             quarantined=stored.quarantined,
             quarantine_reasons=stored.quarantine_reasons,
             edited=stored.edited,
+            notices=tuple(on_brand) if informational else (),
             platform=connector.kind,
             flagged=sum(1 for new in judged if new.verdict.label is Label.COMPLAINT),
         )
@@ -169,10 +174,15 @@ class Pipeline:
         return alerted
 
     def _judge(
-        self, posts: list[Post], muted: set[tuple[str, str]], alerted: set[str]
+        self,
+        posts: list[Post],
+        muted: set[tuple[str, str]],
+        alerted: set[str],
+        informational: bool = False,
     ) -> list[NewPost]:
         """Verdicts for the whole poll in one batch (the learned model scores it in arrays),
-        each with its alert decision: none for an edit whose earlier version has one."""
+        each with its alert decision: none for an edit whose earlier version has one, nor for
+        an informational source's posts (the runner posts those as notices)."""
         vips = [self.brand.is_vip(p.author.handle, p.author.followers) for p in posts]
         verdicts = self.classifier.classify_many(
             [p.text for p in posts],
@@ -185,8 +195,10 @@ class Pipeline:
             if self.second_opinion is not None:
                 verdict = self.second_opinion(post.text, verdict)
             wants_alert = (
-                verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE
-            ) and not alerted.intersection(post.revises)
+                (verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE)
+                and not alerted.intersection(post.revises)
+                and not informational
+            )
             judged.append(
                 NewPost(
                     post=post,

@@ -37,6 +37,7 @@ from monitor.health import Health, Outage, backoff
 from monitor.pipeline import Pipeline, PollReport
 from monitor.storage.leases import Leases
 from monitor.storage.source_status import SourceStatus, SourceStatusStore
+from monitor.text import truncate_plain
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class SourceRunner:
         if self.on_poll is not None:
             self.on_poll(report)
         self._tell_quarantined(report)
+        self._tell_notices(report)
         self._tell_budget()
         self._record()
         return report
@@ -320,6 +322,12 @@ class SourceRunner:
             )
             log.warning("source=%s quarantined=%d reason=%s", self.name, report.quarantined, reason)
             self.notify(message)
+
+    def _tell_notices(self, report: PollReport) -> None:
+        """An informational source's new entries (a status page), oldest first, as notices."""
+        for post in report.notices:
+            text = truncate_plain(post.text, 400)
+            self.notify(f"Status update from {self.name}: {text} {post.url}")
 
     def _tell_budget(self) -> None:
         """A monthly read cap 80% spent: tell the team once a month, before the cap pauses the

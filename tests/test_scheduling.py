@@ -87,7 +87,7 @@ def messages(caplog: pytest.LogCaptureFixture, needle: str) -> list[str]:
 # -- clock steps ---------------------------------------------------------------------------------
 
 
-def test_after_the_clock_is_set_back_an_hour_a_poll_still_runs_within_its_interval(
+def test_item_16_after_the_clock_is_set_back_an_hour_a_poll_still_runs_within_its_interval(
     scheduler: Scheduler, caplog: pytest.LogCaptureFixture
 ) -> None:
     interval = 0.3
@@ -104,7 +104,7 @@ def test_after_the_clock_is_set_back_an_hour_a_poll_still_runs_within_its_interv
     assert len(messages(caplog, "wall clock was set back by 3600s")) == 1
 
 
-def test_after_the_clock_is_set_forward_a_daily_job_runs_at_its_time_not_missed(
+def test_item_16_after_the_clock_is_set_forward_a_daily_job_runs_at_its_time_not_missed(
     scheduler: Scheduler, caplog: pytest.LogCaptureFixture
 ) -> None:
     runs = Runs()

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import connectors.base as connectors_base
+from connectors.feeds import FeedConnector, FeedSettings
 from connectors.jsonl import JsonlConnector, JsonlSettings
 from connectors.x import XConnector, XSettings
 from monitor.brand import BrandSettings
@@ -32,6 +33,7 @@ from monitor.slack.settings import SlackSettings
 from monitor.slack.sink import SlackNotifier
 from monitor.sources import SourceRunner, SourceState
 from monitor.storage import Database, SourceStatusStore, Storage
+from tests.fakes.feeds import FakeFeeds
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.fakes.x_api import FakeXApi
@@ -340,3 +342,29 @@ def test_a_poll_that_changed_nothing_is_debug_and_a_summary_comes_hourly(
 def test_notices_go_to_the_main_channel_without_an_ops_channel(world: World) -> None:
     world.notifier(ops_channel=None).notify("Source x is polling again.")
     assert world.notices("C1") == ["Source x is polling again."]
+
+
+def test_a_status_page_feed_is_posted_as_notices_never_as_complaints(world: World) -> None:
+    """Issue 13: a status page's Atom feed (`notices = true`) is the brand's own news: each new
+    entry reaches the team as a notice, is stored, and never becomes a complaint alert, even
+    when it sounds like one and does not name the brand."""
+    with FakeFeeds(clock=lambda: world.clock.now().timestamp()) as feeds:
+        url = feeds.feed("/history.atom", "atom", "Example Status")
+        feeds.add("/history.atom", "Checkout is down", "We are investigating failed payments.")
+        raw = {"type": "feed", "name": "status", "urls": [url], "notices": True}
+        runner = world.runner(FeedConnector(FeedSettings.model_validate(raw), BRAND, world.clock))
+        report = runner.poll()
+        assert report is not None and (report.stored, report.alerts) == (1, 0)
+        assert world.notices() == [
+            f"Status update from status: Checkout is down\n\nWe are investigating failed "
+            f"payments. {report.notices[0].url}"
+        ]
+
+        world.later(600)
+        feeds.add("/history.atom", "Resolved", "Payments work again.")
+        second = runner.poll()
+        assert second is not None and len(second.notices) == 1, "only the new entry"
+        assert len(world.notices()) == 2 and "Resolved" in world.notices()[1]
+        assert (
+            world.storage.outbox.claim_due(START + timedelta(days=1), timedelta(minutes=2), 9) == []
+        )

@@ -420,9 +420,7 @@ class MastodonHarness(Harness):
         env["TEST_MASTODON_TOKEN"] = self.social.token
         return {
             "type": "mastodon",
-            "instances": [
-                {"url": self.social.base_url, "access_token_env": "TEST_MASTODON_TOKEN"}
-            ],
+            "instances": [{"url": self.social.base_url, "access_token_env": "TEST_MASTODON_TOKEN"}],
         }
 
 

@@ -354,6 +354,32 @@ def test_a_refused_login_names_the_credential(
         source.check_credentials()
 
 
+FEED_ALTERNATIVE = (
+    "Reddit requires approval for new API apps since 2026",
+    'type = "feed"',
+    "https://www.reddit.com/r/<sub>/new/.rss",
+)
+
+
+def test_refused_or_missing_app_credentials_point_to_the_reddit_feeds(
+    fake: FakeReddit, clock: FakeClock
+) -> None:
+    """A new API app may wait for Reddit's approval: the error says how to watch Reddit
+    without one."""
+    refused = make(fake, clock, {"REDDIT_CLIENT_SECRET": "wrong"}, subreddits=["acme"])
+    with pytest.raises(AuthError) as polled:
+        refused.poll(None)
+    with pytest.raises(AuthError) as checked:
+        refused.check_credentials()
+    with pytest.raises(ConfigError) as missing:
+        load({"type": "reddit", "user_agent": USER_AGENT}, {"REDDIT_CLIENT_ID": "id"})
+
+    for caught in (polled, checked, missing):
+        message = str(caught.value)
+        assert all(part in message for part in FEED_ALTERNATIVE), message
+        assert "wrong" not in message
+
+
 def test_an_expired_token_is_renewed_by_praw(fake: FakeReddit, clock: FakeClock) -> None:
     source = make(fake, clock, subreddits=["acme"], include_comments=False)
     first = source.poll(None)
@@ -457,4 +483,5 @@ def test_check_config_online_names_the_refused_reddit_credential(
         assert main(["check-config", "--online", "--config", str(config)]) == 2
         err = capsys.readouterr().err
         assert "FAIL source reddit:" in err and "REDDIT_CLIENT_SECRET" in err
+        assert 'type = "feed"' in err  # the way to watch Reddit without an approved app
         assert "revoked-secret" not in err
