@@ -1,15 +1,17 @@
 """The history view's search time on N stored posts, on SQLite and PostgreSQL (goal: < 300 ms).
 
-Fills a fresh database (migrated to head, so with the history indexes of migration 0007) with N
+Fills a fresh database (migrated to head: the history indexes of migrations 0007 and 0008) with N
 posts over 180 days by bulk inserts: three platforms, five sources, 200,000 authors of whom 20,000
 post most, 15% complaints with alerts the team worked through, 30% of posts naming an order
 number (one number is the rare term searched for). Then times each typical search the history
 view runs, page 1 and a page further on (keyset), and the other pages' reads, as the median of 5
 warm runs, with `HistoryStore` (the code the web pages call). `--without-indexes` drops the
-history indexes first, to show what they buy.
+history indexes first, to show what they buy; `--without-text-index` drops only migration 0008's
+text index (`pg_trgm` GIN on PostgreSQL, the FTS5 trigram table and its triggers on SQLite), to
+show the word searches before it: fill with `--keep DIR`, measure, then measure again with it.
 
     .venv/bin/python bench/history_search.py [--posts 1000000] [--database sqlite|postgresql|both]
-        [--without-indexes] [--keep DIR]
+        [--without-indexes | --without-text-index] [--keep DIR]
 
 PostgreSQL: the test suite's server (127.0.0.1:5432, database test), in a schema of its own,
 dropped afterwards (`--postgres-url` to change). SQLite: a file in a temporary directory, or in
@@ -29,6 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,8 +56,8 @@ HISTORY_INDEXES = (
     "ix_posts_author_key",
     "ix_posts_platform_author",
     "ix_posts_source_fetched_at",
-    "ix_posts_text_trgm",
 )
+TEXT_INDEX = "ix_posts_text_trgm"
 SOURCES = (
     ("x", "x-brand", 0.40),
     ("x", "x-handles", 0.20),
@@ -223,11 +226,11 @@ def fill(database: Database, count: int, seed: int = 7) -> None:
             print(f"  filled {done:,} posts ({time.perf_counter() - began:.0f} s)", flush=True)
     with database.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            for table in ("posts", "classifications", "alerts", "alert_events", "feedback"):
+            for name in ("posts", "classifications", "alerts", "alert_events", "feedback"):
                 connection.execute(
                     text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT max(id) FROM {name}))"
                     )
                 )
             connection.execute(text("ANALYZE"))
@@ -236,9 +239,20 @@ def fill(database: Database, count: int, seed: int = 7) -> None:
 
 
 def drop_history_indexes(database: Database) -> None:
+    drop_text_index(database)
     with database.engine.begin() as connection:
         for name in HISTORY_INDEXES:
             connection.execute(text(f"DROP INDEX IF EXISTS {name}"))
+
+
+def drop_text_index(database: Database) -> None:
+    """Migration 0008's text index: the pg_trgm index, or SQLite's FTS5 table and triggers."""
+    with database.engine.begin() as connection:
+        connection.execute(text(f"DROP INDEX IF EXISTS {TEXT_INDEX}"))
+        if connection.dialect.name == "sqlite":
+            for trigger in ("posts_text_insert", "posts_text_update", "posts_text_delete"):
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
+            connection.execute(text("DROP TABLE IF EXISTS posts_text"))
 
 
 def timed(run: Callable[[], object], repeat: int = 5) -> float:
@@ -302,7 +316,7 @@ def measure(database: Database, label: str) -> list[tuple[str, str, float, int]]
     results: list[tuple[str, str, float, int]] = []
     for name, search in searches:
         found = len(store.search(search).rows)
-        results.append((label, f"search: {name}", timed(lambda s=search: store.search(s)), found))
+        results.append((label, f"search: {name}", timed(partial(store.search, search)), found))
     for name, search in (
         ("severity high", Search(severity="high")),
         ("refund", Search(text="refund")),
@@ -411,9 +425,17 @@ def run(kind: str, args: argparse.Namespace) -> list[tuple[str, str, float, int]
             print(f"{kind}: filled in {time.perf_counter() - started:.0f} s", flush=True)
         if args.without_indexes:
             drop_history_indexes(database)
-        label = f"{kind}{' (no history indexes)' if args.without_indexes else ''}"
+        elif args.without_text_index:
+            drop_text_index(database)
+        label = kind + (
+            " (no history indexes)"
+            if args.without_indexes
+            else " (no text index)"
+            if args.without_text_index
+            else ""
+        )
         results = measure(database, label)
-        if args.without_indexes and args.keep:  # not reusable as filled
+        if (args.without_indexes or args.without_text_index) and args.keep:  # not as filled
             drop_kept(kind, args)
         return results
 
@@ -436,6 +458,11 @@ def main() -> None:
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
     parser.add_argument("--without-indexes", action="store_true")
+    parser.add_argument(
+        "--without-text-index",
+        action="store_true",
+        help="drop migration 0008's text index (pg_trgm / FTS5) only: the search before it",
+    )
     parser.add_argument(
         "--keep",
         type=Path,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -52,6 +53,9 @@ from monitor.sanitize import (
     PLATFORM_LENGTH,
     SOURCE_LENGTH,
 )
+
+FLAGGED_SQL = "label <> 'not_complaint'"
+"""A classification that flagged its post (any label but `Label.NOT_COMPLAINT`)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,7 +87,9 @@ class PostRow(Base):
     __tablename__ = "posts"
     __table_args__ = (
         Index("uq_posts_platform_external_id", "platform", "external_id", unique=True),
-        Index("ix_posts_fetched_at", "fetched_at"),
+        # Retention (oldest first) and the history view's daily counts, read from the index
+        # alone (migration 0009).
+        Index("ix_posts_fetched_at_platform_id", "fetched_at", "platform", "id"),
         # The history view (storage.history): newest first and date ranges, a search by
         # handle, an author's earlier posts, each source's newest post.
         Index("ix_posts_created_at_id", "created_at", "id"),
@@ -119,6 +125,16 @@ class PostRow(Base):
 
 class ClassificationRow(Base):
     __tablename__ = "classifications"
+    __table_args__ = (
+        # The history view's flagged posts per day by severity (migration 0009).
+        Index(
+            "ix_classifications_flagged",
+            "post_id",
+            "severity",
+            postgresql_where=text(FLAGGED_SQL),
+            sqlite_where=text(FLAGGED_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)

@@ -1,14 +1,20 @@
 """The history view's reads on SQLite and PostgreSQL: search filters, keyset paging, one post's
-alert history, an author's earlier complaints, daily counts, the team's verdicts, sources."""
+alert history, an author's earlier complaints, daily counts, the team's verdicts, sources; the
+text index the word search uses (migration 0008) and the scan it falls back to."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql_text
 
 from monitor.models import Author, Label, Person, Severity
-from monitor.storage import NewPost, Storage
+from monitor.storage import Database, NewPost, Storage
 from monitor.storage.history import (
     NO_ALERT,
     HistoryStore,
@@ -16,6 +22,7 @@ from monitor.storage.history import (
     Search,
 )
 from monitor.storage.source_status import SourceStatus, SourceStatusStore
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import make_post, make_verdict
 from tests.storage.factories import LEASE, NOW
 
@@ -277,3 +284,159 @@ def test_choices_list_what_has_polled(storage: Storage, history: HistoryStore) -
     choices = history.choices()
     assert choices.platforms == ["reddit", "x"] and choices.sources == ["reddit-acme", "x-brand"]
     assert NO_ALERT in choices.alert_states
+
+
+# -- the text index (migration 0008) ------------------------------------------------------------
+
+
+def test_the_text_index_finds_what_a_scan_of_every_post_found(
+    storage: Storage, history: HistoryStore
+) -> None:
+    """A rare word, a word with % or _, a term of one or two letters (too short for a trigram:
+    LIKE alone), FTS5's own syntax (quotes, AND, -, *) and case: the same posts as LIKE / ILIKE
+    over every post found before migration 0008."""
+    texts = {
+        1: "acme order 7340021 arrived late",
+        2: "acme order 7340022",
+        3: "acme 50% off everything",
+        4: "acme 500 off",
+        5: "acme a_b test",
+        6: "acme axb test",
+        7: "ACME Refund please",
+        8: "acme ok",
+        9: "acme CAFÉ crème",
+        10: 'acme "quoted" AND -minus*',
+    }
+    store(storage, *(item(n, text=body) for n, body in texts.items()))
+    expected = {
+        "7340021": ["1"],
+        "734002": ["1", "2"],
+        "50%": ["3"],
+        "%": ["3"],
+        "a_b": ["5"],
+        "_": ["5"],
+        "ok": ["8"],
+        "50": ["3", "4"],
+        "o": ["1", "2", "3", "4", "8", "10"],
+        "refund": ["7"],
+        "REFUND acme": ["7"],
+        "acme refund ok": [],
+        '"quoted"': ["10"],
+        "and": ["10"],
+        "-minus*": ["10"],
+        'minus* "quoted" ac': ["10"],
+        "zzyzx": [],
+        "CAFÉ": ["9"],
+        "acme ac\x00me": [],  # a NUL (pasted into the form) is in no stored text
+    }
+    for words, found in expected.items():
+        assert ids(history, Search(text=words)) == found, words
+    # Beyond ASCII, case folds as the database's own LIKE / ILIKE did: the index finds "CAFÉ"
+    # for "café" on SQLite too, and the LIKE check over its candidates drops it.
+    sqlite = storage.database.is_sqlite
+    assert ids(history, Search(text="café")) == ([] if sqlite else ["9"])
+
+
+def test_the_migration_builds_the_text_index(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the role may (the test server's may), the index is there: the searches above did
+    not pass by the scan alone, and no warning was logged."""
+    sqlite = storage.database.is_sqlite
+    with storage.database.session() as session:
+        found = session.scalar(
+            sql_text("SELECT name FROM sqlite_master WHERE name = 'posts_text'")
+            if sqlite
+            else sql_text(
+                "SELECT indexname FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND indexname = 'ix_posts_text_trgm'"
+            )
+        )
+    assert found == ("posts_text" if sqlite else "ix_posts_text_trgm")
+    migrated = caplog.get_records("setup")  # the `database` fixture migrates
+    assert not [r for r in migrated if "no text index" in r.getMessage()]
+
+
+def test_words_in_more_posts_than_the_index_hands_over_are_scanned_for(
+    storage: Storage,
+) -> None:
+    """A common word (more candidates than `text_candidates`) is found newest first by the scan,
+    the same posts and pages as through the index."""
+    store(storage, *(item(n, text=f"acme Parcel {n}") for n in range(1, 8)), item(8))
+    scanning = HistoryStore(storage.database, text_candidates=3)
+    indexed = HistoryStore(storage.database)
+    for history in (scanning, indexed):
+        first = history.search(Search(text="parcel"), limit=4)
+        rest = history.search(Search(text="parcel"), first.next_key, limit=4)
+        assert [row.external_id for row in first.rows + rest.rows] == [str(n) for n in range(1, 8)]
+        assert ids(history, Search(text="parcel 7")) == ["7"]
+
+
+def test_the_text_index_follows_edits_and_purges(storage: Storage, history: HistoryStore) -> None:
+    first, second = item(1, text="acme refund never came"), item(2, text="acme parcel lost")
+    store(storage, first, second, now=NOW - timedelta(days=3))
+    edit = replace(first, post=replace(first.post, text="acme wrong size shipped", edited_at=NOW))
+    storage.posts.store_poll(
+        source="x-brand", platform="x", new_posts=[], edits=[edit], cursor={}, now=NOW
+    )
+    assert ids(history, Search(text="refund")) == []
+    assert ids(history, Search(text="wrong size")) == ["1"]
+    assert _indexed(storage, "refund") == [] and len(_indexed(storage, "wrong")) == 1
+
+    store(storage, item(3, text="acme parcel late"))
+    send_all(storage)  # retention keeps a post whose alert is still to be sent
+    assert storage.retention.purge(NOW - timedelta(days=2)).purged == 2
+    assert ids(history, Search(text="parcel")) == ["3"]
+    assert ids(history, Search(text="wrong")) == []
+    assert len(_indexed(storage, "parcel")) == 1 and _indexed(storage, "wrong") == []
+
+
+def _indexed(storage: Storage, word: str) -> list[int]:
+    """The post ids SQLite's FTS5 table itself holds for `word` (a stale entry shows here even
+    where the search's LIKE check would hide it); on PostgreSQL the search's rows, the GIN
+    index being PostgreSQL's to keep."""
+    if not storage.database.is_sqlite:
+        history = HistoryStore(storage.database)
+        return [row.post_id for row in history.search(Search(text=word)).rows]
+    with storage.database.session() as session:
+        found = session.scalars(
+            sql_text("SELECT rowid FROM posts_text WHERE posts_text MATCH :word"),
+            {"word": f'"{word}"'},
+        )
+        return list(found)
+
+
+def test_without_pg_trgm_the_search_scans_and_finds_the_same(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role that may not create the extension: the migration warns and goes on, and the word
+    search (ILIKE over every post) finds what it found before. In a database of its own, where
+    pg_trgm is not installed yet and the role has no CREATE on the database."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sql_text(f"CREATE ROLE {name} LOGIN"))
+        connection.execute(sql_text(f"CREATE DATABASE {name}"))
+    fresh = create_engine(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    with fresh.begin() as connection:
+        connection.execute(sql_text(f"CREATE SCHEMA monitor AUTHORIZATION {name}"))
+    fresh.dispose()
+    database = Database(
+        f"postgresql+psycopg://{name}@127.0.0.1:5432/{name}?options=-csearch_path%3Dmonitor"
+    )
+    try:
+        with caplog.at_level(logging.WARNING):
+            database.upgrade()
+        assert "may not create the pg_trgm extension" in caplog.text
+        storage = Storage(database, "C1")
+        store(storage, item(1, text="acme order 7340021"), item(2, text="acme 50% off"))
+        history = HistoryStore(database)
+        assert ids(history, Search(text="7340021")) == ["1"]
+        assert ids(history, Search(text="50%")) == ["2"]
+        assert ids(history, Search(text="ORDER acme")) == ["1"]
+    finally:
+        database.close()
+        with admin.connect() as connection:
+            connection.execute(sql_text(f"DROP DATABASE {name} WITH (FORCE)"))
+            connection.execute(sql_text(f"DROP ROLE {name}"))
+        admin.dispose()
