@@ -59,6 +59,7 @@ class ListConnector:
     """Just enough of a connector for `Pipeline.poll`: these posts, once."""
 
     kind = "x"
+    informational = False
 
     def __init__(self, posts: list[Post]) -> None:
         self.name = "x-main"
