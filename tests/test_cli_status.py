@@ -74,6 +74,7 @@ def test_all_well_is_a_table_a_json_object_and_exit_0(
     assert row.split()[:3] == ["feed", "jsonl", "ok"]
     assert row.split()[-2:] == ["2", "2"]
     assert "outbox    0 pending" in out
+    assert "deliverer last alert sent to Slack 20" in out
     assert "model     none promoted yet: the scorer alone" in out
     assert "reachable, schema" in out and "(head)" in out
     assert out.rstrip().endswith("All is well.")
@@ -89,6 +90,7 @@ def test_all_well_is_a_table_a_json_object_and_exit_0(
     )
     assert feed["last_success_at"] is not None and feed["last_post_at"] is not None
     assert report["outbox"]["pending"] == 0 and report["outbox"]["parked"] == 0
+    assert report["outbox"]["last_sent_at"] is not None, "the deliverer has sent both alerts"
     database = report["database"]
     assert database["reachable"] and database["schema"] == database["schema_head"]
 

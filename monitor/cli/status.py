@@ -208,6 +208,7 @@ def _outbox(outbox: OutboxState, now: datetime) -> dict[str, Any]:
         "previewed_only": outbox.previewed,
         "parked": sum(outbox.parked.values()),
         "parked_reasons": outbox.parked,
+        "last_sent_at": _iso(outbox.last_sent),
     }
 
 
@@ -280,6 +281,7 @@ def render(status: Status) -> str:
     if status.database.get("reachable"):
         lines += [*_table(COLUMNS, rows), ""]
     lines.append(f"outbox    {_outbox_line(status.outbox, now)}")
+    lines.append(f"deliverer {_deliverer_line(status.outbox, now)}")
     lines.append(f"model     {_model_line(status.model)}")
     lines.append(f"database  {_database_line(status.database)}")
     lines.append("")
@@ -317,6 +319,15 @@ def _outbox_line(outbox: dict[str, Any] | None, now: datetime) -> str:
         reasons = "; ".join(f"{reason} ({count})" for reason, count in parked.items())
         text += f"; {outbox['parked']} parked: {reasons}"
     return text
+
+
+def _deliverer_line(outbox: dict[str, Any] | None, now: datetime) -> str:
+    if outbox is None:
+        return "unknown (no database)"
+    last = outbox["last_sent_at"]
+    if last is None:
+        return "has sent no alert to Slack yet"
+    return f"last alert sent to Slack {_at(datetime.fromisoformat(last), now)}"
 
 
 def _model_line(model: dict[str, Any]) -> str:

@@ -98,6 +98,8 @@ class OutboxState:
     """Printed by the console notifier, still owed to Slack."""
     parked: dict[str, int]
     """Alerts Slack refused for good, by reason."""
+    last_sent: datetime | None = None
+    """When the deliverer last got an alert into Slack (any replica)."""
 
 
 class SourceStatusStore:
@@ -211,11 +213,13 @@ class SourceStatusStore:
                 .where(AlertRow.status == DeliveryStatus.PARKED.value)
                 .group_by(AlertRow.last_error)
             ).all()
+            last_sent = session.scalar(select(func.max(AlertRow.sent_at)))  # ix_alerts_sent_at
         return OutboxState(
             pending=int(pending or 0),
             oldest_pending=_aware(oldest),
             previewed=int(previewed or 0),
             parked={str(reason or "no reason recorded"): int(n) for reason, n in parked},
+            last_sent=_aware(last_sent),
         )
 
 
