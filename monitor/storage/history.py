@@ -9,6 +9,9 @@ what page 1 costs, and a post stored while someone pages never shifts the next p
 Indexes that make these fast on 1,000,000 posts are declared in `tables.py` (migration 0007),
 and the text index, which cannot be (migration 0008: `pg_trgm` on PostgreSQL, an FTS5 trigram
 table on SQLite); `bench/history_search.py` measures them.
+
+It runs past 600 lines because every query shares the read-only session, the keyset paging and
+the filter building above the first query; split by page, each part would import them back.
 """
 
 from __future__ import annotations
