@@ -97,7 +97,10 @@ class WebServer:
             wasyncore.close_all(sockets)
 
         if waker is not None and thread is not None and thread.is_alive():
-            waker.pull_trigger(close_sockets)
+            try:
+                waker.pull_trigger(close_sockets)
+            except OSError:  # the loop is already closing its sockets: its trigger is gone
+                close_sockets()  # what is left (close_all ignores those already closed)
         else:
             close_sockets()
         server.task_dispatcher.shutdown(timeout=timeout)
