@@ -147,6 +147,7 @@ def browser(downloads: Path) -> Iterator[Any]:
     )
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(15)
+    driver.implicitly_wait(5)  # a lookup right after a click waits for the next page to load
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         yield driver
