@@ -45,6 +45,8 @@ class Post:
     """The platform says this text was edited then (same id, new text: Reddit, Mastodon)."""
     revises: tuple[str, ...] = ()
     """The ids of the earlier versions of this post, where an edit gets a new id (X)."""
+    rating: int | None = None
+    """A review's stars, 1 to 5 (app stores); None where the platform has no rating."""
 
     @property
     def key(self) -> tuple[str, str]:

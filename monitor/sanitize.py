@@ -143,7 +143,17 @@ def normalize_post(post: Post, now: datetime) -> Post:
         extra=extra if isinstance(extra, dict) else {"value": extra},
         edited_at=timestamp_of(post.edited_at, now) if post.edited_at is not None else None,
         revises=tuple(identifier(i, EXTERNAL_ID_LENGTH) for i in _sequence(post.revises) if i),
+        rating=rating_of(post.rating),
     )
+
+
+def rating_of(value: Any) -> int | None:
+    """A review's stars as the schema keeps them: a whole number from 1 to 5, else unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value or not 1 <= value <= 5:  # NaN, or outside the stores' scale
+        return None
+    return round(value)
 
 
 def _sequence(value: Any) -> tuple[Any, ...]:
