@@ -24,7 +24,9 @@ Line format (only ``text`` is required)::
     {"id": "1001", "platform": "x", "author": "dana", "author_id": "42", "followers": 120,
      "text": "@acme still waiting on my refund", "url": "https://...",
      "created_at": "2026-11-23T10:00:00Z", "lang": "en", "contact_url": "https://...",
-     "edited_at": "2026-11-23T10:05:00Z"}
+     "edited_at": "2026-11-23T10:05:00Z", "rating": 2}
+
+``rating``: a review's stars (1-5), for a bridge from a review site; routes can match it.
 
 A bridge that sees a post edited writes it again with the same ``id``, the new ``text`` and
 ``edited_at``: the pipeline judges the new text again (and alerts if it now qualifies).
@@ -328,6 +330,7 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
             contact_url=_optional_str(data.get("contact_url")),
             extra={k: data[k] for k in ("subreddit", "title") if k in data},
             edited_at=_timestamp(data.get("edited_at")),
+            rating=rating if isinstance(rating := data.get("rating"), int) else None,
         )
 
 

@@ -77,6 +77,12 @@ def _author(alert: Alert) -> str:
     return text
 
 
+def stars(rating: int) -> str:
+    """A review's rating as a reader sees it at a glance: "★★☆☆☆ 2 of 5"."""
+    filled = max(0, min(5, rating))
+    return "★" * filled + "☆" * (5 - filled) + f" {filled} of 5"
+
+
 def _followers(count: int | None) -> str:
     return "unknown" if count is None else f"{count:,}"
 
@@ -285,6 +291,8 @@ def alert_blocks(
         f"*Posted*\n{ago}, {slack_date(post.created_at)}"
         + (f" (edited {slack_date(post.edited_at)})" if post.edited_at else ""),
     ]
+    if post.rating is not None:
+        fields.append(f"*Rating*\n{stars(post.rating)}")
     if alert.verdict.label is Label.UNSUPPORTED_LANGUAGE:
         language = escape_mrkdwn(post.language or "unknown", limit=40)
         fields.append(f"*Language*\n{language}: not supported by the classifier")

@@ -38,6 +38,8 @@ class _CompiledRule:
             return False
         if rule.author and handle_key(post.author.handle) not in rule.author:
             return False
+        if rule.rating and post.rating not in rule.rating:
+            return False
         return not (self.keywords is not None and not self.keywords.search(post.text))
 
 

@@ -99,6 +99,10 @@ class RouteRule(StrictModel):
     language: StrList = Field(default_factory=list)
     author: StrList = Field(default_factory=list)
     """Author handles, without @."""
+    rating: Annotated[list[Annotated[int, Field(ge=1, le=5)]], BeforeValidator(_as_list)] = Field(
+        default_factory=list
+    )
+    """A review's stars (app stores), e.g. ``[1, 2]``; a post with no rating never matches."""
     allow_public_channel: bool = False
 
     @field_validator("platform", "language", "author")
@@ -108,10 +112,11 @@ class RouteRule(StrictModel):
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> RouteRule:
-        if not (self.platform or self.severity or self.keyword or self.language or self.author):
+        conditions = (self.platform, self.severity, self.keyword, self.language, self.author)
+        if not (any(conditions) or self.rating):
             raise ValueError(
-                "a route needs at least one of platform, severity, keyword, language, author "
-                "(alerts no route matches go to [slack] channel)"
+                "a route needs at least one of platform, severity, keyword, language, author, "
+                "rating (alerts no route matches go to [slack] channel)"
             )
         return self
 

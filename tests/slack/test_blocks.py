@@ -64,6 +64,16 @@ def test_an_alert_shows_who_what_when_why_and_a_private_next_step() -> None:
     assert_within_slack_limits(blocks)
 
 
+@pytest.mark.parametrize(("rating", "shown"), [(1, "★☆☆☆☆ 1 of 5"), (4, "★★★★☆ 4 of 5")])
+def test_a_review_shows_its_stars_and_a_post_without_a_rating_shows_none(
+    rating: int, shown: str
+) -> None:
+    _, blocks = alert_blocks(make_alert(rating=rating, platform="google_play"), NOW)
+    assert f"*Rating*\n{shown}" in visible(blocks)
+    _, plain = alert_blocks(make_alert(), NOW)
+    assert "*Rating*" not in visible(plain)
+
+
 def test_reasons_are_listed_strongest_first() -> None:
     _, blocks = alert_blocks(make_alert(), NOW)
     why = next(t for t in mrkdwn_texts(blocks) if t.startswith("*Why flagged:*"))
