@@ -77,8 +77,10 @@ def run_fakes(polls: int, posts: int, only: list[str]) -> None:
     from connectors import registry
     from monitor.clock import FakeClock
     from tests.connectors.test_contract import (
+        AppStoreHarness,
         BlueskyHarness,
         FeedHarness,
+        GooglePlayHarness,
         HackerNewsHarness,
         Harness,
         JsonlHarness,
@@ -87,8 +89,10 @@ def run_fakes(polls: int, posts: int, only: list[str]) -> None:
         XHarness,
     )
     from tests.factories import SLACK_TOKEN_ENV, config_file
+    from tests.fakes.app_store_api import FakeAppStore, new_key
     from tests.fakes.bluesky_api import FakeBluesky
     from tests.fakes.feeds import FakeFeeds
+    from tests.fakes.google_play_api import FakeGooglePlay
     from tests.fakes.hackernews_api import FakeHackerNews
     from tests.fakes.mastodon_api import FakeMastodon
     from tests.fakes.reddit_api import FakeReddit
@@ -107,6 +111,14 @@ def run_fakes(polls: int, posts: int, only: list[str]) -> None:
             "mastodon": MastodonHarness(stack.enter_context(FakeMastodon()), clock),
             "reddit": RedditHarness(stack.enter_context(FakeReddit(page_size=100)), clock),
             "x": XHarness(stack.enter_context(FakeXApi()), clock),
+            "google_play": GooglePlayHarness(
+                stack.enter_context(FakeGooglePlay()), clock, directory
+            ),
+            "app_store": AppStoreHarness(
+                stack.enter_context(FakeAppStore(new_key(directory / "AuthKey.p8").public_key())),
+                clock,
+                directory / "AuthKey.p8",
+            ),
         }
         assert sorted(harnesses) == sorted(registry()), "a connector type is missing here"
         harnesses = {kind: h for kind, h in harnesses.items() if not only or kind in only}

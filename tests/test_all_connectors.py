@@ -23,8 +23,10 @@ from monitor.clock import FakeClock
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from tests.connectors.test_contract import (
+    AppStoreHarness,
     BlueskyHarness,
     FeedHarness,
+    GooglePlayHarness,
     HackerNewsHarness,
     Harness,
     JsonlHarness,
@@ -33,8 +35,10 @@ from tests.connectors.test_contract import (
     XHarness,
 )
 from tests.factories import SLACK_TOKEN_ENV, config_file
+from tests.fakes.app_store_api import FakeAppStore, new_key
 from tests.fakes.bluesky_api import FakeBluesky
 from tests.fakes.feeds import FakeFeeds
+from tests.fakes.google_play_api import FakeGooglePlay
 from tests.fakes.hackernews_api import FakeHackerNews
 from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.reddit_api import FakeReddit
@@ -44,7 +48,12 @@ from tests.fakes.x_api import FakeXApi
 
 ORDERS = {
     kind: f"4821{n}"
-    for n, kind in enumerate(["bluesky", "feed", "hackernews", "jsonl", "mastodon", "reddit", "x"])
+    for n, kind in enumerate(
+        [
+            *("bluesky", "feed", "google_play", "hackernews", "jsonl", "mastodon", "reddit", "x"),
+            "app_store",
+        ]
+    )
 }
 """An order number per platform, so each alert in Slack says which platform it came from."""
 
@@ -104,13 +113,24 @@ def everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AllP
         harnesses: dict[str, Harness] = {
             "bluesky": BlueskyHarness(stack.enter_context(FakeBluesky()), clock),
             "feed": FeedHarness(stack.enter_context(FakeFeeds()), clock),
+            "google_play": GooglePlayHarness(
+                stack.enter_context(FakeGooglePlay()), clock, tmp_path
+            ),
             "hackernews": HackerNewsHarness(stack.enter_context(FakeHackerNews()), clock),
             "jsonl": JsonlHarness(tmp_path),
             "mastodon": MastodonHarness(stack.enter_context(FakeMastodon()), clock),
             "reddit": RedditHarness(stack.enter_context(FakeReddit(page_size=10)), clock),
             "x": XHarness(stack.enter_context(FakeXApi()), clock),
+            "app_store": AppStoreHarness(
+                stack.enter_context(FakeAppStore(new_key(tmp_path / "AuthKey.p8").public_key())),
+                clock,
+                tmp_path / "AuthKey.p8",
+            ),
         }
         platforms = AllPlatforms(tmp_path, harnesses, slack, monkeypatch)
+        app_store = harnesses["app_store"]
+        assert isinstance(app_store, AppStoreHarness)  # Apple checks tokens on its own clock:
+        app_store.store.token_clock = lambda: platforms.clock.now().timestamp()  # the daemon's
         stack.callback(platforms.daemon.close)
         yield platforms
 

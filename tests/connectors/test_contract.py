@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 
 from connectors import registry
+from connectors.app_store import AppStoreConnector, AppStoreSettings
 from connectors.base import Connector, cursor_from_json, cursor_to_json
 from connectors.bluesky import BlueskyConnector, BlueskySettings
 from connectors.feeds import FeedConnector, FeedSettings
+from connectors.google_play import GooglePlayConnector, GooglePlaySettings
 from connectors.hackernews import HackerNewsConnector, HackerNewsSettings
 from connectors.jsonl import JsonlConnector, JsonlSettings
 from connectors.mastodon import MastodonConnector, MastodonSettings
@@ -34,8 +36,10 @@ from monitor.clock import FakeClock
 from monitor.errors import AuthError, TransientError
 from monitor.models import Cursor, FetchResult
 from tests.factories import config_file
+from tests.fakes.app_store_api import APP_ID, ISSUER_ID, KEY_ID, FakeAppStore, new_key
 from tests.fakes.bluesky_api import FakeBluesky
 from tests.fakes.feeds import FakeFeeds
+from tests.fakes.google_play_api import PACKAGE, FakeGooglePlay, rsa_key
 from tests.fakes.hackernews_api import FakeHackerNews
 from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.reddit_api import FakeReddit
@@ -61,6 +65,8 @@ class Harness:
     """A burst comes out oldest first across polls, not only within each poll."""
     faults: frozenset[str] = frozenset(FAULTS)
     auth = True
+    refused_credential = "WRONG"
+    """What `refused`'s AuthError names (a variable, or a key file's path)."""
     real_time = False
     """Posts are dated by the system clock (the CLI runs on it), not the test's clock."""
     clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
@@ -424,6 +430,107 @@ class MastodonHarness(Harness):
         }
 
 
+class GooglePlayHarness(Harness):
+    kind, cap = "google_play", 10
+    ordered_across_polls = False  # Play lists newest first: later polls carry older reviews
+
+    def __init__(self, play: FakeGooglePlay, clock: FakeClock, tmp_path: Path) -> None:
+        self.play, self.clock = play, clock
+        self.key_file = play.service_account(tmp_path / "play-key.json")
+        self.refused_credential = str(play.service_account(tmp_path / "WRONG", key=rsa_key(1)))
+
+    def table(self) -> dict[str, Any]:
+        return {
+            "type": "google_play",
+            "service_account_file": str(self.key_file),
+            "apps": [{"package_name": PACKAGE, "console_app_id": "4972000000000000001"}],
+            "developer_id": "5550001111222233334",
+            "api_endpoint": f"{self.play.root_url}/",
+        }
+
+    def connector(self, **settings: Any) -> AnyConnector:
+        raw = self.table() | {"page_size": 5, "max_pages_per_poll": 2, "timeout_seconds": 0.5}
+        settings_ = GooglePlaySettings.model_validate(raw | settings)
+        return GooglePlayConnector(settings_, BRAND, self.clock)
+
+    def add(self, count: int, text: str = "@acme my acme order {n} never arrived") -> list[str]:
+        if self.real_time:
+            self.play.use_system_clock()  # the CLI runs on it
+        return self.play.review_many(count, text)
+
+    def fault(self, kind: str) -> None:
+        self.play.fault(
+            {
+                "rate-limited": Fault.rate_limited(120),
+                "server-error": Fault.status(503),
+                "malformed": Fault.malformed(b"<html>upstream error</html>"),
+                "timeout": Fault.slow(1.0),
+            }[kind],
+            match="/reviews",
+        )
+
+    def refused(self) -> AnyConnector:
+        return self.connector(service_account_file=self.refused_credential)
+
+    def post_url(self, post_id: str) -> str | None:
+        return f"/app/4972000000000000001/user-feedback/review-details?reviewId={post_id}"
+
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
+        return self.table()
+
+
+class AppStoreHarness(Harness):
+    kind, cap = "app_store", 10
+    ordered_across_polls = False  # newest first: later polls carry a burst's older reviews
+
+    def __init__(self, store: FakeAppStore, clock: FakeClock, key_file: Path) -> None:
+        self.store, self.clock, self.key_file = store, clock, key_file
+
+    def table(self) -> dict[str, Any]:
+        return {
+            "type": "app_store",
+            "app_ids": [APP_ID],
+            "issuer_id": ISSUER_ID,
+            "key_id": KEY_ID,
+            "private_key_path": str(self.key_file),
+            "api_url": self.store.base_url,
+        }
+
+    def connector(self, **settings: Any) -> AnyConnector:
+        raw = self.table() | {
+            "page_size": 5,  # a burst spans pages
+            "max_pages_per_poll": 2,
+            "lookback_seconds": 0,
+            "timeout_seconds": 0.5,
+        }
+        return AppStoreConnector(AppStoreSettings.model_validate(raw | settings), BRAND, self.clock)
+
+    def add(self, count: int, text: str = "@acme my acme order {n} never arrived") -> list[str]:
+        if self.real_time:
+            self.store.use_system_clock()  # the CLI runs on it
+        return self.store.review_many(count, text)
+
+    def fault(self, kind: str) -> None:
+        self.store.fault(
+            {
+                "rate-limited": Fault.rate_limited(120),
+                "server-error": Fault.status(503),
+                "malformed": Fault.malformed(b"<html>upstream error</html>"),
+                "timeout": Fault.slow(1.0),
+            }[kind],
+            match="/customerReviews",
+        )
+
+    def refused(self) -> AnyConnector:
+        return self.connector(key_id="WRONG")  # a key id Apple does not know: 401
+
+    def post_url(self, post_id: str) -> str | None:
+        return f"https://appstoreconnect.apple.com/apps/{APP_ID}/distribution/activity/ios/"
+
+    def source_table(self, env: dict[str, str]) -> dict[str, Any]:
+        return self.table()
+
+
 BRAND = BrandSettings(name="Acme", handles=["acme"], terms=["acme"])
 USER_AGENT = "linux:com.acme.complaint-monitor:0.1.0 (by u/acme_support)"
 
@@ -452,6 +559,14 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     elif kind == "mastodon":
         with FakeMastodon(clock=lambda: clock.now().timestamp()) as social:
             yield MastodonHarness(social, clock)
+    elif kind == "google_play":
+        with FakeGooglePlay(clock=lambda: clock.now().timestamp()) as play:
+            yield GooglePlayHarness(play, clock, tmp_path)
+    elif kind == "app_store":
+        key_file = tmp_path / f"AuthKey_{KEY_ID}.p8"
+        public_key = new_key(key_file).public_key()
+        with FakeAppStore(public_key, clock=lambda: clock.now().timestamp()) as store:
+            yield AppStoreHarness(store, clock, key_file)
     else:
         pytest.fail(f"connector type {kind!r} has no contract harness: add one here")
 
@@ -570,8 +685,8 @@ def test_a_refused_credential_is_an_auth_error_naming_the_variable(harness: Harn
     for call in (lambda: source.poll(None), source.check_credentials):
         with pytest.raises(AuthError) as caught:
             call()
-        assert caught.value.credential == "WRONG"
-        assert "WRONG" in str(caught.value)
+        assert caught.value.credential == harness.refused_credential
+        assert harness.refused_credential in str(caught.value)
         assert "not-the-" not in str(caught.value)
 
 

@@ -7,8 +7,10 @@ import sys
 import pytest
 
 from connectors import build_registry, declared_requires, registry
+from connectors.app_store import AppStoreConnector
 from connectors.bluesky import BlueskyConnector
 from connectors.feeds import FeedConnector
+from connectors.google_play import GooglePlayConnector
 from connectors.hackernews import HackerNewsConnector
 from connectors.jsonl import JsonlConnector
 from connectors.mastodon import MastodonConnector
@@ -26,6 +28,8 @@ def test_the_registry_finds_every_connector_with_its_requires() -> None:
         "hackernews": HackerNewsConnector,
         "bluesky": BlueskyConnector,
         "mastodon": MastodonConnector,
+        "app_store": AppStoreConnector,
+        "google_play": GooglePlayConnector,
     }
     assert entries["x"].requires == {"tweepy": "x"}
     assert entries["reddit"].requires == {"praw": "reddit"}
@@ -41,7 +45,13 @@ def test_requires_is_read_from_the_source_as_the_class_declares_it() -> None:
 
 @pytest.mark.parametrize(
     ("library", "kind", "extra"),
-    [("tweepy", "x", "x"), ("praw", "reddit", "reddit"), ("feedparser", "feed", "feeds")],
+    [
+        ("tweepy", "x", "x"),
+        ("praw", "reddit", "reddit"),
+        ("feedparser", "feed", "feeds"),
+        ("jwt", "app_store", "app_store"),
+        ("googleapiclient", "google_play", "google_play"),
+    ],
 )
 def test_a_missing_library_lists_its_connector_unavailable_with_the_pip_command(
     monkeypatch: pytest.MonkeyPatch, library: str, kind: str, extra: str
