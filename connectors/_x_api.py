@@ -47,6 +47,7 @@ SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=1)
 """Recent search's ``start_time`` must be within the last 7 days (with a margin)."""
 START_TIME_LEAD = timedelta(seconds=10)
 """X refuses a ``start_time`` less than 10 seconds before the request."""
+USAGE_FIELDS = ["daily_project_usage", "project_usage", "project_cap", "cap_reset_day"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,27 @@ class XApi:
         data = body.get("data") if isinstance(body, dict) else None
         user_id = str(data.get("id", "")) if isinstance(data, dict) else ""
         return user_id if re.fullmatch(r"[0-9]{1,30}", user_id) else None
+
+    def usage(self, days: int) -> dict[str, Any] | None:
+        """X's own count of post reads for the app's Project (``GET /2/usage/tweets``; tweepy
+        has no method for it), or None when the plan does not serve it (403, 404)."""
+        params = {"days": days, "usage.fields": ",".join(USAGE_FIELDS)}
+        try:
+            response = self._get(self.client.request, "GET", "/2/usage/tweets", params=params)
+        except (AuthError, ConfigError) as err:
+            if isinstance(err.__cause__, tweepy.Forbidden | tweepy.NotFound):
+                return None
+            raise
+        except Refused as err:
+            raise TransientError(f"X refused the usage request: {err.detail}") from err
+        try:
+            body = response.json()
+        except ValueError as err:
+            raise TransientError("X sent a usage answer that is not valid JSON") from err
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise TransientError("X sent a usage answer without data")
+        return data
 
     def close(self) -> None:
         self.client.session.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,8 @@ class Page:
     next_token: str | None
     complete: bool
     """False when the body was not valid JSON and its posts were salvaged: no next token."""
+    user_ids: list[str] = field(default_factory=list)
+    """The users X sent in ``includes.users`` (each a user read, as X bills them)."""
 
     @property
     def last(self) -> bool:
@@ -88,6 +90,7 @@ def parse_page(response: requests.Response, query: Query, now: datetime, source:
         oldest_id=str_id(meta.get("oldest_id")) or (ids[0] if ids else None),
         next_token=token if isinstance(token, str) and token else None,
         complete=complete,
+        user_ids=[uid for uid in (str_id(u) for u in users) if uid is not None],
     )
 
 

@@ -26,12 +26,16 @@ Why it is built the way it is:
 - X's ``since_id`` is exclusive and its ids are unique and ordered, so unlike Reddit no window
   of ids seen at the boundary (`SeenWindow`) is needed: the newest id is the whole position.
 - Nothing here sleeps: a 429 pauses that query (in the cursor) until ``x-rate-limit-reset``.
+- Reads cost money (X's pay-per-use: a post read, a user read, each billed once per UTC day).
+  The cursor counts them by kind (`XSpend`, with the ids read today, so a re-read the same day
+  costs nothing and the next day costs again), `monthly_budget` paces them along the month
+  (mentions first, searches wait first), and once a day the count is compared with X's own
+  (``GET /2/usage/tweets``) in the log.
 - The parts live beside this module: `_x_api` (tweepy, and its errors sorted into ours),
-  `_x_posts` (a page into posts, a truncated page salvaged), `_x_budget` (the monthly read cap:
-  X's paid plans cap the posts an app may read a month, so reading is paced along the month and
-  stops at the cap with `QuotaExhausted` rather than running up a bill). What stays here (about
-  465 lines, a quarter of it the settings and the default searches) is the poll itself,
-  kept in one place so its order of reading can be followed top to bottom.
+  `_x_posts` (a page into posts, a truncated page salvaged), `_x_budget` (the monthly read cap
+  and the money: X's paid plans cap and bill the posts an app reads, so reading is paced along
+  the month and stops with `QuotaExhausted` rather than running up a bill). What stays here is
+  the poll itself, kept in one place so its order of reading can be followed top to bottom.
 """
 
 from __future__ import annotations
@@ -48,15 +52,36 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors._x_api import PUBLIC_API, Query, RateLimited, Refused, XApi
 from connectors._x_api import reset_time as _reset_time
-from connectors._x_budget import MIN_RESULTS, Allowance, ReadBudget, XReads
+from connectors._x_budget import (
+    MIN_RESULTS,
+    PRICE_PER_POST_READ,
+    PRICE_PER_USER_READ,
+    Allowance,
+    Ledger,
+    Prices,
+    Purse,
+    ReadBudget,
+    SpendBudget,
+    XReads,
+    XSpend,
+    money,
+    project,
+)
 from connectors._x_burst import Burst, XBurst, XQueryCursor
 from connectors._x_posts import USERNAME as _USERNAME
 from connectors._x_posts import Page, id_order, parse_page
-from connectors.base import Connector, CursorState, Fetched, SourceSettings
+from connectors.base import (
+    Connector,
+    CursorState,
+    CursorUnreadable,
+    Fetched,
+    SourceSettings,
+    cursor_from_json,
+)
 from monitor.brand import BrandSettings
 from monitor.clock import Clock
 from monitor.errors import ConfigError, TransientError
-from monitor.models import Post
+from monitor.models import Cursor, Post
 from monitor.settings_base import secret_from_env, secrets_required
 
 log = logging.getLogger(__name__)
@@ -66,12 +91,14 @@ SEARCH_QUERY_LIMIT = 512
 
 __all__ = [
     "SEARCH_QUERY_LIMIT",
+    "SpendReport",
     "XBurst",
     "XConnector",
     "XCursor",
     "XQueryCursor",
     "XSettings",
     "default_searches",
+    "spend_report",
 ]
 
 
@@ -98,6 +125,15 @@ class XSettings(SourceSettings):
     """Posts this source may read a calendar month (UTC), as your X plan bills them. Reading is
     paced along the month, warns at 80% and stops at the cap until the 1st. Set it a little
     under the plan's limit if other apps share the Project."""
+    price_per_post_read: float = Field(default=PRICE_PER_POST_READ, ge=0)
+    """What X bills for a post read, in the account's currency (default: X's published
+    pay-per-use price, 0.005 dollars, August 2026)."""
+    price_per_user_read: float = Field(default=PRICE_PER_USER_READ, ge=0)
+    """What X bills for a user read (each author a page includes; default 0.010 dollars)."""
+    monthly_budget: float | None = Field(default=None, gt=0)
+    """Money this source may spend on reads a calendar month (UTC), in the account's currency.
+    Reading is paced so it lasts the month: searches wait first, mentions go on; a notice at
+    80% and one when searches first wait; reading stops before the budget would be overrun."""
 
     @field_validator("mentions_username")
     @classmethod
@@ -161,6 +197,9 @@ class XCursor(CursorState):
     newest page."""
     reads: XReads | None = None
     """None only in a cursor written before the read cap counted: the count starts at 0."""
+    spend: XSpend | None = None
+    """None only in a cursor written before reads were billed by kind: posts start from
+    `reads`, users at 0."""
 
 
 # -- one poll ---------------------------------------------------------------------------------
@@ -172,6 +211,9 @@ class _Poll:
 
     now: datetime
     allowance: Allowance
+    ledger: Ledger
+    purse: Purse
+    prices: Prices
     posts: dict[str, Post] = field(default_factory=dict)
     more: bool = False
     progressed: bool = False
@@ -179,13 +221,20 @@ class _Poll:
     paused_until: list[datetime] = field(default_factory=list)
 
     def take(self, page: Page) -> None:
-        """Keep the page's posts; a post another query already returned this poll is counted
-        once in the read budget."""
+        """Keep the page's posts and pay for them as X bills: a post or a user already read
+        today (by another query, an earlier poll) costs nothing again."""
         self.progressed = True
-        again = sum(1 for post in page.posts if post.external_id in self.posts)
-        self.allowance.spend(page.read - again)
+        ids = [post.external_id for post in page.posts]
+        posts, users = self.ledger.read(ids, page.read - len(ids), page.user_ids)
+        self.allowance.spend(posts)
+        self.purse.charge(self.prices.cost(posts, users))
         for post in page.posts:
             self.posts.setdefault(post.external_id, post)
+
+    def take_user(self, user_id: str) -> None:
+        """A user lookup is a user read."""
+        _, users = self.ledger.read([], 0, [user_id])
+        self.purse.charge(self.prices.cost(0, users))
 
 
 # -- the connector ------------------------------------------------------------------------------
@@ -227,7 +276,17 @@ class XConnector(Connector[XSettings, XCursor]):
             min(MIN_RESULTS[q.kind] for q in self.queries),
             settings.name,
         )
+        self.spend = SpendBudget(
+            Prices(settings.price_per_post_read, settings.price_per_user_read),
+            settings.monthly_budget,
+            settings.interval_seconds,
+            MIN_RESULTS[self.queries[0].kind],  # mentions when read: the last to stop
+            settings.name,
+            mentions=self.queries[0].kind == "mentions",
+        )
         self._user_id: str | None = None
+        self._usage_trouble: str | None = None
+        """The UTC day a failed usage request was logged (once a day)."""
 
     @property
     def credential(self) -> str:
@@ -237,7 +296,16 @@ class XConnector(Connector[XSettings, XCursor]):
 
     def fetch(self, cursor: XCursor | None) -> Fetched[XCursor]:
         now = self.clock.now()
-        poll = _Poll(now=now, allowance=self.budget.open(cursor.reads if cursor else None, now))
+        allowance = self.budget.open(cursor.reads if cursor else None, now)
+        ledger = Ledger.open(cursor.spend if cursor else None, allowance.before, now)
+        spent_before = self.spend.prices.cost(ledger.posts, ledger.users)
+        poll = _Poll(
+            now=now,
+            allowance=allowance,
+            ledger=ledger,
+            purse=self.spend.open(ledger, now),
+            prices=self.spend.prices,
+        )
         self._remember_user(cursor)
         saved = cursor.queries if cursor else {}
         queries = {q.key: saved[q.key] for q in self.queries if q.key in saved}
@@ -253,18 +321,24 @@ class XConnector(Connector[XSettings, XCursor]):
         reads = self.budget.close(poll.allowance, now)
         if not poll.progressed:
             self._raise_if_unread(poll)
+        self._reconcile(poll.ledger, now)
+        spend = self.spend.close(poll.ledger, poll.purse, spent_before, now)
         posts = sorted(poll.posts.values(), key=lambda p: id_order(p.external_id))
         user = XUser(username=self.queries[0].text, id=self._user_id) if self._user_id else None
         next_cursor = XCursor(
-            user=user or (cursor.user if cursor else None), queries=queries, reads=reads
+            user=user or (cursor.user if cursor else None),
+            queries=queries,
+            reads=reads,
+            spend=spend,
         )
-        return Fetched(posts, next_cursor, more=poll.more and poll.allowance.left > 0)
+        more = poll.more and poll.allowance.left > 0 and not poll.purse.held
+        return Fetched(posts, next_cursor, more=more)
 
     def _read_query(self, query: Query, state: XQueryCursor, poll: _Poll) -> XQueryCursor:
         """Read one query's pages; what was read is kept even when a later page fails."""
         burst = Burst.resume(state, poll.now - timedelta(seconds=self.settings.backfill_seconds))
         try:
-            user_id = self._mentions_user_id(query) if query.kind == "mentions" else ""
+            user_id = self._mentions_user_id(query, poll) if query.kind == "mentions" else ""
             for page in self._pages(query, burst, poll, user_id):
                 poll.take(page)
         except RateLimited as limited:  # the user lookup (a page's 429 pauses in _pages)
@@ -285,6 +359,8 @@ class XConnector(Connector[XSettings, XCursor]):
                 poll.more = True
                 return
             size = poll.allowance.page_size(query.kind, self.settings.page_size)
+            if size is not None:
+                size = poll.purse.page_size(query.kind, size)
             if size is None:
                 return
             try:
@@ -408,7 +484,7 @@ class XConnector(Connector[XSettings, XCursor]):
             return XUser(username=username, id=self._user_id)
         return cursor.user if cursor else None
 
-    def _mentions_user_id(self, query: Query) -> str:
+    def _mentions_user_id(self, query: Query, poll: _Poll) -> str:
         """Resolved once, then kept in the instance and in the cursor (saves a call a restart)."""
         if self._user_id is None:
             user = self.api.user_id(query.text)
@@ -417,8 +493,52 @@ class XConnector(Connector[XSettings, XCursor]):
                     f"source {self.name}: mentions_username = {query.text!r} is not an X account "
                     "(or it is suspended); fix it in [[sources]]"
                 )
+            poll.take_user(user)
             self._user_id = user
         return self._user_id
+
+    # -- what X says was read -----------------------------------------------------------------
+
+    def _reconcile(self, ledger: Ledger, now: datetime) -> None:
+        """Once a UTC day, compare yesterday's post reads with X's own count
+        (``GET /2/usage/tweets``) and log the difference; a plan that does not serve it (403,
+        404) is logged once and not asked again that day; a failure is tried at the next poll."""
+        today = f"{now:%Y-%m-%d}"
+        if ledger.reconciled == today:
+            return
+        try:
+            usage = self.api.usage(days=2)
+        except (TransientError, RateLimited) as err:
+            if self._usage_trouble != today:
+                self._usage_trouble = today
+                log.info("source=%s X's usage figures could not be read (%s)", self.name, err)
+            return
+        ledger.reconciled = today
+        if usage is None:
+            if self._usage_trouble is None:
+                log.info(
+                    "source=%s X's usage endpoint is not served on this plan (403/404): "
+                    "spend is this source's own count",
+                    self.name,
+                )
+            self._usage_trouble = today
+            return
+        yesterday = f"{now - timedelta(days=1):%Y-%m-%d}"
+        theirs = _daily_usage(usage, yesterday)
+        ours = ledger.daily.get(yesterday, 0)
+        if theirs is None:
+            log.info("source=%s X's usage has no figure for %s yet", self.name, yesterday)
+            return
+        log.log(
+            logging.WARNING if theirs > ours else logging.INFO,
+            "source=%s X counts %d post reads for the Project on %s, this source %d "
+            "(difference %+d; other apps in the Project count there too)",
+            self.name,
+            theirs,
+            yesterday,
+            ours,
+            theirs - ours,
+        )
 
     def check_credentials(self) -> str:
         """A user lookup: cheap, and it reads no posts (nothing counts against the read cap)."""
@@ -448,18 +568,88 @@ class XConnector(Connector[XSettings, XCursor]):
         return queries
 
     def gauges(self) -> Mapping[str, float]:
-        """This month's reads as of the last poll, and what `monthly_read_cap` leaves."""
+        """This month's reads and spend as of the last poll, what `monthly_read_cap` leaves,
+        the month's projected spend and `monthly_budget`."""
         reads = self.budget.reads
         if reads is None:
             return {}
-        used = reads.count if reads.month == f"{self.clock.now():%Y-%m}" else 0
+        now = self.clock.now()
+        month = f"{now:%Y-%m}"
+        used = reads.count if reads.month == month else 0
         figures = {"x_read_budget_used": float(used)}
         if self.budget.cap is not None:
             figures["x_read_budget_left"] = float(max(0, self.budget.cap - used))
+        spend = self.spend.spend
+        spent = self.spend.spent() if spend is not None and spend.month == month else 0.0
+        figures["x_spend_this_month"] = spent
+        figures["x_spend_projected"] = project(spent, now)
+        if self.spend.budget is not None:
+            figures["x_monthly_budget"] = self.spend.budget
         return figures
 
     def close(self) -> None:
         self.api.close()
+
+
+@dataclass(frozen=True, slots=True)
+class SpendReport:
+    """An X source's spend this month, read from its stored cursor (`status`, `stats`)."""
+
+    month: str
+    spent: float
+    projected: float
+    budget: float | None
+    post_reads: int
+    user_reads: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "month": self.month,
+            "spent": round(self.spent, 2),
+            "projected": round(self.projected, 2),
+            "budget": self.budget,
+            "post_reads": self.post_reads,
+            "user_reads": self.user_reads,
+        }
+
+    def line(self) -> str:
+        """For people: "12.34 spent this month, 40.10 projected, budget 50.00"."""
+        budget = f"budget {money(self.budget)}" if self.budget is not None else "no budget set"
+        return (
+            f"{money(self.spent)} spent this month ({self.post_reads:,} post and "
+            f"{self.user_reads:,} user reads), {money(self.projected)} projected, {budget}"
+        )
+
+
+def spend_report(settings: XSettings, stored: Cursor | None, now: datetime) -> SpendReport:
+    """What the stored cursor says this month's reads cost, at the configured prices."""
+    month = f"{now:%Y-%m}"
+    posts = users = 0
+    if stored is not None:
+        try:
+            cursor = cursor_from_json(XCursor, stored)
+        except CursorUnreadable:
+            cursor = XCursor()
+        if cursor.spend is not None and cursor.spend.month == month:
+            posts, users = cursor.spend.posts, cursor.spend.users
+        elif cursor.reads is not None and cursor.reads.month == month:
+            posts = cursor.reads.count
+    prices = Prices(settings.price_per_post_read, settings.price_per_user_read)
+    spent = prices.cost(posts, users)
+    return SpendReport(month, spent, project(spent, now), settings.monthly_budget, posts, users)
+
+
+def _daily_usage(usage: dict[str, object], day: str) -> int | None:
+    """The Project's post reads on `day` in X's usage answer (counts are strings there)."""
+    daily = usage.get("daily_project_usage")
+    entries = daily.get("usage") if isinstance(daily, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and str(entry.get("date", ""))[:10] == day:
+            try:
+                return int(str(entry.get("usage")))
+            except ValueError:
+                return None
+    return None
 
 
 def default_searches(brand: BrandSettings, mentions: str | None = None) -> list[str]:

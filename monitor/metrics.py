@@ -59,6 +59,9 @@ failure, the per-minute budget)."""
 CONNECTOR_GAUGES: Final = {
     "x_read_budget_used": "X posts read (and billed) this month by the source, as of its last poll",
     "x_read_budget_left": "X posts the source may still read this month under monthly_read_cap",
+    "x_spend_this_month": "Money the source's X reads cost this month (X's pay-per-use prices)",
+    "x_spend_projected": "The month's X spend if the rest of it reads at the pace so far",
+    "x_monthly_budget": "The source's monthly_budget for X reads (absent: none set)",
 }
 """What a connector's `gauges()` may report; other keys are ignored (a bounded set)."""
 

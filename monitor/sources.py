@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from connectors._x_budget import ReadBudget, next_month
+from connectors._x_budget import ReadBudget, SpendBudget, money, next_month
 from connectors.base import Connector
 from monitor.clock import Clock
 from monitor.errors import (
@@ -330,16 +330,16 @@ class SourceRunner:
             self.notify(f"Status update from {self.name}: {text} {post.url}")
 
     def _tell_budget(self) -> None:
-        """A monthly read cap 80% spent: tell the team once a month, before the cap pauses the
-        source (the pause itself is a `QuotaExhausted` failure, told at once)."""
+        """A monthly read cap or money budget 80% spent, and searches first held back by the
+        money: tell the team once a month each, before the budget pauses the source (the pause
+        itself is a `QuotaExhausted` failure, told at once)."""
+        self._tell_spend()
         budget = getattr(self.connector, "budget", None)
         if not isinstance(budget, ReadBudget) or budget.cap is None or budget.reads is None:
             return
         reads, cap = budget.reads, budget.cap
-        told = f"{reads.month}:{round(100 * BUDGET_WARNING):03d}"
-        if reads.count < BUDGET_WARNING * cap or (self._told_budget or "") >= told:
+        if reads.count < BUDGET_WARNING * cap or not self._budget_untold(reads.month, "080"):
             return
-        self._told_budget = told
         renews = next_month(self.clock.now())
         self.notify(
             f"Source {self.name} has read {reads.count:,} of its {cap:,} posts this month "
@@ -347,6 +347,35 @@ class SourceRunner:
             f"{renews:%Y-%m-%d}. To do: raise the plan and monthly_read_cap if the rest of the "
             "month matters, or let it pause."
         )
+
+    def _tell_spend(self) -> None:
+        spend = getattr(self.connector, "spend", None)
+        if not isinstance(spend, SpendBudget) or spend.budget is None or spend.spend is None:
+            return
+        month, spent, budget = spend.spend.month, spend.spent(), spend.budget
+        renews = f"{next_month(self.clock.now()):%Y-%m-%d}"
+        if spent >= BUDGET_WARNING * budget and self._budget_untold(month, "080"):
+            self.notify(
+                f"Source {self.name} has spent {money(spent)} of its X budget of "
+                f"{money(budget)} this month ({100 * spent / budget:.0f}%): searches stop first, "
+                f"then mentions, until {renews}. To do: raise monthly_budget if the rest of the "
+                "month matters, or let it pause."
+            )
+        if spend.searches_held and self._budget_untold(month, "100"):
+            self.notify(
+                f"Source {self.name} has spent its X budget for the month so far ({money(spent)} "
+                f"of {money(budget)}): searches wait for it to accrue, mentions go on. To do: "
+                "raise monthly_budget, or narrow the searches."
+            )
+
+    def _budget_untold(self, month: str, level: str) -> bool:
+        """True once per month and level: records it told (as ``YYYY-MM:080+100``)."""
+        told_month, _, levels = (self._told_budget or "").partition(":")
+        told = set(levels.split("+")) if told_month == month else set()
+        if level in told:
+            return False
+        self._told_budget = f"{month}:{'+'.join(sorted(told | {level}))}"
+        return True
 
     # -- failures and recovery -------------------------------------------------------------
 

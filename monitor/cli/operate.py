@@ -9,7 +9,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import (
     MonitorConfig,
@@ -18,7 +18,7 @@ from monitor.config import (
 from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
-    pass
+    from monitor.storage import Database
 
 
 from monitor.cli.common import (
@@ -132,12 +132,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.storage import Reports
 
-    with open_storage(config_from(args), read_only=True, command="stats") as database:
+    config = config_from(args)
+    with open_storage(config, read_only=True, command="stats") as database:
         reports = Reports(database)
-        start = since(args.since, SystemClock().now())
+        now = SystemClock().now()
+        start = since(args.since, now)
         stats = reports.stats(start) | reports.response_times(start)  # median/p90 by severity
+        stats |= x_costs(config, database, now)
     print_json(stats)
     return EXIT_OK
+
+
+def x_costs(config: MonitorConfig, database: Database, now: datetime) -> dict[str, Any]:
+    """Cost per alerted complaint by X source this month: the month's spend (from the cursor
+    stored with the posts) over the alerts its posts raised since the 1st."""
+    x_sources = [s for s in config.enabled_sources() if s.type == "x"]
+    if not x_sources:
+        return {}
+    from connectors._x_budget import month_start
+    from connectors.x import XSettings, spend_report
+    from monitor.storage import PostStore, SourceStatusStore
+
+    activity = SourceStatusStore(database).activity(month_start(now))
+    costs: dict[str, Any] = {}
+    for settings in x_sources:
+        if not isinstance(settings, XSettings):
+            continue
+        report = spend_report(settings, PostStore(database).load_cursor(settings.name), now)
+        alerts = activity.get(settings.name, (0, 0))[1]
+        per_alert = round(report.spent / alerts, 2) if alerts else None
+        costs[settings.name] = report.as_json() | {"alerts": alerts, "cost_per_alert": per_alert}
+    return {"cost_per_alert_by_source": costs}
 
 
 def cmd_mutes(args: argparse.Namespace) -> int:

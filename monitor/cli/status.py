@@ -21,6 +21,7 @@ from monitor.errors import StorageUnavailable
 from monitor.sources import SourceState
 
 if TYPE_CHECKING:
+    from connectors.x import SpendReport
     from monitor.storage import Database, SourceStatus
     from monitor.storage.source_status import OutboxState
 
@@ -46,9 +47,12 @@ class SourceLine:
     last_post_at: datetime | None
     posts_24h: int
     alerts_24h: int
+    spend: SpendReport | None = None
+    """An X source's spend this month, projection and budget."""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        spend = {"spend": self.spend.as_json()} if self.spend is not None else {}
+        return spend | {
             "source": self.name,
             "platform": self.platform,
             "state": self.state,
@@ -133,6 +137,7 @@ def _read(config: MonitorConfig, database: Database, now: datetime, status: Stat
             last_post_at=row.last_post_at if row else None,
             posts_24h=posts,
             alerts_24h=alerts,
+            spend=_spend(settings, database, now),
         )
         status.sources.append(line)
         if problem:
@@ -151,6 +156,18 @@ def _read(config: MonitorConfig, database: Database, now: datetime, status: Stat
             f"outbox: {sum(outbox.parked.values())} alert(s) parked (Slack refused them for "
             "good): read them in the history view or `complaint-monitor stats`"
         )
+
+
+def _spend(settings: Any, database: Database, now: datetime) -> SpendReport | None:
+    """An X source's spend this month, from the cursor stored with its posts."""
+    if getattr(settings, "type", None) != "x":
+        return None  # connectors.x (and tweepy) are imported only for an X source
+    from connectors.x import XSettings, spend_report
+    from monitor.storage import PostStore
+
+    if not isinstance(settings, XSettings):
+        return None
+    return spend_report(settings, PostStore(database).load_cursor(settings.name), now)
 
 
 def describe(
@@ -280,6 +297,7 @@ def render(status: Status) -> str:
     ]
     if status.database.get("reachable"):
         lines += [*_table(COLUMNS, rows), ""]
+        lines += [f"spend     {s.name}: {s.spend.line()}" for s in status.sources if s.spend]
     lines.append(f"outbox    {_outbox_line(status.outbox, now)}")
     lines.append(f"deliverer {_deliverer_line(status.outbox, now)}")
     lines.append(f"model     {_model_line(status.model)}")

@@ -9,6 +9,11 @@ exclusive, ``max_results`` checked (mentions 5..100, search 10..100), only the r
 Faults are scripted with the base's `fault` (tests/fakes/server.py): any status answers X's
 problem JSON, and ``Fault.rate_limited(seconds)`` names the reset in ``x-rate-limit-*``.
 
+It bills as X's pay-per-use does: every post a timeline returns and every user in its
+``includes.users`` once per UTC day (`billed_posts`, `billed_users`), and serves the total as
+``GET /2/usage/tweets`` in the X OpenAPI shape (counts as strings); `usage_allowed = False`
+answers it 403 as on a plan without it.
+
     with FakeXApi(clock=lambda: clock.now().timestamp()) as x:
         x.add_user("dana", followers=120)
         x.post("@acme where is my refund?", author="dana")
@@ -26,7 +31,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -128,6 +133,12 @@ class FakeXApi(FakeServer):
         """Author ids left out of ``includes.users`` (suspended accounts, partial answers)."""
         self.search_since_floor: int | None = None
         """Recent search answers 400 to a ``since_id`` below this (its 7-day window)."""
+        self.usage_allowed = True
+        """False: ``GET /2/usage/tweets`` answers 403 (a plan without it)."""
+        self.billed_posts: dict[str, set[int]] = {}
+        """Post ids billed, by UTC day (``YYYY-MM-DD``): each once a day."""
+        self.billed_users: dict[str, set[str]] = {}
+        """User ids billed (in ``includes.users``, or looked up), by UTC day."""
         self._clock = clock or time.time
         self._next_id = FIRST_ID
         self._token_generation = 0
@@ -290,6 +301,43 @@ class FakeXApi(FakeServer):
             return "users"
         return path
 
+    def bill(self, posts: list[int], users: list[str]) -> None:
+        """Charge reads as X does: once per resource per UTC day (callers hold the lock)."""
+        day = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%d")
+        self.billed_posts.setdefault(day, set()).update(posts)
+        self.billed_users.setdefault(day, set()).update(users)
+
+    def cost(self, post_price: float = 0.005, user_price: float = 0.010) -> float:
+        """What X would bill for everything served so far."""
+        with self._lock:
+            posts = sum(len(ids) for ids in self.billed_posts.values())
+            users = sum(len(ids) for ids in self.billed_users.values())
+        return posts * post_price + users * user_price
+
+    @route("GET", r"/2/usage/tweets")
+    def _usage(self, request: Request) -> Response:
+        """The Project's post reads by day (X OpenAPI shape: counts are strings)."""
+        if not self.usage_allowed:
+            return Response(403, PROBLEMS[403])
+        days = request.query.get("days", "7")
+        if not days.isdigit() or not 1 <= int(days) <= 90:
+            return _invalid("days", days, f"The `days` query parameter value [{days}] is invalid")
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        wanted = [
+            (now - timedelta(days=n)).strftime("%Y-%m-%d") for n in reversed(range(int(days)))
+        ]
+        usage = [
+            {"date": f"{day}T00:00:00.000Z", "usage": str(len(self.billed_posts.get(day, ())))}
+            for day in wanted
+        ]
+        month = now.strftime("%Y-%m")
+        total = sum(len(ids) for day, ids in self.billed_posts.items() if day.startswith(month))
+        data: dict[str, Any] = {"project_id": "2020044302890438656", "project_cap": "3000000"}
+        data |= {"project_usage": str(total), "cap_reset_day": 1}
+        if "daily_project_usage" in request.query.get("usage.fields", "").split(","):
+            data["daily_project_usage"] = {"project_id": data["project_id"], "usage": usage}
+        return Response(200, {"data": data})
+
     @route("GET", r"/2/tweets/search/recent")
     def _search(self, request: Request) -> Response:
         params = request.query
@@ -311,6 +359,7 @@ class FakeXApi(FakeServer):
         name = unquote(quoted)
         for user in self.users.values():
             if str(user["username"]).lower() == name.lower():
+                self.bill([], [str(user["id"])])
                 return Response(200, {"data": self._user(user, request.query, always=True)})
         error = {
             "value": name,
@@ -396,6 +445,9 @@ class FakeXApi(FakeServer):
             ]
             if users:
                 body["includes"] = {"users": users}
+        self.bill(
+            [t.id for t in page], [str(u["id"]) for u in body.get("includes", {}).get("users", [])]
+        )
         body["meta"] = meta
         return Response(200, body)
 
