@@ -193,3 +193,51 @@ def test_an_unreachable_database_is_reported_and_needs_a_person(
     code, report = status_json(config, capsys)
     assert code == 1 and report["database"]["reachable"] is False
     assert report["needs_a_person"][0].startswith("database: unreachable")
+
+
+def test_an_x_source_shows_its_spend_and_stats_its_cost_per_alert(
+    tmp_path: Path,
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What reading X cost this month, read back by `status` and `stats` from the cursor the
+    daemon stored: 3 posts by 2 authors at the default prices are 3 x 0.005 + 2 x 0.010 (+ the
+    one lookup of the mentions account)."""
+    with FakeXApi() as x:
+        monkeypatch.setenv("X_BEARER_TOKEN", x.bearer_token)
+        x.use_system_clock()
+        for user in ("acme", "dana", "lee"):
+            x.add_user(user)
+        x.post("@acme still waiting on my refund for order 48213, three weeks now", author="dana")
+        x.post("@acme you charged my card twice and nobody answers. Not happy.", author="lee")
+        x.post("@acme thanks, all sorted now", author="dana")
+        source = {
+            "type": "x",
+            "name": "x",
+            "api_base_url": x.base_url,
+            "mentions_username": "acme",
+            "searches": [],
+            "monthly_budget": 40,
+            "backfill_seconds": 3600,
+        }
+        config = config_file(tmp_path, sources=[source], slack_url=slack.base_url)
+        assert main(["run", "--once", "--config", str(config)]) == 0
+    assert len(slack.messages) == 2
+    monkeypatch.delenv("X_BEARER_TOKEN")  # status and stats need no secret
+
+    code, out = status(config, capsys)
+    assert code == 0, out
+    spend = next(line for line in out.splitlines() if line.startswith("spend     x:"))
+    assert "spent this month (3 post and 3 user reads)" in spend, spend
+    assert "budget 40.00" in spend
+    code, report = status_json(config, capsys)
+    (x_source,) = report["sources"]
+    assert x_source["spend"]["spent"] == pytest.approx(3 * 0.005 + 3 * 0.010, abs=0.01)
+    assert x_source["spend"]["budget"] == 40
+
+    capsys.readouterr()
+    assert main(["stats", "--config", str(config)]) == 0
+    costs = json.loads(capsys.readouterr().out)["cost_per_alert_by_source"]["x"]
+    assert costs["alerts"] == 2
+    assert costs["cost_per_alert"] == pytest.approx(0.045 / 2, abs=0.005)
