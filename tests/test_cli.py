@@ -136,7 +136,10 @@ def test_connectors_lists_every_type_and_names_the_pip_extra_of_an_unavailable_o
     finally:
         registry.cache_clear()
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert set(lines) == {"bluesky", "feed", "hackernews", "jsonl", "mastodon", "reddit", "x"}
+    assert set(lines) == {
+        *("app_store", "bluesky", "feed", "google_play", "hackernews", "jsonl", "mastodon"),
+        *("reddit", "x"),
+    }
     assert "needs tweepy: pip install 'complaint-monitor[x]'" in lines["x"]
     assert "available; its keys: path, platform, max_lines_per_poll" in lines["jsonl"]
     assert "user_agent" in lines["reddit"]
