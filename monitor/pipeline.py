@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from connectors.base import Connector
 from monitor.brand import BrandMatcher, BrandSettings, author_muted
 from monitor.classifier import Classifier
+from monitor.classifier.language import detect
 from monitor.clock import Clock
 from monitor.models import Label, Post, Severity, Verdict
 from monitor.storage import NewPost, PostStore
@@ -182,13 +183,18 @@ class Pipeline:
     ) -> list[NewPost]:
         """Verdicts for the whole poll in one batch (the learned model scores it in arrays),
         each with its alert decision: none for an edit whose earlier version has one, nor for
-        an informational source's posts (the runner posts those as notices)."""
+        an informational source's posts (the runner posts those as notices). A post whose
+        platform gave no language gets the one detected, when sure (`classifier.language`):
+        a post in a language the scorer cannot read goes to a person, and the language is
+        stored with the post for routing and the history view."""
+        posts = [p if p.language else replace(p, language=detect(p.text)) for p in posts]
         vips = [self.brand.is_vip(p.author.handle, p.author.followers) for p in posts]
         verdicts = self.classifier.classify_many(
             [p.text for p in posts],
             languages=[p.language for p in posts],
             followers=[p.author.followers for p in posts],
             vips=vips,
+            ratings=[p.rating for p in posts],
         )
         judged: list[NewPost] = []
         for post, vip, verdict in zip(posts, vips, verdicts, strict=True):

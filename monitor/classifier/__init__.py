@@ -20,6 +20,7 @@ class ClassifierLike(Protocol):
         language: str | None = None,
         followers: int | None = None,
         vip: bool = False,
+        rating: int | None = None,
     ) -> Verdict: ...
 
 

@@ -44,6 +44,12 @@ class Kind:
     """Thanks: away from complaint, unless a problem is left unresolved (then it is politeness)."""
     NOISE = "noise"
     """News, adverts and the brand's own replies rather than a customer speaking."""
+    REQUEST = "request"
+    """Asking for help or information without stating a problem ("please advise", "how do I
+    change my plan?"): counts only when no problem is reported besides the asking itself."""
+    ELSEWHERE = "elsewhere"
+    """The negativity has another target: politics, sport, the author's own slip ("lost my
+    keys somewhere"). Cancels generic negativity, never a reported problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,10 @@ CUES: tuple[Cue, ...] = (
         + r"\+?\s*"
         + _SPAN
         + r"|\d+\+?\s*"
+        + _SPAN
+        + r" (?:to (?:reply|respond|answer|get back|deliver|ship|arrive|refund|fix|process"
+        r"|hear back)|without (?:a |any )?(?:reply|response|answer|word|update|refund))"
+        r"|\d+\+?\s*"
         + _SPAN
         + r" (?:ago|later|now|and|of)|(?:an|one) (?:hour|day|week) later|and counting"
         r"|(?:for|after|took|takes|taking) (?:hours|days|weeks|ages|forever)|hours on end"
@@ -148,8 +158,11 @@ CUES: tuple[Cue, ...] = (
         r"|turn on|function|functioning|exist|fit|match|add up)\b|nothing (?:works|loads|happens)"
         r"|crash(?:es|ed|ing)?\b|\berror\b|bug(?:s|gy)?\b"
         r"|glitch\w*|fail(?:ed|s|ing|ure)?\b|froze|freez(?:es|ing)|defective|faulty|malfunction\w*"
-        r"|leak(?:s|ing|ed)?\b|hangs? up|shattered|crushed|scratched|dented|torn\b|ripped|damaged"
-        r"|unusable"
+        r"|leak(?:s|ing|ed)?\b|hangs? up|shattered|smashed|cracked|crushed|scratched|dented"
+        r"|torn\b|ripped|damaged"
+        r"|unusable|none of (?:\w+ ){0,3}(?:work|works|worked|load|fit|apply|applied)\b"
+        r"|non[- ]?(?:functioning|functional|working|responsive)|unavailable"
+        r"|(?:nothing|no \w+) (?:is |are )?working|drops? out|dropping out"
         r"|out of order|won'?t (?:let me|open|start)|(?:aren'?t|isn'?t|not) (?:coming"
         r"|going) through"
         r"|cuts? out|cutting out|off and on|on and off|spotty|intermittent\w*|keeps? (?:dropping"
@@ -175,7 +188,11 @@ CUES: tuple[Cue, ...] = (
         + _ITEM
         + r"|never (?:arrived|came|showed|received|got)|(?:hasn'?t|haven'?t|didn'?t|not|never)"
         r" (?:been )?(?:arrived?|shipped|come|received|delivered|gotten|showed up|made it)"
-        r"|wrong (?:item|size|order|colou?r|address|product|one|name|date|seat)|missing\b|lost\b"
+        r"|wrong (?:item|size|order|colou?r|address|product|one|name|date|seat)"
+        r"|missing\b(?<!not missing)(?<!'re missing)(?<!are missing)"
+        r"|(?:got|get|been|was|were|is|are|went|gone|it|they|all|be|has|have|it's|is now|now)"
+        r" lost\b|lost (?:my|our|all|his|her|their|the|it|them|a|an)\b"
+        r"(?! (?:\w+ ){1,2}(?:somewhere|again|at (?:work|home|school)))"
         r"|(?:is|are|was|were) (?:all |completely |totally )?wrong"
         r"|(?:not|isn'?t|wasn'?t|never) here|(?:says|marked|shows|showing) (?:as )?delivered"
         r"|deleted (?:all )?(?:my|our)|wiped (?:out )?(?:my|our)|erased",
@@ -229,6 +246,136 @@ CUES: tuple[Cue, ...] = (
         Kind.PROBLEM,
         "promise not kept",
     ),
+    # --- v2: problem reports that use no negative word (issue 17) ---------------------------
+    # Why: "arrived" alone reads as relief; arrived smashed, open or late is the problem itself.
+    Cue(
+        "arrived_damaged",
+        r"(?:arrived|came|showed up|delivered|turned up|got here|was delivered)"
+        r" (?:\w+ )?(?:smashed|broken|damaged|crushed|open(?:ed)?|empty|wet|soaked|torn|dented"
+        r"|cracked|melted|spoil(?:ed|t)|rotten|mou?ldy|stale|cold|incomplete|missing|without"
+        r"|late|a day late|days late|too late)",
+        1.3,
+        Kind.PROBLEM,
+        "arrived damaged or late",
+    ),
+    # Why: the most common complaint has no negative word: "haven't had the email yet".
+    Cue(
+        "not_received",
+        r"(?:haven'?t|hasn'?t|have not|has not|did not|didn'?t|never|not) (?:yet )?(?:had|got"
+        r"|gotten|received|seen|been (?:given|sent|refunded|credited|paid|contacted))"
+        r" (?:my|our|the|a|an|any|it|them|anything|one|what)"
+        r"|nothing (?:has )?(?:arrived|came|showed up|turned up|in the mail)|no sign of"
+        r"|(?:not|never) (?:yet )?received|tracking (?:number |info\w* )?(?:is |says |shows )?"
+        r"(?:invalid|not working|doesn'?t work|hasn'?t (?:moved|changed|updated)|stuck"
+        r"|not updated|wrong)|(?:and|but) (?:still )?(?:nothing|no sign|no one|nobody)\b",
+        1.2,
+        Kind.PROBLEM,
+        "not received",
+    ),
+    # Why: a refusal by the thing itself ("won't get past the login") is a breakdown report.
+    Cue(
+        "wont_work",
+        r"(?:won'?t|wouldn'?t|will not|would not|doesn'?t|does not|didn'?t|did not|isn'?t"
+        r"|is not|keeps? not|refuses? to|refused to) (?:even )?(?:get past|let (?:me|us)|allow"
+        r"|accept|recogni[sz]e|sync|update|install|open|close|start|play|print|pair|respond"
+        r"|show (?:up|the)|go through|register|ring|scan|download|upload|refresh|save|apply"
+        r"|take (?:my|the|our)|honou?r|boot|turn on|power on|log (?:me )?in|send|ship)\b",
+        1.1,
+        Kind.PROBLEM,
+        "won't work",
+    ),
+    # Why: "still" plus a waiting state ("still at the station") reports a failure by its effect.
+    Cue(
+        "still_stuck",
+        r"still (?:at|sitting|sat|pending|processing|showing|says|saying|loading|trying|charging"
+        r"|checking|stranded|on (?:the|a|my) (?:tarmac|plane|runway|phone|line)|in (?:line|the"
+        r" queue)|here|there|no word|unresolved|an issue|a problem|the same|getting|having"
+        r"|experiencing|dealing)\b",
+        1.0,
+        Kind.PROBLEM,
+        "still stuck",
+    ),
+    # Why: a repetition ("twice in a row", "every time") turns an incident into a complaint.
+    Cue(
+        "repeated",
+        r"(?:every|each) (?:single )?time|twice (?:in a row|now|this|today|already|in one)"
+        r"|(?:\w+ )?times? in a row|(?:happened|happening|happens|doing it|did it|done it|broke"
+        r"|broken|crashed|down|late|delayed|cancell?ed|wrong|missing|charged|failed|stopped"
+        r"|dropped|out|disconnected|again and) again\b|over and over|(?:same|this) (?:problem"
+        r"|issue|thing) (?:again|keeps|every|over|happened)|keeps? happening|(?:second|third"
+        r"|fourth|fifth|2nd|3rd|4th|5th) (?:time|week|day|month|call|attempt|replacement)"
+        r"|(?:\d+|several|multiple|numerous|countless|many|so many) times",
+        1.0,
+        Kind.PROBLEM,
+        "keeps happening",
+    ),
+    # Why: less than promised ("only half full", "so slow") is a breach with no emotion.
+    Cue(
+        "below_expectation",
+        r"only (?:half|got|received|works?|gave|one of|two of|\d+ of|a fraction)"
+        r"|half (?:full|empty|the size|of what|missing|cooked|eaten)|less than (?:advertised"
+        r"|promised|expected|what|half|i paid)|(?:smaller|slower|worse|thinner|cheaper)"
+        r" than (?:advertised|promised|expected|before|it should|the picture|described|usual)"
+        r"|(?:so|too|very|really|super|painfully|ridiculously|incredibly|extremely|horribly"
+        r"|insanely|unbearably|always|still|getting|been|is|are) slow\b|slow (?:af|as hell"
+        r"|internet|speeds?|service|connection|wifi|loading|response)|barely (?:works?|usable"
+        r"|loads?|any|moves?)|(?:stale|soggy|expired|rotten|undercooked|raw inside|burnt|spoil"
+        r"(?:ed|t)) |tastes? (?:like|off|weird|bad|awful|funny|wrong|stale)|smells? (?:bad|weird"
+        r"|off|awful|funny)|(?:overpriced|overcharged|paying (?:an arm|more|extra|for nothing))"
+        r"|(?:paid|pay|paying) for (?:\w+ ){0,3}(?:and|but) (?:got|only|didn'?t|it|still|no)",
+        1.1,
+        Kind.PROBLEM,
+        "less than promised",
+    ),
+    # Why: contradictions ("two fit, two too big", "each agent says") are a service failure.
+    Cue(
+        "inconsistent",
+        r"(?:contradict|inconsisten)\w*|makes? no sense|(?:does|do) (?:that|this|it) make"
+        r" (?:any )?sense|doesn'?t make (?:any )?sense"
+        r"|different (?:answers?|stor(?:y|ies)|info\w*|prices?|things)"
+        r"|(?:one|each) (?:person|agent|rep) (?:says|said|tells|told)"
+        r"|which (?:one )?(?:is|to) (?:telling the truth|believe|right|correct)"
+        r"|(?:some|two|half|one) (?:fit|fits|work|works|are fine)\W+(?:some|two|half|the"
+        r" others?|others)|(?:don'?t|doesn'?t|do not|does not) (?:even )?match",
+        1.1,
+        Kind.PROBLEM,
+        "inconsistent",
+    ),
+    # Why: "you took / cancelled / cut off" names a harm done to the customer by the brand.
+    Cue(
+        "accusation",
+        r"(?:you|u|y'?all|they) (?:guys |people )?(?:just |have |then |also )?(?:took|charged"
+        r"|stole|deleted|cancell?ed|lost|broke|gave (?:away|my|our)|sold|cut (?:off|me)|kicked"
+        r"|blocked|overcharged|ruined|refused|denied|disconnected|shut (?:off|down|me)|suspended"
+        r"|locked|dropped|bumped|raised|changed my|moved my|downgraded|billed|misplaced"
+        r"|failed|forgot|ignored|hung up|lied|screwed|messed)\b"
+        r"|without (?:my |any |prior )?(?:authori[sz]ation|permission|consent|notice|warning"
+        r"|notification|telling|asking|informing|explanation)",
+        1.1,
+        Kind.PROBLEM,
+        "something done to the customer",
+    ),
+    # Why: asking for a supervisor or preferring to walk says the service failed.
+    Cue(
+        "escalation",
+        r"supervisor|(?:a|your|the|to|with) manager\b|corporate (?:office|number|email|contact)"
+        r"|escalat\w*|formal complaint|(?:i'?d|would) rather (?:walk|drive|take|swim|pay|use"
+        r"|go with|fly with|stay)",
+        1.0,
+        Kind.PROBLEM,
+        "escalating",
+    ),
+    # Why: "Explain." or "I don't understand why" after facts is a demand, however polite.
+    Cue(
+        "bare_demand",
+        r"explain(?: yourselves| yourself)?\s*[.!?]|(?:i )?(?:don'?t|do not|can'?t|cannot)"
+        r" (?:understand|believe|figure out|see) (?:why|how|that)|not (?:tolerable|okay|ok"
+        r"|fair|right|acceptable)\b|(?:long|longer|endless|forever) (?:wait|waits|wait times"
+        r"|lines?|queues?|hold)",
+        1.0,
+        Kind.PROBLEM,
+        "demands an explanation",
+    ),
     Cue(
         "service_failure",
         r"(?:terrible|bad|poor|worst|awful|horrible|lousy) (?:customer )?(?:service"
@@ -239,7 +386,9 @@ CUES: tuple[Cue, ...] = (
         r"|step (?:it )?up|you had one job|(?:such|what) a (?:mess|joke|disaster)"
         r"|(?:is )?how you treat|inept|patroni[sz]\w*|condescending|(?:don'?t"
         r"|doesn'?t) (?:really )?care"
-        r"|get (?:its|their|your) act together|unbearable|intolerable|inexcusable|mess(?:ed"
+        r"|get (?:its|their|your) act together|jump(?:ing)? through hoops"
+        r"|complain(?:t|ts|ing|ed)?\b(?<!no complaints)(?<!no complaint)(?<!n't complain)"
+        r"(?<!nt complain)|unbearable|intolerable|inexcusable|mess(?:ed"
         r"|ing)? up"
         r"|screw(?:ed|ing)? (?:up|over|me|us|ppl|people|customers)|botched",
         1.2,
@@ -311,7 +460,7 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         "negative_hashtag",
-        r"#\w*(?:fail|suck|worst|never|poor|bad|terribl|awful|disappoint|fraud|scam|ripoff"
+        r"#\w*(?:fail|sucks?\b|sucked|worst|never|poor|bad(?!g)|terribl|awful|disappoint|fraud|scam|ripoff"
         r"|unacceptabl|angry|hate|shame|nothappy|notcool|wtf|smh|ugh|late|delay|lies|liar"
         r"|doesntcare|dontcare|nohelp|sad|mad|again)",
         1.2,
@@ -325,7 +474,7 @@ CUES: tuple[Cue, ...] = (
         r"|useless|shady|disappoint\w*|frustrat\w*|annoy\w*|fed up|sick of|tired of|furious"
         r"|angry|livid|lousy|crap(?:py)?\b|trash\b|garbage|joke\b|embarrass\w*|shame on"
         r"|smd?h\b|ugh\b|ughh\w*|wtf\b|wtff\w*|ffs\b|fuck\w*|fk\b|fkn\w*|fkin\w*|shit\w*|idiot\w*"
-        r"|stupid|moron\w*|pissed"
+        r"|stupid|moron\w*|pissed|liars?\b|lying\b"
         r"|damn\w*|hate\b|bs\b|come on\b|c'?mon\b|are you (?:kidding|serious)|unbelievable",
         0.9,
         Kind.NEGATIVE,
@@ -335,7 +484,9 @@ CUES: tuple[Cue, ...] = (
     Cue(
         "legal_threat",
         r"lawyer|attorney|\bsue\b|\bsued\b|suing|lawsuit|legal action|small claims|\bcourt\b"
-        r"|\bbbb\b|better business bureau|\bfcc\b|\bftc\b|consumer protection"
+        r"|\bbbb\b|better business bureau|consumer protection"
+        r"|(?:report|complain|file|filing|filed|contact|call|calling|write|writing|tell)\w*"
+        r" (?:a complaint )?(?:\w+ )?(?:to |with )?(?:the )?(?:fcc|ftc|bbb|regulator|ombudsman)"
         r"|report(?:ing)? (?:you|this) to|fraud\w*|class action",
         1.6,
         Kind.URGENT,
@@ -377,7 +528,8 @@ CUES: tuple[Cue, ...] = (
         r"outages?|(?:is|are|was|were|been|went|goes|still|again|service|internet|wifi|network"
         r"|site|website|app|system|servers?|signal|phones?|cable|tv)\s+(?:is\s+)?down\b"
         r"|no (?:service|signal|internet|wifi|connection|power|coverage|dial tone|bars|data)\b"
-        r"|dropped calls?|calls? (?:keep )?drop\w*|can'?t (?:connect|log ?in|sign ?in"
+        r"|dropped calls?|calls? (?:keep )?drop\w*|(?:lose|lost|losing|loses) (?:all )?(?:service"
+        r"|signal|connection|internet|power|wifi|data|reception)|can'?t (?:connect|log ?in|sign ?in"
         r"|get through|make (?:a )?calls?|get online)|(?:internet|service|wifi|power)"
         r" (?:is )?out\b",
         1.4,
@@ -393,7 +545,10 @@ CUES: tuple[Cue, ...] = (
         r"|gotta love|got to love|thanks a (?:lot|bunch|ton)|thanks again for|cool cool"
         r"|real(?:ly)? great|so helpful|great service|wonderful service|keep up the"
         r" (?:good|great) work|what a (?:great|wonderful|fantastic)|glad (?:to know|i paid)"
-        r"|love being|thanks for (?:ruining|making|the (?:delay|wait))",
+        r"|love being|thanks for (?:ruining|making|the (?:delay|wait))"
+        r"|world[- ]class|top[- ]notch|stellar|bravo|impressive|class act|superb|(?:amazing"
+        r"|excellent|outstanding|awesome|fantastic|best|stellar) (?:customer )?(?:service|job"
+        r"|work|support)|(?:5|five)[- ]star",
         1.3,
         Kind.SARCASM,
         "praise used for blame",
@@ -401,6 +556,9 @@ CUES: tuple[Cue, ...] = (
     Cue(
         "irony",
         r"thanks? (?:for|4) nothing|yeah[, ]+right|#not\b|#sarcasm"
+        r"|(?:thanks?|thx|ty) (?:again )?(?:for|4) (?:disconnecting|cancell?ing|losing|charging"
+        r"|overcharging|ruining|wasting|breaking|leaving|ignoring|delaying|stranding|keeping"
+        r" (?:me|us) waiting|never|not|the runaround|hanging up)"
         r"|so much for(?<!you so much for)(?<!thanks so much for)|cool cool cool|what a surprise"
         r"|shocker|colou?r me"
         r"|big surprise|good luck with that",
@@ -421,13 +579,17 @@ CUES: tuple[Cue, ...] = (
     Cue(
         "resolved",
         r"(?:sorted|resolved|solved|taken care of|worked out|came through|all good|all set)\b"
+        r"(?<!been resolved)(?<!be resolved)(?<!been sorted)(?<!be sorted)(?<!been solved)"
         r"|fixed(?<!n't fixed)(?<!not fixed)(?<!never fixed) (?:it|my|the|in|right|quickly|fast"
         r"|within)"
         r"|for (?:fixing|sorting|resolving|helping|the help|taking care)"
         r"|(?:refund|money|package|order|bag|luggage) (?:arrived|came|came through|is here"
-        r"|was returned|showed up|found)|(?:got|received) my (?:refund|money|bag|luggage|package)"
-        r"|(?:quick|fast|speedy|prompt|great|helpful) (?:response|reply|service|help|delivery"
-        r"|shipping)|went smoothly",
+        r"|was returned|showed up|found)(?! (?:\w+ )?(?:smashed|broken|damaged|crushed|open"
+        r"|empty|late|wet|torn|dented|missing|without|wrong|but|and (?:it|the|was)))"
+        r"|(?:got|received) my (?:refund|money|bag|luggage|package)"
+        r"|(?:quick|fast|speedy|prompt|great|helpful|easy|smooth) (?:response|reply|service|help"
+        r"|delivery|shipping|refund|replacement|resolution|fix)|went smoothly"
+        r"|for (?:the|my) (?:quick |fast |speedy |prompt )?(?:refund|replacement|credit)",
         -1.3,
         Kind.RELIEF,
         "problem solved or praised",
@@ -439,6 +601,41 @@ CUES: tuple[Cue, ...] = (
         -0.8,
         Kind.GRATITUDE,
         "gratitude",
+    ),
+    # --- v2: asking without a problem, and negativity aimed elsewhere (issue 17) -----------
+    # Why: help and information requests ("please advise", "how do I") state no problem.
+    Cue(
+        "request",
+        r"(?:can|could|would|will) (?:you|u|someone|anyone|somebody) (?:please |pls |guys )?"
+        r"(?:help|tell me|let me know|advise|assist|check|confirm|send|explain how|show me"
+        r"|point me|look up|dm)|help me (?:get|find|update|change|with|out|book|upgrade|go"
+        r"|understand|figure|choose|decide|pick|set|add|transfer|switch|move)|(?:i'?d|i would"
+        r"|we'?d|we would) (?:like|love) to|is there (?:any ?way|anything|a way|an? (?:option"
+        r"|number|email|app|link|form))|any chance|how (?:do|can|would|should) (?:i|we)"
+        r"|let me know|please advise|(?:when|where) (?:should|can|do) (?:i|we)|who (?:can|should"
+        r"|do) (?:i|we)? ?(?:help|contact|talk|speak|ask|call)|(?:do|does) (?:you|u) (?:guys )?"
+        r"(?:have|offer|sell|ship|know|accept|carry|allow|fly|do)|wondering (?:if|whether|how"
+        r"|when|what|where)|i need to (?:unlink|change|update|add|remove|transfer|book|know"
+        r"|get|find|upgrade|switch|move|reset)|is it possible|can i (?:get|use|change|add|bring"
+        r"|book|upgrade|pay|transfer|buy|order|still)|what(?:'s| is) the (?:best|easiest|fastest)"
+        r" way|looking for (?:a|an|the|some|info)|quick question|question for (?:you|u)",
+        -0.6,
+        Kind.REQUEST,
+        "asks for help or information, states no problem",
+    ),
+    # Why: anger at an election, a game or one's own slip is not about the brand.
+    Cue(
+        "elsewhere",
+        r"vot(?:e|es|ed|ing)\b|election|president\w*|congress|senat(?:e|or)|politic\w*"
+        r"|government|democrat\w*|republican\w*|\bgop\b|terroris\w*|sponsor\w*"
+        r"|(?:the|this|that|our|their|your) (?:game|match|team|season|refs?|referee|coach"
+        r"|players?|league)\b|touchdown|playoffs?|my (?:own )?fault|my bad|silly me|stupid me"
+        r"|i'?m (?:such |so )?(?:an idiot|a mess|a disaster|stupid|a klutz|clumsy)"
+        r"|i (?:forgot|lost|dropped|misplaced|left|broke) my|lost my \w+ (?:somewhere|again"
+        r"|at (?:work|home|school))",
+        -0.5,
+        Kind.ELSEWHERE,
+        "negativity aimed elsewhere (politics, sport, oneself)",
     ),
     # --- noise ---------------------------------------------------------------------------
     Cue(
@@ -463,7 +660,8 @@ CUES: tuple[Cue, ...] = (
         r"|confusion|miscommunication|delay|experience)|(?:please|pls|kindly) (?:dm|follow"
         r"|send) us|dm us|send us (?:a|your) (?:dm|direct message|private message)"
         r"|(?:we'?re|we are) (?:here|happy) to help|we'?d (?:like|love) to help|reach out to us"
-        r"|(?:sorry|sad|glad) to hear|i'?m (?:so )?sorry (?:your|you|for|about)|were we able",
+        r"|(?:sorry|sad|glad) to hear|(?:i'?m|i am) (?:so |very )?sorry (?:your|you|for|about)"
+        r"|were we able|(?:do|did) you still need (?:help|assistance)",
         -1.5,
         Kind.NOISE,
         "reads like the brand's own reply",

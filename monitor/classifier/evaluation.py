@@ -29,6 +29,8 @@ class LabeledData:
     skipped_empty_text: int = 0
     skipped_bad_label: int = 0
     source: str = field(default="", compare=False)
+    groups: tuple[str, ...] = ()
+    """Each row's value in the `group_column` read with it (empty when none was asked for)."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -54,12 +56,14 @@ def read_labeled_csv(
     label_column: str = "label",
     *,
     strict: bool = False,
+    group_column: str | None = None,
 ) -> LabeledData:
     """Read `text_column` and a 0/1 `label_column`; skip (and count) rows that can't be used.
 
     `strict` (the command line): labels may also be true/false, yes/no, complaint/not, in any
     case, and any other label is a `ConfigError` naming its row (the header is row 1, as a
-    spreadsheet shows it) instead of a row silently skipped. Rows with no text are skipped."""
+    spreadsheet shows it) instead of a row silently skipped. Rows with no text are skipped.
+    `group_column` (e.g. "industry") is kept per row, for `evaluate_by_group`."""
     try:
         handle = open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
     except OSError as err:
@@ -68,7 +72,8 @@ def read_labeled_csv(
     with handle:
         reader = csv.DictReader(handle)
         columns = [c for c in (reader.fieldnames or []) if c is not None]
-        missing = [c for c in (text_column, label_column) if c not in columns]
+        wanted = (text_column, label_column) + ((group_column,) if group_column else ())
+        missing = [c for c in wanted if c not in columns]
         if missing:
             shown = ", ".join(repr(c) for c in columns) if columns else "none (empty file)"
             raise ConfigError(
@@ -76,6 +81,7 @@ def read_labeled_csv(
                 "(choose others with --text-column / --label-column)"
             )
         rows: list[LabeledRow] = []
+        groups: list[str] = []
         empty = bad = 0
         for number, record in enumerate(reader, start=2):
             text = (record.get(text_column) or "").strip()
@@ -92,7 +98,9 @@ def read_labeled_csv(
                 bad += 1
             else:
                 rows.append(LabeledRow(text, label))
-    return LabeledData(tuple(rows), empty, bad, str(path))
+                if group_column:
+                    groups.append((record.get(group_column) or "").strip() or "(empty)")
+    return LabeledData(tuple(rows), empty, bad, str(path), tuple(groups))
 
 
 BATCH = 256
@@ -146,6 +154,19 @@ def evaluate(
         "skipped_bad_label": rows.skipped_bad_label if isinstance(rows, LabeledData) else 0,
     }
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
+
+
+def evaluate_by_group(
+    classifier: ClassifierLike, rows: Sequence[LabeledRow], groups: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """`evaluate` on each group's rows (in order of first appearance): a scorer that is good
+    on average may still fail one industry."""
+    if len(rows) != len(groups):
+        raise ValueError("evaluate_by_group: one group per row")
+    members: dict[str, list[LabeledRow]] = {}
+    for row, group in zip(rows, groups, strict=True):
+        members.setdefault(group, []).append(row)
+    return {group: evaluate(classifier, part) for group, part in members.items()}
 
 
 def auc(scores: Sequence[float], labels: Sequence[int]) -> float:

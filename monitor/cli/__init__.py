@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--config", "-c", metavar="PATH", help="use its classifier and model")
     evaluate.add_argument("--scorer-only", action="store_true", help="leave the model out")
     evaluate.add_argument(
+        "--group-column",
+        metavar="NAME",
+        help="also print the metrics for each value of this column (e.g. industry)",
+    )
+    evaluate.add_argument(
         "--holdout-fraction",
         type=_fraction,
         metavar="F",

@@ -45,9 +45,12 @@ class _Counted:
         language: str | None = None,
         followers: int | None = None,
         vip: bool = False,
+        rating: int | None = None,
     ) -> Verdict:
         self._progress.advance()
-        return self._classifier.classify(text, language=language, followers=followers, vip=vip)
+        return self._classifier.classify(
+            text, language=language, followers=followers, vip=vip, rating=rating
+        )
 
 
 def _classifier(args: argparse.Namespace, *, scorer_only: bool = False) -> Classifier:
@@ -95,7 +98,13 @@ def _labeled(args: argparse.Namespace) -> LabeledData:
     row number); a file with no usable row is a `ConfigError` (exit 2)."""
     from monitor.classifier.evaluation import read_labeled_csv
 
-    labeled = read_labeled_csv(args.file, args.text_column, args.label_column, strict=True)
+    labeled = read_labeled_csv(
+        args.file,
+        args.text_column,
+        args.label_column,
+        strict=True,
+        group_column=getattr(args, "group_column", None),
+    )
     if not labeled.rows:
         raise ConfigError(
             f"{args.file}: no usable rows ({labeled.skipped_empty_text} with an empty "
@@ -105,7 +114,7 @@ def _labeled(args: argparse.Namespace) -> LabeledData:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from monitor.classifier.evaluation import evaluate
+    from monitor.classifier.evaluation import evaluate, evaluate_by_group
     from monitor.models import fingerprint
 
     labeled = _labeled(args)
@@ -114,10 +123,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_OK
     classifier = _classifier(args)
     rows = labeled.rows
+    groups = labeled.groups
     excluded = 0
     if classifier.model is not None:  # a model is never judged on what it learned from
         seen = classifier.model.trained_on
-        rows = tuple(r for r in labeled.rows if fingerprint(r.text) not in seen)
+        kept = [i for i, r in enumerate(labeled.rows) if fingerprint(r.text) not in seen]
+        rows = tuple(labeled.rows[i] for i in kept)
+        groups = tuple(groups[i] for i in kept) if groups else ()
         excluded = len(labeled.rows) - len(rows)
         if not rows:
             print(
@@ -132,6 +144,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result["skipped_bad_label"] = labeled.skipped_bad_label
     result["excluded_seen_in_training"] = excluded
     result["classifier"] = classifier.version
+    if groups:
+        with Progress(f"eval: by {args.group_column}", total=len(rows)) as progress:
+            result["by_group"] = evaluate_by_group(_Counted(classifier, progress), rows, groups)
     print_json(result)
     return EXIT_OK
 

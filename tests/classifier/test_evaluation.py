@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.classifier import Classifier
-from monitor.classifier.evaluation import auc, evaluate, read_labeled_csv
+from monitor.classifier.evaluation import auc, evaluate, evaluate_by_group, read_labeled_csv
 from monitor.classifier.settings import ClassifierSettings
 from monitor.errors import ConfigError
 from monitor.models import Label, LabeledRow, Severity, Verdict
@@ -44,6 +44,7 @@ class FixedScores:
         language: str | None = None,
         followers: int | None = None,
         vip: bool = False,
+        rating: int | None = None,
     ) -> Verdict:
         score = self.scores[text]
         label = Label.COMPLAINT if score >= 0.5 else Label.NOT_COMPLAINT
@@ -160,3 +161,21 @@ def test_the_scorer_clears_its_floor_on_the_examples() -> None:
     assert result["f1"] >= 0.85
     assert result["macro_f1"] >= 0.85
     assert result["auc"] >= 0.90
+
+
+def test_metrics_per_group_of_a_column(tmp_path: Path) -> None:
+    """`eval --group-column industry`: a scorer good on average may still fail one industry."""
+    path = tmp_path / "grouped.csv"
+    path.write_text(
+        "text,label,industry\na,1,food\nb,0,food\nc,1,cars\nd,1,cars\ne,0,\n", encoding="utf-8"
+    )
+    data = read_labeled_csv(path, group_column="industry")
+    assert data.groups == ("food", "food", "cars", "cars", "(empty)")
+    scores = {"a": 0.9, "b": 0.1, "c": 0.2, "d": 0.8, "e": 0.7}
+    result = evaluate_by_group(FixedScores(scores), data.rows, data.groups)
+    assert list(result) == ["food", "cars", "(empty)"]
+    assert result["food"]["macro_f1"] == 1.0
+    assert result["cars"]["recall"] == 0.5
+    assert result["(empty)"]["fp"] == 1
+    with pytest.raises(ConfigError, match="no column 'sector'"):
+        read_labeled_csv(path, group_column="sector")
