@@ -105,11 +105,12 @@ def test_a_model_that_does_not_beat_the_scorer_is_kept_but_not_promoted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from monitor.classifier import Classifier
-    from monitor.classifier.settings import ClassifierSettings
+    from monitor.config import load_config
 
-    scorer = Classifier(ClassifierSettings())
-    right = [r for r in team_feedback() if scorer.classify(r.text).is_complaint == bool(r.label)]
     config = str(write_config(tmp_path))
+    settings = load_config(Path(config), require_secrets=False)
+    scorer = Classifier(settings.classifier, settings.brand)  # as `train` builds it
+    right = [r for r in team_feedback() if scorer.classify(r.text).is_complaint == bool(r.label)]
     run(capsys, "feedback", "import", str(write_csv(tmp_path / "r.csv", right)), "-c", config)
 
     code, report, err = run(capsys, "train", "-c", config)
