@@ -8,7 +8,7 @@ for this scorer, and `[classifier] use_model` is on.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.brand import BrandSettings
@@ -20,7 +20,9 @@ from monitor.classifier.training import Figures, TrainingResult, usable
 from monitor.clock import Clock
 from monitor.errors import ConfigError
 from monitor.health import Health, Outage
+from monitor.models import LabeledRow
 from monitor.storage import FeedbackStore
+from monitor.storage.feedback import Examples, Kind
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class TrainingOutcome:
     result: TrainingResult
     promoted: bool
     path: str
+    labels_used: dict[str, int] = field(default_factory=dict)
+    """How many labels of each `storage.feedback.Kind` the model learned from."""
 
 
 def current_model(
@@ -93,16 +97,18 @@ class Learner:
         scorer out of fold (or `force`). A fit that fails changes nothing: `TrainingFailed`,
         logged here, and the current model stays."""
         examples = self.feedback.examples()
-        usable(examples.rows, self.settings.min_training_examples)  # NotEnoughFeedback, early
+        rows, weights, used = self._weighted(examples)
+        usable(rows, self.settings.min_training_examples)  # NotEnoughFeedback, early
         request = FitRequest(
-            rows=list(examples.rows),
+            rows=rows,
             settings=self.settings.model_dump(mode="json"),
             brand=self.brand.model_dump(mode="json"),
             version=self.models.next_version(),
             now=self.clock.now(),
             feedback_max_id=examples.max_id,
             min_examples=self.settings.min_training_examples,
-            meta={"feedback_by_origin": examples.by_origin},
+            meta={"feedback_by_origin": examples.by_origin, "labels_used": used},
+            weights=weights,
         )
         try:
             fitted = fit_in_subprocess(
@@ -115,6 +121,17 @@ class Learner:
             self.health.fail("training failed", str(err), _kept_model)
             raise
         self.health.recover(lambda outage: "training works again")
+        log.info(
+            "trained on %d labels: %d explicit (weight %g), %d resolved alerts (weight %g), "
+            "%d reported missed (weight %g)",
+            len(rows),
+            used[Kind.EXPLICIT],
+            self.settings.explicit_label_weight,
+            used[Kind.RESOLVED],
+            self.settings.resolved_label_weight,
+            used[Kind.MISSED],
+            self.settings.missed_label_weight,
+        )
         model = self.models.load(fitted.path)
         result = TrainingResult(
             model, Figures(**fitted.model_figures), Figures(**fitted.scorer_figures)
@@ -136,7 +153,23 @@ class Learner:
                 "out-of-memory killer takes, not the daemon",
                 fitted.uncapped,
             )
-        return TrainingOutcome(result, promote, str(fitted.path))
+        return TrainingOutcome(result, promote, str(fitted.path), used)
+
+    def _weighted(self, examples: Examples) -> tuple[list[LabeledRow], list[float], dict[str, int]]:
+        """The labels with their `[classifier]` weight by kind (a kind weighted 0 is left out),
+        and how many of each kind are used."""
+        weight = {
+            Kind.EXPLICIT: self.settings.explicit_label_weight,
+            Kind.RESOLVED: self.settings.resolved_label_weight,
+            Kind.MISSED: self.settings.missed_label_weight,
+        }
+        kept = [
+            (row, kind)
+            for row, kind in zip(examples.rows, examples.kinds, strict=True)
+            if weight[kind] > 0
+        ]
+        used = {kind.value: sum(1 for _, k in kept if k is kind) for kind in Kind}
+        return [row for row, _ in kept], [weight[kind] for _, kind in kept], used
 
     def retrain_due(self, model: LearnedModel | None) -> bool:
         """Enough labels arrived since `model` (or since the start, with no model yet)."""

@@ -62,6 +62,8 @@ class FitRequest:
     min_examples: int
     meta: dict[str, Any]
     """Added to the model's meta before it is saved (e.g. feedback counts by origin)."""
+    weights: list[float] | None = None
+    """Beside `rows`: each label's training weight (None: all 1)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class FitRequest:
             "feedback_max_id": self.feedback_max_id,
             "min_examples": self.min_examples,
             "meta": self.meta,
+            "weights": self.weights,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class FitRequest:
             feedback_max_id=int(data["feedback_max_id"]),
             min_examples=int(data["min_examples"]),
             meta=dict(data["meta"]),
+            weights=[float(w) for w in data["weights"]] if data.get("weights") else None,
         )
 
 
@@ -271,6 +275,7 @@ def main(argv: list[str]) -> int:
             now=request.now,
             feedback_max_id=request.feedback_max_id,
             min_examples=request.min_examples,
+            weights=request.weights,
         )
         trained.model.meta.update(request.meta)
         path = ModelStore(Path(state_dir)).save(trained.model, promote=False)

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 """Bumped when the file layout changes; an unknown format is refused with a clear message."""
+FORMAT_EMBEDDINGS = 2
+"""A model with an embedding stage: format 1 readers refuse it rather than score without it."""
 MODEL_GLOB = "model-*.json.gz"
 CURRENT = "current"
 """A one-line file naming the model in use; replaced atomically, so readers never see half."""
@@ -47,7 +49,6 @@ at once would hold tens of MB of window arrays for nothing."""
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
-_SPACE = re.compile(r"\s+")
 
 
 def normalize(text: str) -> str:
@@ -55,7 +56,7 @@ def normalize(text: str) -> str:
     otherwise be the strongest "feature" of every post), case folded, spaces collapsed."""
     text = _URL.sub(" _url_ ", text)
     text = _HANDLE.sub(" _user_ ", text)
-    return _SPACE.sub(" ", text).strip().lower()
+    return " ".join(text.split()).lower()  # as `\s+` → " " and strip, without a regex pass
 
 
 def logit(p: float) -> float:
@@ -78,14 +79,38 @@ class Blender:
     scorer_weight: float
     compound_weight: float
     intercept: float
+    embedding_weight: float = 0.0
+    """The embedding stage's log-odds' weight (0 when the model has none)."""
 
-    def log_odds(self, text_z: float, scorer_z: float, compound: float) -> float:
+    def log_odds(
+        self, text_z: float, scorer_z: float, compound: float, embedding_z: float = 0.0
+    ) -> float:
         return (
             self.text_weight * text_z
             + self.scorer_weight * scorer_z
             + self.compound_weight * compound
+            + self.embedding_weight * embedding_z
             + self.intercept
         )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EmbeddingStage:
+    """A logistic regression over the post's sentence embedding (`monitor.classifier.
+    embeddings`, the optional extra): its log-odds are one more input of the blender."""
+
+    encoder: str
+    coef: Any
+    """numpy float64 array, one weight per dimension."""
+    intercept: float
+
+    def log_odds_many(self, prepared: Sequence[str]) -> Any:
+        """The stage's log-odds of each text (already through `normalize`), as an array."""
+        from monitor.classifier.embeddings import require
+
+        if not prepared:
+            return self.coef[:0]
+        return require(self.encoder).embed(prepared) @ self.coef + self.intercept
 
 
 @dataclass(slots=True)
@@ -102,6 +127,8 @@ class LearnedModel:
     """Fingerprints of the training texts, so an evaluation can leave them out."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Figures from training: examples, cross-validated scores, feedback id, timestamps."""
+    embedding: EmbeddingStage | None = None
+    """Sentence embeddings beside the n-grams, when trained with the `[embeddings]` extra."""
 
     @property
     def name(self) -> str:
@@ -141,20 +168,30 @@ class LearnedModel:
                 for start in range(0, len(prepared), CHUNK)
                 for found in self.prepared_log_odds_many(prepared[start : start + CHUNK])
             ]
-        totals = [self.text_intercept] * len(prepared)
-        word_blocks: list[BlockScores] = []
-        for block in self.blocks:
-            scores = block.score_many(prepared)
-            totals = [total + share for total, share in zip(totals, scores.log_odds, strict=True)]
-            if block.analyzer == "word":  # readable terms: worth their breakdown
-                word_blocks.append(scores)
+        totals, word_blocks = self._text_log_odds_many(prepared)
         explained: list[tuple[float, dict[str, float]]] = []
-        for index, total in enumerate(totals):
+        for index, total in enumerate(totals.tolist()):
             words: dict[str, float] = {}
             for scores in word_blocks:
                 words.update(scores.contributions(index))
             explained.append((total, words))
         return explained
+
+    def _text_log_odds_many(self, prepared: Sequence[str]) -> tuple[Any, list[BlockScores]]:
+        """The text model's log-odds of each text (a numpy array), and the word blocks'
+        breakdowns; the character blocks are only summed (their n-grams are never shown)."""
+        import numpy as np
+
+        totals = np.full(len(prepared), self.text_intercept)
+        words: list[BlockScores] = []
+        for block in self.blocks:
+            if block.analyzer == "word":  # readable terms: worth their breakdown
+                scores = block.score_many(prepared)
+                totals = totals + np.asarray(scores.log_odds)
+                words.append(scores)
+            else:
+                totals = totals + block.log_odds_many(prepared)
+        return totals, words
 
     def explain(
         self, text: str, scorer_z: float, compound: float, threshold: float
@@ -163,7 +200,10 @@ class LearnedModel:
         probability reached `decision_threshold` (one threshold knob for both), and the reason
         that shows the shift and the words behind it."""
         text_z, words = self.text_log_odds(text)
-        blended = self.blender.log_odds(text_z, scorer_z, compound)
+        embedding_z = 0.0
+        if self.embedding is not None:
+            embedding_z = float(self.embedding.log_odds_many([normalize(text)])[0])
+        blended = self.blender.log_odds(text_z, scorer_z, compound, embedding_z)
         threshold = min(max(threshold, 0.01), 0.99)
         combined = blended - logit(self.decision_threshold) + logit(threshold)
         shift = combined - scorer_z
@@ -207,13 +247,7 @@ class LearnedModel:
                 )
             ]
         prepared = [normalize(text) for text in texts]
-        text_z = np.full(len(prepared), self.text_intercept)
-        words: list[BlockScores] = []
-        for block in self.blocks:
-            scores = block.score_many(prepared)
-            text_z = text_z + np.asarray(scores.log_odds)
-            if block.analyzer == "word":  # readable terms: worth their breakdown
-                words.append(scores)
+        text_z, words = self._text_log_odds_many(prepared)
         z = np.asarray(scorer_z, dtype=np.float64)
         blender = self.blender
         blended = (
@@ -222,6 +256,8 @@ class LearnedModel:
             + blender.compound_weight * np.asarray(compound, dtype=np.float64)
             + blender.intercept
         )
+        if self.embedding is not None:
+            blended = blended + blender.embedding_weight * self.embedding.log_odds_many(prepared)
         threshold = min(max(threshold, 0.01), 0.99)
         combined = blended - logit(self.decision_threshold) + logit(threshold)
         shift = combined - z
@@ -241,8 +277,8 @@ class LearnedModel:
     # -- files --------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
+        data: dict[str, Any] = {
+            "format": FORMAT if self.embedding is None else FORMAT_EMBEDDINGS,
             "version": self.version,
             "scorer_version": self.scorer_version,
             "decision_threshold": self.decision_threshold,
@@ -266,13 +302,38 @@ class LearnedModel:
             "trained_on": sorted(self.trained_on),
             "meta": self.meta,
         }
+        if self.embedding is not None:
+            data["blender"]["embedding_weight"] = self.blender.embedding_weight
+            data["embedding"] = {
+                "encoder": self.embedding.encoder,
+                "coef": [round(v, 6) for v in self.embedding.coef.tolist()],
+                "intercept": self.embedding.intercept,
+            }
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LearnedModel:
         if not isinstance(data, dict):
             raise TypeError(f"a JSON {type(data).__name__} where an object belongs")
-        if data.get("format") != FORMAT:
-            raise ValueError(f"model format {data.get('format')!r}, this version reads {FORMAT}")
+        if data.get("format") not in (FORMAT, FORMAT_EMBEDDINGS):
+            raise ValueError(
+                f"model format {data.get('format')!r}, this version reads {FORMAT} and "
+                f"{FORMAT_EMBEDDINGS}"
+            )
+        embedding: EmbeddingStage | None = None
+        if data.get("format") == FORMAT_EMBEDDINGS:
+            import numpy as np
+
+            from monitor.classifier.embeddings import require
+
+            stage = data["embedding"]
+            embedding = EmbeddingStage(
+                str(stage["encoder"]),
+                np.asarray([float(c) for c in stage["coef"]], dtype=np.float64),
+                float(stage["intercept"]),
+            )
+            if embedding.coef.size != require(embedding.encoder).dimension:
+                raise ValueError(f"{embedding.coef.size} embedding weights for {stage['encoder']}")
         for b in data["blocks"]:  # checked here, or the first poll would fail instead of now
             low, high = int(b["ngram_range"][0]), int(b["ngram_range"][1])
             if b["analyzer"] not in ("word", "char_wb") or not 1 <= low <= high <= 10:
@@ -296,6 +357,7 @@ class LearnedModel:
             scorer_version=str(data["scorer_version"]),
             trained_on=frozenset(str(f) for f in data["trained_on"]),
             meta=dict(data.get("meta", {})),
+            embedding=embedding,
         )
 
 
@@ -358,6 +420,8 @@ class ModelStore:
             raise ConfigError(
                 f"model file {path} is missing; run `complaint-monitor train` to make a new one"
             ) from err
+        except ConfigError as err:  # sound, but this install cannot score it (e.g. an extra)
+            raise ConfigError(f"model file {path}: {err}") from err
         except Exception as err:  # reading plain JSON runs no code: any error means damage
             raise ConfigError(
                 f"model file {path} is unreadable ({type(err).__name__}: {err}); "

@@ -73,11 +73,24 @@ def _packed(columns: Sequence[Any], n: int) -> Any:
 def _codes(text: str) -> Any:
     import numpy as np
 
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    encoded = text.encode("utf-32-le", "surrogatepass")  # a lone surrogate is a character too
+    return np.frombuffer(encoded, dtype=np.uint32).astype(np.uint64)
+
+
+_FIBONACCI = 0x9E3779B97F4A7C15
+"""2**64 divided by the golden ratio, odd: the top bits of key * this are the key's slot."""
+
+
+def _slots(keys: Any, shift: Any) -> Any:
+    """Fibonacci hashing: one multiply and a shift spread packed numbers (far from random)
+    over the table, where splitmix64's five steps per key cost a quarter of the lookup."""
+    import numpy as np
+
+    return (keys * np.uint64(_FIBONACCI)) >> shift
 
 
 def _mixed(keys: Any) -> Any:
-    """splitmix64's finalizer: packed numbers are far from random, table slots must be."""
+    """splitmix64's finalizer: a word n-gram's number from its first n-1 words' number."""
     import numpy as np
 
     keys = keys ^ (keys >> np.uint64(30))
@@ -85,6 +98,30 @@ def _mixed(keys: Any) -> Any:
     keys = keys ^ (keys >> np.uint64(27))
     keys = keys * np.uint64(0x94D049BB133111EB)
     return keys ^ (keys >> np.uint64(31))
+
+
+def _word_term_keys(terms: Sequence[str]) -> Any:
+    """The number of each word n-gram of the vocabulary, chained from its words' hashes as
+    `NgramBlock._found_words` chains a text's (its words are joined by single spaces)."""
+    import numpy as np
+
+    keys = np.zeros(len(terms), dtype=np.uint64)
+    words = [term.split(" ") for term in terms]
+    by_size: dict[int, list[int]] = {}
+    for row, split in enumerate(words):
+        by_size.setdefault(len(split), []).append(row)
+    for n, rows in by_size.items():
+        hashes = np.fromiter(
+            map(hash, chain.from_iterable(words[row] for row in rows)),
+            dtype=np.int64,
+            count=n * len(rows),
+        ).view(np.uint64)
+        table = hashes.reshape(len(rows), n)
+        key = table[:, 0]
+        for k in range(1, n):
+            key = _mixed(key) ^ table[:, k]
+        keys[rows] = key
+    return keys.view(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +135,20 @@ class _Lookup:
     """The row of the n-gram in each slot; -1: an empty slot."""
     probes: int
     """The longest probe sequence any n-gram needed when inserted."""
+    shift: Any
+    """64 - log2(size): the top bits of the Fibonacci product pick the slot."""
 
     @classmethod
     def of(cls, keys: Any, rows: Any) -> _Lookup:
         import numpy as np
 
-        size = 1 << max(4, (4 * keys.size).bit_length())
+        bits = max(4, (4 * keys.size).bit_length())
+        size = 1 << bits
+        shift = np.uint64(64 - bits)
         mask = np.uint64(size - 1)
         table_keys = np.zeros(size, dtype=np.uint64)
         table_rows = np.full(size, -1, dtype=np.int32)
-        slot = _mixed(keys) & mask
+        slot = _slots(keys, shift)
         pending = np.arange(keys.size)
         probes = 0
         while pending.size:
@@ -124,27 +165,29 @@ class _Lookup:
             settled[placed] = True
             pending = pending[~settled[pending]]
             slot[pending] = (slot[pending] + np.uint64(1)) & mask
-        return cls(table_keys, table_rows, probes)
+        return cls(table_keys, table_rows, probes, shift)
 
     def find(self, queries: Any) -> Any:
         """The row of each query, -1 where the n-gram is not in the vocabulary."""
         import numpy as np
 
         mask = np.uint64(self.keys.size - 1)
-        found = np.full(queries.size, -1, dtype=np.intp)
-        active = np.arange(queries.size)
-        slot = _mixed(queries) & mask
-        wanted = queries
-        for _ in range(self.probes):
-            rows = self.rows[slot]
-            occupied = rows >= 0
-            hit = occupied & (self.keys[slot] == wanted)
-            found[active[hit]] = rows[hit]
-            going = occupied & ~hit
-            if not going.any():
+        slot = _slots(queries, self.shift)
+        rows = self.rows[slot]
+        hit = self.keys[slot] == queries
+        found = np.where(hit, rows, -1)
+        going = np.flatnonzero((rows >= 0) & ~hit)  # another n-gram sits there: probe on
+        slot = slot[going]
+        for _ in range(self.probes - 1):
+            if not going.size:
                 break
-            active, wanted = active[going], wanted[going]
-            slot = (slot[going] + np.uint64(1)) & mask
+            slot = (slot + np.uint64(1)) & mask
+            wanted = queries[going]
+            rows = self.rows[slot]
+            hit = self.keys[slot] == wanted
+            found[going[hit]] = rows[hit]
+            keep = (rows >= 0) & ~hit
+            going, slot = going[keep], slot[keep]
         return found
 
 
@@ -190,8 +233,8 @@ class NgramBlock:
         low, high = ngram_range
         fast = analyzer == "char_wb" and 2 <= low <= 3 and high <= _PACK_MAX_N
         rows = np.arange(len(terms), dtype=np.intp)
-        hashes = np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
         packed: _Lookup | None = None
+        hashed_rows = rows
         if fast:
             keys, found = [], []
             for n in range(low, high + 1):
@@ -204,13 +247,24 @@ class NgramBlock:
                 np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
                 np.concatenate(found) if found else np.zeros(0, dtype=np.intp),
             )
+            narrow = np.zeros(len(terms), dtype=bool)
+            narrow[np.concatenate(found) if found else []] = True
+            hashed_rows = np.flatnonzero(~narrow)  # windows with an emoji or CJK: by hash
+        if analyzer == "word":
+            hashes = _word_term_keys(terms)
+        else:
+            hashes = np.fromiter(
+                (hash(terms[row]) for row in hashed_rows.tolist()),
+                dtype=np.int64,
+                count=hashed_rows.size,
+            )
         return cls(
             analyzer,
             ngram_range,
             terms,
             np.asarray(idf, dtype=np.float64),
             np.asarray(coef, dtype=np.float64),
-            _Lookup.of(hashes.view(np.uint64), rows),
+            _Lookup.of(hashes.view(np.uint64), hashed_rows),
             packed,
             np.fromiter(("_" not in t for t in terms), dtype=bool, count=len(terms)),
         )
@@ -255,63 +309,144 @@ class NgramBlock:
         return dot / norm, {term: value * weight / norm for term, value, weight in values}
 
     def _found(self, texts: Sequence[str]) -> tuple[Any, Any]:
-        """(text number, vocabulary row) of every known n-gram occurrence in `texts`."""
+        """(text number, vocabulary row) of every known n-gram occurrence in `texts`; for
+        words, in each text's order (unigrams, then bigrams)."""
         import numpy as np
 
-        documents: list[Any] = []
-        rows: list[Any] = []
-        by_hash = list(range(len(texts)))
+        if self.analyzer == "word":
+            return self._found_words(texts)
         if self._packed is not None:
-            packable = [i for i, t in enumerate(texts) if not t or max(t) < _PACK_BELOW]
-            packable_set = set(packable)
-            by_hash = [i for i in by_hash if i not in packable_set]
-            if packable:
-                padded = [_padded(texts[i]) for i in packable]
-                starts = np.cumsum([0] + [len(p) for p in padded])
-                codes = _codes("".join(padded))
-                low, high = self.ngram_range
-                keys: list[Any] = []
-                offsets: list[Any] = []
-                space = codes == _SPACE_CODE
-                pairs = np.concatenate(([0], np.cumsum(space[:-1] & space[1:])))
-                for n in range(low, min(high, codes.size) + 1):
-                    count = codes.size - n + 1
-                    inside = np.flatnonzero(pairs[n - 1 : n - 1 + count] == pairs[:count])
-                    keys.append(_packed([codes[k + inside] for k in range(n)], n))
-                    offsets.append(inside)
-                if keys:
-                    found = self._packed.find(np.concatenate(keys))
-                    where = np.flatnonzero(found >= 0)
-                    owner = np.searchsorted(starts, np.concatenate(offsets)[where], "right") - 1
-                    documents.append(np.asarray(packable, dtype=np.intp)[owner])
-                    rows.append(found[where])
-        if by_hash:
-            grams = [self.ngrams(texts[i]) for i in by_hash]
-            sizes = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
-            total = int(sizes.sum())
-            hashes = np.fromiter(map(hash, chain.from_iterable(grams)), dtype=np.int64, count=total)
-            found = self._hashed.find(hashes.view(np.uint64))
-            known = found >= 0
-            documents.append(np.repeat(np.asarray(by_hash, dtype=np.intp), sizes)[known])
-            rows.append(found[known])
-        if not documents:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-        return np.concatenate(documents), np.concatenate(rows)
+            return self._found_packed(texts)
+        grams = [self.ngrams(text) for text in texts]
+        sizes = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
+        total = int(sizes.sum())
+        hashes = np.fromiter(map(hash, chain.from_iterable(grams)), dtype=np.int64, count=total)
+        found = self._hashed.find(hashes.view(np.uint64))
+        known = found >= 0
+        return np.repeat(np.arange(len(texts), dtype=np.intp), sizes)[known], found[known]
 
-    def score_many(self, texts: Sequence[str]) -> BlockScores:
-        """Each text's share of the log-odds, computed for all texts at once."""
+    def _found_packed(self, texts: Sequence[str]) -> tuple[Any, Any]:
+        """The char_wb windows of `texts`, cut from one array of the whole poll: each window's
+        number is the previous (n-1)-window's, shifted, with one more character. Windows that
+        hold two spaces in a row span two words and are dropped; the few that hold a character
+        too wide to pack (an emoji, CJK) are sliced as strings and found by hash."""
+        import numpy as np
+
+        assert self._packed is not None
+        padded = [_padded(text) for text in texts]
+        lengths = np.fromiter(map(len, padded), dtype=np.intp, count=len(padded))
+        joined = "".join(padded)
+        codes = _codes(joined)
+        owner = np.repeat(np.arange(len(texts), dtype=np.intp), lengths)
+        space = codes == _SPACE_CODE
+        double = space[:-1] & space[1:]
+        wide = codes >= 1 << PACK_BITS
+        any_wide = bool(wide.any())
+        low, high = self.ngram_range
+        key = codes
+        split = np.zeros(codes.size, dtype=bool)
+        """Whether the window starting at each position spans two words."""
+        holds_wide = wide
+        keys: list[Any] = []
+        starts: list[Any] = []
+        wide_starts: list[Any] = []
+        wide_grams: list[str] = []
+        for n in range(2, min(high, codes.size) + 1):
+            key = (key[:-1] << np.uint64(PACK_BITS)) | codes[n - 1 :]
+            split = split[:-1] | double[n - 2 : n - 2 + key.size]
+            if any_wide:
+                holds_wide = holds_wide[:-1] | wide[n - 1 :]
+            if n < low:
+                continue
+            if any_wide:
+                inside = np.flatnonzero(~split & ~holds_wide)
+                sliced = np.flatnonzero(~split & holds_wide)
+                wide_grams.extend(joined[p : p + n] for p in sliced.tolist())
+                wide_starts.append(sliced)
+            else:
+                inside = np.flatnonzero(~split)
+            keys.append(key[inside] | np.uint64(n << (PACK_BITS * n)))
+            starts.append(inside)
+        if not keys:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        found = self._packed.find(np.concatenate(keys))
+        position = np.concatenate(starts)
+        if wide_grams:
+            hashes = np.fromiter(map(hash, wide_grams), dtype=np.int64, count=len(wide_grams))
+            found = np.concatenate([found, self._hashed.find(hashes.view(np.uint64))])
+            position = np.concatenate([position, *wide_starts])
+        where = np.flatnonzero(found >= 0)
+        return owner[position[where]], found[where]
+
+    def _found_words(self, texts: Sequence[str]) -> tuple[Any, Any]:
+        """Word n-grams without making their strings: each token is hashed once by Python,
+        and an n-gram's number is chained from its words' hashes in arrays (`_word_keys`)."""
+        import numpy as np
+
+        tokens = [_WORD_TOKEN.findall(text) for text in texts]
+        sizes = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
+        total = int(sizes.sum())
+        hashes = np.fromiter(
+            map(hash, chain.from_iterable(tokens)), dtype=np.int64, count=total
+        ).view(np.uint64)
+        owner = np.repeat(np.arange(len(texts), dtype=np.intp), sizes)
+        same = owner[:-1] == owner[1:]
+        low, high = self.ngram_range
+        keys: list[Any] = []
+        starts: list[Any] = []
+        key = hashes
+        inside = np.ones(total, dtype=bool)
+        for n in range(1, high + 1):
+            if n > 1:
+                if key.size < 2:
+                    break
+                key = _mixed(key[:-1]) ^ hashes[n - 1 :]
+                inside = inside[:-1] & same[n - 2 :]
+            if n >= low:
+                start = np.flatnonzero(inside)
+                keys.append(key[start])
+                starts.append(start)
+        if not keys:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        found = self._hashed.find(np.concatenate(keys))
+        where = np.flatnonzero(found >= 0)
+        return owner[np.concatenate(starts)[where]], found[where]
+
+    def _tallied(self, texts: Sequence[str], explain: bool) -> tuple[Any, Any, Any, Any]:
+        """(text, vocabulary row, count, first occurrence) of each distinct known n-gram of
+        each text, grouped by text. Text and row are packed in one 32-bit number (a shift,
+        not a multiplication, so no division unpacks them), which sorts faster than 64."""
         import numpy as np
 
         documents, rows = self._found(texts)
-        size = max(len(self.terms), 1)
-        if self.analyzer == "word":  # explained: where each word first came is needed
-            pairs, first, tallies = np.unique(
-                documents * size + rows, return_index=True, return_counts=True
-            )
+        shift = max(len(self.terms), 1).bit_length()
+        pairs = (documents << shift) | rows
+        if len(texts) << shift < 1 << 31:
+            pairs = pairs.astype(np.int32)
+        if explain:  # where each word first came orders the reason's words
+            pairs, first, tallies = np.unique(pairs, return_index=True, return_counts=True)
         else:
-            pairs, tallies = np.unique(documents * size + rows, return_counts=True)
-            first = pairs
-        document, rows = np.divmod(pairs, size)
+            pairs, tallies = np.unique(pairs, return_counts=True)
+            first = None
+        return pairs >> shift, pairs & ((1 << shift) - 1), tallies, first
+
+    def log_odds_many(self, texts: Sequence[str]) -> Any:
+        """Each text's share of the log-odds (a numpy array), without the breakdown."""
+        import numpy as np
+
+        document, rows, tallies, _ = self._tallied(texts, explain=False)
+        value = (1.0 + np.log(tallies)) * self.idf[rows]
+        squares = np.bincount(document, weights=value * value, minlength=len(texts))
+        dots = np.bincount(document, weights=value * self.coef[rows], minlength=len(texts))
+        norms = np.sqrt(squares)
+        return dots / np.where(norms > 0, norms, 1.0)
+
+    def score_many(self, texts: Sequence[str]) -> BlockScores:
+        """Each text's share of the log-odds, and each n-gram's part in it, for all texts at
+        once."""
+        import numpy as np
+
+        document, rows, tallies, first = self._tallied(texts, explain=True)
         value = (1.0 + np.log(tallies)) * self.idf[rows]
         weighted = value * self.coef[rows]
         squares = np.bincount(document, weights=value * value, minlength=len(texts))

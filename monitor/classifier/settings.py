@@ -37,6 +37,18 @@ class ClassifierSettings(StrictModel):
     train_memory_mb: int = Field(default=1024, ge=64)
     """Address-space cap of the training process; a fit that needs more stops, and the current
     model stays. 20,000 labels reach about 410 MB resident, 600 MB of address space."""
+    explicit_label_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    """Training weight of a deliberate label: a `feedback import` row or "Not a complaint" in
+    Slack. The reference the others are weighed against."""
+    resolved_label_weight: float = Field(default=0.5, ge=0.0, le=10.0)
+    """Training weight of an alert closed with "Resolved" (a complaint). Half: resolving says the
+    team handled the post, and most handled posts are complaints, but a question answered or an
+    alert closed to clear the queue is resolved too; these clicks are also the most numerous, so
+    at full weight they would outvote the labels people gave on purpose. 0 leaves them out."""
+    missed_label_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    """Training weight of `/complaint-monitor missed <link>` (a complaint). Full: someone found
+    the post and reported it on purpose, and it is exactly the kind of complaint the model
+    misses (raise it to learn faster from misses)."""
 
     # -- optional second opinion from a language model the team hosts --------------------------
     llm_base_url: str | None = None

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.classifier.model import Blender, LearnedModel, normalize
+from monitor.classifier import embeddings as sentence_embeddings
+from monitor.classifier.model import Blender, EmbeddingStage, LearnedModel, normalize
 from monitor.classifier.ngrams import NgramBlock
 from monitor.classifier.scorer import Classifier
 from monitor.errors import MonitorError
@@ -29,6 +30,9 @@ RECALL_CAP = 0.8
 TEXT_C = 1.0
 """Inverse regularisation of the text model; stronger (smaller) shrinks n-grams toward zero."""
 BLOCKS: tuple[tuple[str, tuple[int, int]], ...] = (("word", (1, 2)), ("char_wb", (2, 5)))
+EMBEDDING_C = 4.0
+"""Inverse regularisation of the embedding stage: unit vectors have small coordinates, so it
+needs less shrinking than the n-grams to move the log-odds."""
 
 
 class NotEnoughFeedback(MonitorError):
@@ -81,22 +85,36 @@ def train(
     now: datetime,
     feedback_max_id: int = 0,
     min_examples: int = 40,
+    weights: Sequence[float] | None = None,
+    embeddings: bool | None = None,
 ) -> TrainingResult:
     """Fit both stages on `examples` (deduplicated by text, the last label wins).
 
     `scorer` must be the scorer alone (no model attached): its log-odds are a feature.
+    `weights` (beside `examples`; None: all 1) weigh each label in both fits, e.g. a weak label
+    from a "Resolved" click counts half; the figures and the threshold count every label once.
+    `embeddings`: add a sentence-embedding stage beside the n-grams (its log-odds one more input
+    of the blender); None adds it when the `[embeddings]` extra is installed.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
+    given = zip(examples, weights, strict=True) if weights is not None else ()
+    weight_of = {fingerprint(r.text): float(w) for r, w in given}
     rows = usable(examples, min_examples)
     texts = [normalize(r.text) for r in rows]
     labels = np.array([r.label for r in rows])
     scorer_z, compound, scorer_says = _scorer_features(scorer, rows)
+    sample_weight = np.array([weight_of.get(fingerprint(r.text), 1.0) for r in rows])
 
-    text_model, vectorizers, out_of_fold = _fit_text_model(texts, labels)
-    stacked = np.column_stack([out_of_fold, scorer_z, compound])
-    blender_fit = LogisticRegression().fit(stacked, labels)
+    text_model, vectorizers, out_of_fold = _fit_text_model(texts, labels, sample_weight)
+    columns = [out_of_fold, scorer_z, compound]
+    stage: EmbeddingStage | None = None
+    if sentence_embeddings.available() if embeddings is None else embeddings:
+        stage, embedding_out_of_fold = _fit_embedding_stage(texts, labels, sample_weight)
+        columns.append(embedding_out_of_fold)
+    stacked = np.column_stack(columns)
+    blender_fit = LogisticRegression().fit(stacked, labels, sample_weight=sample_weight)
     probability = blender_fit.predict_proba(stacked)[:, 1]
 
     scorer_figures = _figures(labels, scorer_says)
@@ -113,6 +131,7 @@ def train(
             scorer_weight=float(weights[1]),
             compound_weight=float(weights[2]),
             intercept=float(blender_fit.intercept_[0]),
+            embedding_weight=float(weights[3]) if stage is not None else 0.0,
         ),
         decision_threshold=threshold,
         scorer_version=scorer.version,
@@ -124,7 +143,9 @@ def train(
             "trained_at": now.isoformat(),
             "cross_validated": model_figures.as_dict(),
             "scorer_only": scorer_figures.as_dict(),
-        },
+        }
+        | ({"encoder": stage.encoder} if stage is not None else {}),
+        embedding=stage,
     )
     _check_reproduces(model, text_model, texts)
     return TrainingResult(model, model_figures, scorer_figures)
@@ -146,7 +167,9 @@ def usable(examples: Sequence[LabeledRow], min_examples: int) -> list[LabeledRow
     return rows
 
 
-def _fit_text_model(texts: list[str], labels: Any) -> tuple[Any, list[Any], Any]:
+def _fit_text_model(
+    texts: list[str], labels: Any, sample_weight: Any = None
+) -> tuple[Any, list[Any], Any]:
     """The n-gram stage: fitted on everything, plus its out-of-fold decisions (what the
     blender is fitted on, so it never learns from the text model's own training fit)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -164,9 +187,40 @@ def _fit_text_model(texts: list[str], labels: Any) -> tuple[Any, list[Any], Any]
         make_union(*vectorizers), LogisticRegression(C=TEXT_C, max_iter=3000)
     )
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    out_of_fold = cross_val_predict(text_model, texts, labels, cv=folds, method="decision_function")
-    text_model.fit(texts, labels)
+    weighted = {"logisticregression__sample_weight": sample_weight}
+    out_of_fold = cross_val_predict(
+        text_model, texts, labels, cv=folds, method="decision_function", params=weighted
+    )
+    text_model.fit(texts, labels, **weighted)
     return text_model, vectorizers, out_of_fold
+
+
+def _fit_embedding_stage(
+    texts: list[str], labels: Any, sample_weight: Any
+) -> tuple[EmbeddingStage, Any]:
+    """The sentence-embedding stage, fitted on everything, and its out-of-fold decisions (on
+    the same folds as the n-grams', for the blender)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    encoder = sentence_embeddings.encoder()
+    vectors = encoder.embed(texts).astype(np.float64)
+    stage = LogisticRegression(C=EMBEDDING_C, max_iter=3000)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+    out_of_fold = cross_val_predict(
+        stage,
+        vectors,
+        labels,
+        cv=folds,
+        method="decision_function",
+        params={"sample_weight": sample_weight},
+    )
+    stage.fit(vectors, labels, sample_weight=sample_weight)
+    fitted = EmbeddingStage(
+        encoder.name, np.asarray(stage.coef_[0], dtype=np.float64), float(stage.intercept_[0])
+    )
+    return fitted, out_of_fold
 
 
 def _export_blocks(vectorizers: list[Any], coef: Any) -> tuple[NgramBlock, ...]:

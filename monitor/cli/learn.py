@@ -226,7 +226,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             SystemClock(),
         )
         outcome = learner.train(force=args.force)
-    print_json(outcome.result.report() | {"promoted": outcome.promoted, "file": outcome.path})
+    print_json(
+        outcome.result.report()
+        | {"labels_used": outcome.labels_used, "promoted": outcome.promoted, "file": outcome.path}
+    )
     if outcome.promoted:
         print(
             f"{outcome.result.model.name} is current; a running daemon picks it up within "

@@ -51,7 +51,7 @@ def test_the_file_is_plain_json_not_a_pickle(tmp_path: Path, model: LearnedModel
     path = ModelStore(tmp_path).save(model, promote=False)
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         data = json.load(handle)
-    assert data["format"] == 1
+    assert data["format"] == (1 if model.embedding is None else 2)  # 2: with embeddings
     assert data["meta"]["examples"] == 282
     assert {b["analyzer"] for b in data["blocks"]} == {"word", "char_wb"}
 

@@ -291,3 +291,14 @@ def test_no_recurring_query_reads_the_whole_history(storage: Storage) -> None:
         if (scans := full_scans(storage.database, captured(storage.database, operations[name])))
     }
     assert not problems, "full scans:\n" + json.dumps(problems, indent=1)
+
+
+def test_training_reads_the_labels_once_and_each_alert_by_its_index(storage: Storage) -> None:
+    """Issue 17, item 3: `train` tells a "Resolved" click from a reported miss by the label's
+    alert. The feedback table is the training set and is read whole (retention bounds it); the
+    alerts of its labels are found by their index, never by reading every alert or post."""
+    statements = captured(storage.database, storage.feedback.examples)
+    assert len(statements) == 1, "one query"
+    scans = full_scans(storage.database, statements)
+    assert all(re.match(r"(SCAN|Seq Scan on|Index Scan on) feedback\b", s) for s in scans), scans
+    assert storage.feedback.examples().by_kind["resolved"] > 500
