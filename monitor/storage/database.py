@@ -7,9 +7,12 @@ error): the caller keeps its cursor unmoved and tries again, so nothing is lost.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
+import operator
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +23,9 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, Insert, Select, create_engine, event, exc, text
+from sqlalchemy import DateTime, Engine, Insert, Select, Table, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError, StorageUnavailable
@@ -206,6 +209,173 @@ def insert(session: Session, table: type[Any]) -> Any:
     return statement
 
 
+def insert_rows(
+    session: Session,
+    table: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: tuple[str, ...] = (),
+    on_conflict: tuple[str, ...] = (),
+    update: tuple[str, ...] = (),
+    through_driver: bool = True,
+) -> list[tuple[Any, ...]]:
+    """INSERT many rows (all with the same keys) through the driver: the hot path of a poll.
+
+    Each value goes through its column's own type processor, so it is stored exactly as a
+    SQLAlchemy INSERT stores it; what is skipped is the per-row statement machinery (parameter
+    dicts, insertmanyvalues, building and caching the statement), about half of `store_poll`'s
+    time (issue 16). PostgreSQL takes the whole batch in one statement, one array per column
+    (`unnest`): a multi-row VALUES with thousands of `%s` is parsed in Python by psycopg at
+    every execution. SQLite takes an executemany, or multi-row VALUES when rows are returned.
+
+    `returning`: the columns to return of each row inserted. `on_conflict`: the unique columns
+    a row may collide on; such a row is skipped, or given the `update` columns' new values.
+    `through_driver=False`: SQLAlchemy's own INSERT instead, row by row as slow as it was, for
+    a batch the database refused and that is retried post by post: what is quarantined, and
+    the error it is quarantined with, read as they always have."""
+    if not rows:
+        return []
+    if not through_driver:
+        statement = insert(session, table)
+        if on_conflict and update:
+            changes = {c: statement.excluded[c] for c in update}
+            statement = statement.on_conflict_do_update(index_elements=on_conflict, set_=changes)
+        elif on_conflict:
+            statement = statement.on_conflict_do_nothing(index_elements=on_conflict)
+        if returning:
+            statement = statement.returning(*(table.__table__.c[c] for c in returning))
+        result = session.execute(statement, list(rows))
+        return [tuple(row) for row in result.all()] if returning else []
+    connection = session.connection()
+    writer = _row_writer(
+        connection.dialect, table.__table__, tuple(rows[0]), returning, on_conflict, update
+    )
+    values = writer.values(rows)
+    if writer.arrays:
+        arrays = tuple(list(column) for column in zip(*values, strict=True))
+        result = connection.exec_driver_sql(writer.arrays, arrays)
+        return [tuple(row) for row in result.all()] if returning else []
+    if not returning:
+        connection.exec_driver_sql(writer.sql(1), values)
+        return []
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), writer.per_statement):
+        chunk = values[start : start + writer.per_statement]
+        flat = tuple(value for row in chunk for value in row)
+        result = connection.exec_driver_sql(writer.sql(len(chunk)), flat)
+        found += [tuple(row) for row in result.all()]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _RowWriter:
+    """One table's INSERT as its driver takes it, prepared once per dialect and column set."""
+
+    columns: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    datetimes: frozenset[int]
+    """Positions of datetime columns: a poll repeats its `now` in many rows, converted once."""
+    head: str
+    group: str
+    tail: str
+    per_statement: int
+    arrays: str | None
+    """PostgreSQL: the INSERT ... SELECT FROM unnest(one array per column)."""
+
+    def sql(self, rows: int) -> str:
+        return f"{self.head} VALUES {', '.join([self.group] * rows)}{self.tail}"
+
+    def values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        processors = [
+            _memoized(process) if n in self.datetimes and process is not None else process
+            for n, process in enumerate(self.processors)
+        ]
+        get = operator.itemgetter(*self.columns)
+        return [
+            tuple([value if process is None else process(value) for process, value in pairs])
+            for pairs in (zip(processors, get(row), strict=True) for row in rows)
+        ]
+
+
+@functools.lru_cache(maxsize=64)
+def _row_writer(
+    dialect: Dialect,
+    table: Table,
+    columns: tuple[str, ...],
+    returning: tuple[str, ...],
+    on_conflict: tuple[str, ...],
+    update: tuple[str, ...],
+) -> _RowWriter:
+    if len(columns) < 2:
+        raise ValueError("insert_rows: give at least two columns")
+    omitted = [
+        c.name
+        for c in table.columns
+        if c.name not in columns and c.default is not None and c.server_default is None
+    ]
+    if omitted:  # Core would fill these in; the driver would leave them NULL
+        raise ValueError(f"insert_rows into {table.name}: give {omitted} (a Python default)")
+    quote = dialect.identifier_preparer.quote
+    if dialect.paramstyle == "qmark":
+        placeholder = "?"
+    elif dialect.paramstyle in ("format", "pyformat"):
+        placeholder = "%s"
+    else:
+        raise NotImplementedError(f"insert_rows: paramstyle {dialect.paramstyle!r}")
+    types = [table.c[name].type for name in columns]
+    tail = ""
+    if on_conflict:
+        targets = ", ".join(map(quote, on_conflict))
+        if update:
+            changes = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+            tail += f" ON CONFLICT ({targets}) DO UPDATE SET {changes}"
+        else:
+            tail += f" ON CONFLICT ({targets}) DO NOTHING"
+    if returning:
+        tail += f" RETURNING {', '.join(map(quote, returning))}"
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))})"
+    arrays = None
+    if dialect.name == "postgresql":
+        # The array of a bare type (VARCHAR, not VARCHAR(32)): an explicit cast would clip a
+        # long value where the column refuses it, and a refused row is quarantined.
+        casts = [_LENGTH.sub("", t.compile(dialect=dialect)) for t in types]
+        arrays = f"{head} SELECT * FROM unnest({', '.join(f'%b::{c}[]' for c in casts)}){tail}"
+    return _RowWriter(
+        columns=columns,
+        processors=tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types),
+        datetimes=frozenset(n for n, t in enumerate(types) if _is_datetime(t)),
+        head=head,
+        group=f"({', '.join([placeholder] * len(columns))})",
+        tail=tail,
+        per_statement=max(
+            1,
+            min(
+                dialect.insertmanyvalues_page_size,
+                dialect.insertmanyvalues_max_parameters // len(columns),
+            ),
+        ),
+        arrays=arrays,
+    )
+
+
+_LENGTH = re.compile(r"\(\d+\)")
+
+
+def _is_datetime(type_: Any) -> bool:
+    return isinstance(getattr(type_, "impl_instance", type_), DateTime)
+
+
+def _memoized(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    seen: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = process(value)
+        return seen[value]
+
+    return run
+
+
 def skip_locked(session: Session, query: Select[Any], of: Any = None) -> Select[Any]:
     """On PostgreSQL, lock the rows a claim selects and skip those another replica's claim has
     locked (``FOR UPDATE SKIP LOCKED``), so replicas split the work instead of racing for it.
@@ -235,10 +405,16 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     # JIT compiles a query whose estimated cost passes jit_above_cost, e.g. `stats` looking up
     # each week's post's verdict: 90 ms of compiling for 80 ms of work (bench/history.py). Our
     # queries are short; none gains from it. (SQLAlchemy's recipe for a session setting.)
+    # psycopg prepares a statement run 5 times, and PostgreSQL may then settle on a generic
+    # plan made from the statistics of the moment: planned on a young `posts` table, the
+    # pipeline's "which of these 500 ids are stored" became a sequential scan, 130 ms instead
+    # of about 10 ms once the table had grown (bench/pipeline.py on PostgreSQL). A plan for each
+    # execution's values costs a fraction of a millisecond and never goes stale.
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
     cursor.execute("SET jit = off")
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
     cursor.close()
     dbapi_connection.autocommit = autocommit
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -118,6 +119,8 @@ class PostRow(Base):
     fetched_at: Mapped[datetime]
     edited_at: Mapped[datetime | None]
     """When the platform says the text was last edited (the stored text is that version)."""
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    """A review's stars, 1 to 5 (`sanitize` keeps it in range); NULL where there is none."""
 
     classification: Mapped[ClassificationRow | None] = relationship(back_populates="post")
     alert: Mapped[AlertRow | None] = relationship(back_populates="post")
@@ -362,6 +365,7 @@ def post_from_row(row: PostRow) -> Post:
         contact_url=row.contact_url,
         extra=dict(row.extra or {}),
         edited_at=row.edited_at,
+        rating=row.rating,
     )
 
 
@@ -529,6 +533,7 @@ def post_values(post: Post, source: str, now: datetime) -> dict[str, Any]:
         "created_at": post.created_at,
         "fetched_at": now,
         "edited_at": post.edited_at,
+        "rating": post.rating,
     }
 
 

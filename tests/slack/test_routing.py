@@ -57,6 +57,22 @@ def test_first_matching_rule_wins_and_the_rest_go_to_the_default(
     assert "app crashed" in by_text["C1"]
 
 
+def test_a_route_on_stars_sends_low_reviews_to_their_channel_showing_the_stars(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    add_channels(fake_slack, "C7REVIEWS")
+    routes = [{"rating": [1, 2], "channel": "C7REVIEWS"}]
+    with harness(tmp_path, fake_slack, buttons=False, slack_table={"routes": routes}) as h:
+        h.feed("Acme app crashes every time I open my cart, refund me", rating=2, id="low")
+        h.feed("@acme the app crashed and I lost my order", id="plain")
+        assert h.run_once()
+    texts = {m["channel"]: blocks_text(m) for m in fake_slack.messages}
+    assert sorted(m["channel"] for m in fake_slack.messages) == ["C1", "C7REVIEWS"]
+    assert "every time I open my cart" in texts["C7REVIEWS"]
+    assert "★★☆☆☆ 2 of 5" in texts["C7REVIEWS"], "the alert shows the stars"
+    assert "of 5" not in texts["C1"], "a post with no rating shows none and matches no star rule"
+
+
 def test_vip_goes_to_the_priority_channel_with_a_user_group_ping(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
@@ -187,6 +203,8 @@ def test_slack_down_at_start_up_does_not_stop_the_daemon(
         ({"digest": {"time": "9am"}}, '"HH:MM" time of day'),
         ({"digest": {"time": "09:00", "timezone": "Mars/Olympus"}}, "IANA time zone"),
         ({"routes": [{"channel": "C2", "colour": "red"}]}, "routes[0].colour: unknown key"),
+        ({"routes": [{"channel": "C2", "rating": [0, 1]}]}, "greater than or equal to 1"),
+        ({"routes": [{"channel": "C2", "rating": "one"}]}, "routes[0].rating"),
     ],
 )
 def test_bad_workflow_settings_name_the_key_and_the_fix(

@@ -349,7 +349,8 @@ def test_item_1_hostile_jsonl_lines_are_normalised_and_stored(
         names = dict(session.execute(select(PostRow.external_id, PostRow.author_name)).all())
         langs = dict(session.execute(select(PostRow.external_id, PostRow.language)).all())
     assert names["7"] == "Dana Smith" and names["8"] is None and names["9"] == "Dana"
-    assert langs["6"] is None and langs["1"] == ("en-x-" + "q" * 20)[:LANGUAGE_LENGTH]
+    assert langs["1"] == ("en-x-" + "q" * 20)[:LANGUAGE_LENGTH]
+    assert langs["6"] == "en", "a lang that is not text is dropped, then detected from the text"
     cursor = storage.posts.load_cursor("feed")
     assert cursor is not None
     assert (cursor["offset"], cursor["line"]) == (feed.stat().st_size, 9)
