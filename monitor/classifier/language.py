@@ -54,6 +54,48 @@ _CAPITAL = re.compile(r"[A-ZÀ-ÖØ-Þ]")
 _DENSE_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 """Thai, kana, CJK ideographs, Hangul syllables."""
 
+ENGLISH_MARKERS = frozenset(
+    [
+        "the",
+        "my",
+        "and",
+        "you",
+        "your",
+        "for",
+        "this",
+        "that",
+        "with",
+        "have",
+        "has",
+        "were",
+        "are",
+        "not",
+        "been",
+        "what",
+        "why",
+        "when",
+        "just",
+        "can't",
+        "don't",
+        "didn't",
+        "isn't",
+        "it's",
+        "i'm",
+        "i've",
+        "they",
+        "their",
+        "would",
+        "should",
+        "could",
+    ]
+)
+"""Words common in English and in no language the detector would be asked about: a post with
+`ENGLISH_AT_A_GLANCE` of them, in plain ASCII, is English without asking the model (which costs
+about as much as VADER does per post), so most posts of an English-speaking brand pay only for
+one pass of a regex."""
+ENGLISH_AT_A_GLANCE = 2
+_WORD = re.compile(r"[a-z']+")
+
 _lock = threading.Lock()
 _detector: Any = None
 _unavailable: str | None = None
@@ -62,6 +104,10 @@ _unavailable: str | None = None
 def detect(text: str) -> str | None:
     """The ISO 639-1 code of `text`'s language (e.g. "de"; a three-letter code for a language
     that has no two-letter one), or None when the text is too short or the detector unsure."""
+    if text.isascii():
+        words = _WORD.findall(text[:MAX_CHARACTERS].lower())
+        if len(ENGLISH_MARKERS.intersection(words)) >= ENGLISH_AT_A_GLANCE:
+            return "en"
     cleaned = _SPACE.sub(" ", _HANDLE.sub(" ", _LINK.sub(" ", text))).strip()
     letters = len(_LETTER.findall(cleaned))
     dense = len(_DENSE_SCRIPT.findall(cleaned))

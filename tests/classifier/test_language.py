@@ -88,3 +88,19 @@ def test_a_german_complaint_without_a_language_is_routed_as_not_scored(
         )
     finally:
         database.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("@acme you charged my card twice, what is going on", "en"),
+        ("Der Kundenservice ist einfach the worst, seit Tagen keine Antwort auf meine Mail", "de"),
+        ("Mi pedido no ha llegado y nadie contesta, this is ridiculo de verdad", "es"),
+    ],
+)
+def test_plain_english_is_told_at_a_glance_and_one_english_word_does_not_make_english(
+    text: str, expected: str
+) -> None:
+    """Two of `ENGLISH_MARKERS` in plain ASCII skip the model; a foreign sentence that borrows
+    an English word or two still goes to the model and keeps its language."""
+    assert detect(text) == expected
