@@ -5,12 +5,12 @@ cue pattern is split into its alternatives, every alternative is expanded until 
 literal text ("(?:still|been) waiting" becomes "still waiting" and "been waiting"), and the
 alternatives are grouped by the first letters of that text (a key): a cue counts only where a
 word of the post starts with its key. All keys then go into one regex, a trie of their letters
-at each word start with each key's alternatives in a named group (`_scan_pattern`): one
-`finditer` over the post says which keys match and where they first do. Only a cue that shares
-its key with another cue is searched again on its own, so each cue reports its own first match;
-alternatives that start with no literal are searched when their text occurs. Tests check that
-the scan always equals running each key's rules one by one, and never reports a cue its full
-pattern would not match.
+at each word start ending in each key's alternatives (`_scan_pattern`): one `finditer` over the
+post says where some key matches, and there a small regex of that key captures each of its rules'
+match (`_capture`), so each cue reports its own first match without being searched again;
+alternatives that start with no literal are searched when the text they must contain occurs.
+Tests check that the scan always equals running each key's rules one by one, and never reports a
+cue its full pattern would not match.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ class Rule:
     """The cue's place in CUES: fired cues are reported in a fixed order, whatever the post."""
     pattern: re.Pattern[str]
     key: str = ALWAYS
-    alone: bool = False
-    """The only rule under its key: the key's scan group is this rule's own regex."""
 
 
 def _scan(pattern: str) -> Iterator[tuple[int, str, int, bool]]:
@@ -158,68 +156,95 @@ class _Key:
 
 
 @dataclass(frozen=True, slots=True)
+class _Leaf:
+    """A key the scan finds: its literal text, its rules, and a regex that, matched where the
+    scan stopped, captures each rule's match there in a group (None where it does not match)."""
+
+    key: str
+    literal: str
+    rules: tuple[int, ...]
+    capture: re.Pattern[str]
+    plain: bool
+    """Letters only, and either `KEY_LENGTH` long or always followed by a space: the word
+    found there selects the key unless it goes on from a word before it ("rock'n")."""
+
+
+@dataclass(frozen=True, slots=True)
 class Index:
     """Every rule in report order, each key's check and rules, and one scan that finds, in a
-    single pass over a post, every key whose alternatives match and where they first do."""
+    single pass over a post, every rule of every key that matches, and where it first does."""
 
     rules: tuple[Rule, ...]
     keys: dict[str, _Key]
     always: tuple[int, ...]
     """Rules of the ALWAYS alternatives, whose first word is no key."""
-    always_literals: tuple[str, ...]
-    """The text those alternatives start with ("rip" of "rip[- ]?off"): a post containing none
-    of them cannot match them. Empty: one starts with no literal text, they run on every post."""
+    needles: tuple[tuple[str, int], ...]
+    """(text, rule) for each `always` rule: text one of its alternatives must contain (" in a
+    row" of "\\w+ times? in a row"), so a post containing none is not searched. "" (in every
+    text) when an alternative has no such text."""
     scan: re.Pattern[str]
-    """At each word start, a trie of the keys' literal text, each leaf a named group holding
-    that key's alternatives (see `_scan_pattern`)."""
-    scanned: dict[str, tuple[str, str]]
-    """Group name → (key, the literal text before the group)."""
+    """At each word start, a trie of the keys' literal text, each leaf a key's alternatives
+    (see `_scan_pattern`): a zero-width match where some key's alternatives match."""
+    leaves: dict[str, _Leaf]
+    """Each key the scan finds, by its literal text ("" for DIGIT)."""
     checked: frozenset[str]
     """Keys the scan leaves out (short words another key extends, like "can" and "can't"):
     each is checked by its own regex when the post has the word."""
 
-    def fire(self, text: str, words: frozenset[str]) -> list[tuple[Cue, str]]:
-        """Each cue matching `text` (lower-cased; `words` its `WORD` tokens) with its first
-        match, in CUES order, as running each rule of the keys the words select would give:
-        one scan of the post, then a search only for cues that share a key with another."""
-        first: dict[str, str] = {}
+    def fire(self, text: str, words: Iterable[str] | None = None) -> list[tuple[Cue, str]]:
+        """Each cue matching `text` (lower-cased; `words` its `WORD` tokens, cut here if None
+        and needed) with its first match, in CUES order, as running each rule of the keys the
+        words select would give: one scan of the post says where some key matches, and there
+        each of that key's rules captures its own match, so no rule searches the whole post
+        again."""
+        first: dict[int, str] = {}
         keys: set[str] | None = None
+        leaves = self.leaves
         for found in self.scan.finditer(text):
-            name = found.lastgroup
-            if name is None:
-                continue
-            key, literal = self.scanned[name]
-            if key in first:
-                continue
-            if not _keyed_here(text, found.start(), key):  # rare: look at every word
-                keys = keys if keys is not None else keys_of(words, text)
-                if key not in keys:
+            start = found.start()
+            for length in _LENGTHS:  # which key matched here: at most one can (`_plan_scan`)
+                leaf = leaves.get(text[start : start + length])
+                if leaf is None:
                     continue
-            first[key] = literal + found.group(name)
-        literals = self.always_literals
-        selected = [] if literals and not any(t in text for t in literals) else list(self.always)
-        for key in first:
-            selected.extend(self.keys[key].rules)
+                captured = leaf.capture.match(text, start)
+                if captured is None or captured.lastindex is None:
+                    continue
+                if leaf.plain:
+                    keyed = start < 2 or text[start - 1] != "'" or text[start - 2] not in _LETTERS
+                else:
+                    keyed = _keyed_here(text, start, leaf.key)
+                if not keyed:  # rare: look at every word
+                    keys = keys if keys is not None else keys_of(words, text)
+                    if leaf.key not in keys:
+                        break
+                literal = leaf.literal
+                for number, matched in zip(leaf.rules, captured.groups(), strict=True):
+                    if matched is not None and number not in first:
+                        first[number] = literal + matched
+                break
+        for needle, number in self.needles:
+            if needle in text and number not in first:
+                match = self.rules[number].pattern.search(text)
+                if match is not None:
+                    first[number] = match.group()
         if self.checked:
             keys = keys if keys is not None else keys_of(words, text)
-        for key in self.checked & (keys or set()):
-            entry = self.keys[key]
-            if entry.check.search(text) is not None:
-                selected.extend(entry.rules)
-        selected.sort()
+            for key in self.checked & keys:
+                entry = self.keys[key]
+                if entry.check.search(text) is None:
+                    continue
+                for number in entry.rules:
+                    match = self.rules[number].pattern.search(text)
+                    if match is not None:
+                        first[number] = match.group()
+        if not first:
+            return []
         fired: list[tuple[Cue, str]] = []
         last = -1
-        for number in selected:
+        for number in sorted(first):
             rule = self.rules[number]
-            if rule.position == last:
-                continue
-            if rule.alone and rule.key in first:  # the scan ran exactly this rule's regex
-                fired.append((rule.cue, first[rule.key]))
-                last = rule.position
-                continue
-            match = rule.pattern.search(text)
-            if match is not None:
-                fired.append((rule.cue, match.group()))
+            if rule.position != last:  # a cue's first matching rule speaks for it
+                fired.append((rule.cue, first[number]))
                 last = rule.position
         return fired
 
@@ -229,11 +254,15 @@ WORD = re.compile(r"[a-z]+(?:'[a-z]+)*|[0-9]+")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _DIGIT = re.compile(r"\d")
 _KEY_OF = itemgetter(slice(KEY_LENGTH))
+_LENGTHS = tuple(range(KEY_LENGTH, -1, -1))
+"""The lengths a key's literal text may have, longest first (0: DIGIT)."""
 
 
-def keys_of(words: frozenset[str], text: str) -> set[str]:
-    """The keys a post's words select: each word's first letters, the short words whole, and
-    HASH and DIGIT when the text has a "#" or a digit."""
+def keys_of(words: Iterable[str] | None, text: str) -> set[str]:
+    """The keys a post's words select (None: cut them from `text`): each word's first letters,
+    the short words whole, and HASH and DIGIT when the text has a "#" or a digit."""
+    if words is None:
+        words = WORD.findall(text)
     keys = set(map(_KEY_OF, words))
     keys.update(words)
     if "#" in text:
@@ -263,6 +292,10 @@ def _keyed_here(text: str, start: int, key: str) -> bool:
     return found == key or (len(key) == KEY_LENGTH and found.startswith(key))
 
 
+_Rules = list[tuple[int, list[str]]]
+"""A key's rules in report order: (rule number, the rule's alternatives)."""
+
+
 def build_index(cues: Iterable[Cue]) -> Index:
     """Group each cue's expanded alternatives by key: one regex per (cue, key), one per key."""
     grouped: dict[tuple[int, str], list[str]] = {}
@@ -273,47 +306,76 @@ def build_index(cues: Iterable[Cue]) -> Index:
             for expanded in expand(alternative):
                 key = _key(expanded)
                 grouped.setdefault((position, key), []).append(expanded)
-    numbers: dict[str, list[int]] = {}
-    for number, (_, key) in enumerate(sorted(grouped)):
-        numbers.setdefault(key, []).append(number)
     rules: list[Rule] = []
-    alternatives_by_key: dict[str, list[str]] = {}
-    for (position, key), alternatives in sorted(grouped.items()):
-        alternatives_by_key.setdefault(key, []).extend(alternatives)
+    by_key: dict[str, _Rules] = {}
+    for number, ((position, key), alternatives) in enumerate(sorted(grouped.items())):
+        by_key.setdefault(key, []).append((number, alternatives))
         pattern = re.compile(_group_pattern(key, alternatives))
-        rules.append(Rule(by_position[position], position, pattern, key, len(numbers[key]) == 1))
+        rules.append(Rule(by_position[position], position, pattern, key))
     keys = {
-        key: _Key(re.compile(_group_pattern(key, alternatives_by_key[key])), tuple(found))
-        for key, found in numbers.items()
+        key: _Key(
+            re.compile(_group_pattern(key, [a for _, alts in found for a in alts])),
+            tuple(number for number, _ in found),
+        )
+        for key, found in by_key.items()
     }
-    scanned, checked = _plan_scan(alternatives_by_key)
-    always = alternatives_by_key.get(ALWAYS, [])
-    literals = tuple(_literal(a) for a in always)
+    scanned, checked = _plan_scan(by_key)
+    leaves = {
+        literal: _Leaf(
+            key,
+            literal,
+            tuple(n for n, _ in found),
+            _capture(literal, found),
+            key.isalpha()
+            and (
+                len(key) == KEY_LENGTH
+                or all(r.startswith((" ", "\\s")) for _, rests in found for r in rests)
+            ),
+        )
+        for key, literal, found in scanned.values()
+    }
+    always = by_key.get(ALWAYS, [])
     return Index(
         tuple(rules),
         keys,
-        tuple(numbers.get(ALWAYS, ())),
-        () if "" in literals else literals,
+        tuple(number for number, _ in always),
+        tuple((needle, n) for n, alternatives in always for needle in _needles(alternatives)),
         re.compile(_scan_pattern(scanned)),
-        {name: (key, text) for name, (key, text, _) in scanned.items()},
+        leaves,
         frozenset(checked),
     )
 
 
-_Entry = tuple[str, str, list[str]]
-"""(key, the literal text its alternatives start with, each alternative after that text)."""
+_Entry = tuple[str, str, _Rules]
+"""(key, the literal text its alternatives start with, its rules with each alternative after
+that text)."""
+_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'# ")
 
 
-def _literal(alternative: str) -> str:
-    run = 0
-    while run < len(alternative) and alternative[run] in _WORD_CHARS:
-        run += 1
-    if alternative[run : run + 1] in _QUANTIFIERS:  # "ugh+": the last letter repeats
-        run -= 1
-    return alternative[:run]
+def _needles(alternatives: list[str]) -> tuple[str, ...]:
+    """For each alternative, its longest run of plain text outside any group, class or
+    repetition, which every match contains; only "" if one alternative has none."""
+    needles = []
+    for alternative in alternatives:
+        runs = [""]
+        tokens = [(token, depth, syntax) for _, token, depth, syntax in _scan(alternative)]
+        counting = False  # inside "{m,n}"
+        for i, (token, depth, syntax) in enumerate(tokens):
+            following = tokens[i + 1][0] if i + 1 < len(tokens) else ""
+            counting = (counting or token == "{") and token != "}"
+            plain = syntax and depth == 0 and not counting and token in _LITERAL_CHARS
+            if plain and following not in _QUANTIFIERS:
+                runs[-1] += token
+            elif runs[-1]:
+                runs.append("")
+        longest = max(runs, key=len)
+        if not longest:
+            return ("",)
+        needles.append(longest)
+    return tuple(dict.fromkeys(needles))
 
 
-def _plan_scan(alternatives: dict[str, list[str]]) -> tuple[dict[str, _Entry], set[str]]:
+def _plan_scan(by_key: dict[str, _Rules]) -> tuple[dict[str, _Entry], set[str]]:
     """Which keys the scan finds (named entries), and which keep their own check.
 
     The scan reports one entry per position, so two entries must never match at one position.
@@ -323,17 +385,18 @@ def _plan_scan(alternatives: dict[str, list[str]]) -> tuple[dict[str, _Entry], s
     a space: such keys keep their own check. DIGIT alternatives start with a digit, which no
     other key does."""
     entries: dict[str, _Entry] = {}
-    for key in alternatives:
+    for key, found in by_key.items():
         if key not in (ALWAYS, DIGIT):
-            entries[f"k{len(entries)}"] = (key, key, [a[len(key) :] for a in alternatives[key]])
-    if DIGIT in alternatives:
-        entries["digits"] = (DIGIT, "", list(alternatives[DIGIT]))
+            rests = [(number, [a[len(key) :] for a in alts]) for number, alts in found]
+            entries[f"k{len(entries)}"] = (key, key, rests)
+    if DIGIT in by_key:
+        entries["digits"] = (DIGIT, "", list(by_key[DIGIT]))
     literals = {key: rests for key, text, rests in entries.values() if text}
     checked = {
         key
-        for key, rests in literals.items()
+        for key, found in literals.items()
         if any(o != key and o.startswith(key) and not o[len(key)].isalnum() for o in literals)
-        and not all(rest.startswith((" ", "\\s")) for rest in rests)  # a space is no "'"
+        and not all(rest.startswith((" ", "\\s")) for _, rests in found for rest in rests)
     }
     return {n: e for n, e in entries.items() if e[0] not in checked}, checked
 
@@ -341,9 +404,12 @@ def _plan_scan(alternatives: dict[str, list[str]]) -> tuple[dict[str, _Entry], s
 def _scan_pattern(scanned: dict[str, _Entry]) -> str:
     """A zero-width match at each word start where some entry's alternatives match: the
     literals as a trie (a branch per next character, so a position costs a few comparisons,
-    not one per key), each entry's alternatives, in the order its check has them, in a group
-    of its name. `_plan_scan` made sure no two entries can match at one position, so the group
-    says which key matched, and where: the leftmost match of that key's own regex."""
+    not one per key), then the entry's alternatives.
+
+    The scan holds no group: a group open while alternatives run makes the regex engine save
+    every group's position at each optional part, and a match copies them all (with a group
+    per key, a match cost more than a whole post). Where it matches, the key is the one entry
+    whose literal starts there and whose `_capture` matches (`_plan_scan`: only one can)."""
     trie: dict[str, Any] = {}
     for name, (_, text, _) in scanned.items():
         node = trie
@@ -353,14 +419,30 @@ def _scan_pattern(scanned: dict[str, _Entry]) -> str:
 
     def branches(node: dict[str, Any]) -> str:
         options = []
-        for letter, child in sorted(node.items()):
+        for letter, child in sorted(node.items(), key=lambda item: item[0] or "\uffff"):
             if letter:
                 options.append(re.escape(letter) + branches(child))
+                continue
+            every = "|".join(rest for _, rests in scanned[child][2] for rest in rests)
+            if node is trie:  # DIGIT: only at a digit, tried after every letter
+                options.append(rf"(?=\d)(?:{every})")
             else:
-                options.append(f"(?P<{child}>(?:{'|'.join(scanned[child][2])}))")
+                options.append(f"(?:{every})")
         return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
 
     return r"(?<!\w)(?=" + branches(trie) + ")"
+
+
+def _capture(literal: str, found: _Rules) -> re.Pattern[str]:
+    """Matched where the scan found `literal`'s key: each rule's match there in its group, or
+    None ("|)": the lookahead succeeds empty). The leftmost position where a rule's group is
+    set is where its own regex first matches, with the same text (the same alternatives in the
+    same order)."""
+    groups = "".join(f"(?=({'|'.join(rests)})|)" for _, rests in found)
+    capture = re.compile(re.escape(literal) + groups)
+    if capture.groups != len(found):  # `fire` reads the rules' matches as `groups()`
+        raise ValueError(f"cue patterns may hold no capturing group: {capture.pattern!r}")
+    return capture
 
 
 def _group_pattern(key: str, alternatives: list[str]) -> str:

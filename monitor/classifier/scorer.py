@@ -80,11 +80,13 @@ UNKNOWN_LANGUAGES = frozenset({"", "und", "zxx", "unknown", "qme", "qht", "qam",
 """Codes platforms use for "no language detected" (emoji-only, links): treated as supported."""
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w@])@(\w{1,30})")
-_DIGIT = re.compile(r"\d")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
-"""Order numbers and prices are neutral, but VADER's lexicon reads "182" or "187" as slang."""
-_WORD = WORD
+_MENTION = re.compile(r"@(?<![\w@]@)(\w{1,30})")
+"""An "@" after no word character or "@" (checked once the "@" is found: a pattern that
+starts with its literal is searched for that character, not tried at every position)."""
+_NUMBER = re.compile(r"\d(?<![\w.]\d)\d*(?![\w.])")
+"""Order numbers and prices are neutral, but VADER's lexicon reads "182" or "187" as slang.
+A run of digits between no word character or "." (the check before it made after its first
+digit, as with `_MENTION`)."""
 _SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "ur", "u", "y'all", "yall", "yours"})
 _FIRST_PERSON = frozenset({"my", "our", "i've", "ive", "we've", "i'm", "im", "me", "us"})
 _INTENSIFIERS = frozenset(
@@ -107,6 +109,7 @@ SOFT_PROBLEMS = frozenset({"demand", "complaint_question", "billing"})
 """Problem cues that a plain request also fires ("can you help me?", "when will my bill
 come?"): next to a request cue and no other problem, they are left out."""
 _PROBLEM_KINDS = frozenset({Kind.PROBLEM, Kind.URGENT})
+_HARD = frozenset(c.name for c in CUES if c.kind in _PROBLEM_KINDS and c.name not in SOFT_PROBLEMS)
 _ELSEWHERE = "the negativity is about something else: politics, sport, the author's own slip"
 _WEIGHT = attrgetter("weight")
 _NO_TARGET = "addresses nobody and names no brand: maybe not about a brand at all"
@@ -120,7 +123,8 @@ _IRONY_EMOJI = Reason("irony", IRONY_EMOJI_WEIGHT, "sarcasm: eye-roll emoji")
 _CLAPPING = Reason("irony", CLAP_WEIGHT, "sarcasm: applause next to a problem")
 MEMO_SIZE = 20_000
 """Reasons kept for reuse (a few MB at most)."""
-_CAPS_WORD = re.compile(r"\b[A-Z]{4,}\b")
+_CAPS_WORD = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]{3,}\b")
+"""A word of four capitals or more (its start checked after its first capital, as `_MENTION`)."""
 _ANGRY_EMOJI = re.compile(
     "[\U0001f621\U0001f92c\U0001f44e\U0001f624\U0001f620\U0001f4a9\U0001f61e\U0001f629"
     "\U0001f62b\U0001f623\U0001f616\U0001f494\U0001f926\U0001f611\U0001f63e\U0001f47f"
@@ -172,12 +176,21 @@ class _Text:
     named: str
     """Before the brand's names were blanked: configured phrases may include them."""
     lowered: str
-    words: frozenset[str]
     mentions: list[str]
     has_link: bool
-    has_digit: bool
     hashtags: int
     names_brand: bool
+    cut: list[str] | None = None
+    """`words`, once cut."""
+
+    @property
+    def words(self) -> list[str]:
+        """The post's `WORD` tokens in order, cut on first use: many posts never need them
+        (cutting costs as much as the rest of the preparation). A list, not a set: the
+        scorer only asks whether a few words are among them (`isdisjoint`)."""
+        if self.cut is None:
+            self.cut = WORD.findall(self.lowered)
+        return self.cut
 
 
 @dataclass(slots=True)
@@ -326,11 +339,14 @@ class Classifier:
 
     def _score(self, text: str, rating: int | None = None) -> _Scored:
         post = self._prepare(text)
-        sentiment = self._sentiment.scores(
-            _NUMBER.sub(" ", post.clean) if post.has_digit else post.clean
-        )
+        sentiment = self._sentiment.scores(self._vader_text(post))
         fired = self._cues(post)
-        kinds = {cue.kind for cue, _ in fired}
+        kinds: set[str] = set()
+        hard = False
+        """A problem stated, beyond asking for help."""
+        for cue, _ in fired:
+            kinds.add(cue.kind)
+            hard = hard or cue.name in _HARD
         reasons: list[Reason] = []
         memo = self._memo
 
@@ -339,7 +355,6 @@ class Classifier:
                 reasons.append(Reason("extra_cue", weight, f'configured phrase "{phrase}"'))
                 kinds.add(Kind.PROBLEM if weight > 0 else Kind.RELIEF)
 
-        hard = any(cue.kind in _PROBLEM_KINDS and cue.name not in SOFT_PROBLEMS for cue, _ in fired)
         asking = Kind.REQUEST in kinds and not hard
         """Help asked, no problem stated: the question or "please help" is not evidence."""
         elsewhere = Kind.ELSEWHERE in kinds and not hard
@@ -387,12 +402,12 @@ class Classifier:
         """A review is about the product it rates, whoever it addresses."""
         if problem and self._handles and any(m.lower() in self._handles for m in post.mentions):
             reasons.append(_ADDRESSED)
-        if problem and post.words & _FIRST_PERSON:
+        if problem and not _FIRST_PERSON.isdisjoint(post.words):
             reasons.append(_PERSONAL)
         if post.hashtags >= HASHTAGS_MANY and not hard:
             reasons.append(_HASHTAGS)
         if post.has_link and not problem:
-            reasons.append(_LINK_OWN if post.words & _FIRST_PERSON else _LINK)
+            reasons.append(_LINK_OWN if not _FIRST_PERSON.isdisjoint(post.words) else _LINK)
 
         negative = problem or compound < -0.05 or Kind.NEGATIVE in kinds
         shouting = self._shouting(text, post) if negative else []
@@ -453,23 +468,24 @@ class Classifier:
             text, count = self._brand_names.subn(" ", text)
             names_brand = count > 0
         lowered = text.lower()
-        words = frozenset(_WORD.findall(lowered))
-        has_digit = _DIGIT.search(lowered) is not None
         hashtags = lowered.count("#") if "#" in lowered else 0
-        return _Text(
-            text, named, lowered, words, mentions, has_link, has_digit, hashtags, names_brand
-        )
+        return _Text(text, named, lowered, mentions, has_link, hashtags, names_brand)
+
+    @staticmethod
+    def _vader_text(post: _Text) -> str:
+        """What VADER reads: the cleaned text without its numbers."""
+        return _NUMBER.sub(" ", post.clean)
 
     def _targeted(self, post: _Text) -> bool:
         """Does the post speak to someone (an @handle, "you") or name the brand? Without brand
         settings a hashtag may be the brand's name, so it counts too."""
-        if post.mentions or post.names_brand or post.words & _SECOND_PERSON:
+        if post.mentions or post.names_brand or not _SECOND_PERSON.isdisjoint(post.words):
             return True
         return self._brand_names is None and "#" in post.lowered
 
     def _cues(self, post: _Text) -> list[tuple[Cue, str]]:
         """Every cue the post's words select and its text matches, each once, in CUES order."""
-        return self._index.fire(post.lowered, post.words)
+        return self._index.fire(post.lowered, post.cut)
 
     def _sentiment_reason(self, compound: float, problem: bool, sarcastic: bool) -> Reason:
         detail = f"VADER compound {compound:+.3f}"
@@ -496,7 +512,7 @@ class Classifier:
             signals.append("repeated !/?")
         if not text.isascii() and _ANGRY_EMOJI.search(text):
             signals.append("angry emoji")
-        if post.words & _INTENSIFIERS:
+        if not _INTENSIFIERS.isdisjoint(post.words):
             signals.append("intensifier")
         return signals
 

@@ -31,6 +31,9 @@ EDGE_CASES = [
     "can' connect, i' m, it'still, no'reply, don't'waiting, 2still waiting, é still waiting",
     "it's been 3 days and it has been broken, we've been waiting, we're waiting, can i get help",
     "fkn ripoff rip off rip-off ripped #not #sarcasm #cancel ##fail",
+    "crashed 3 times in a row, twice in a row, non-functional, non working, nonworking",
+    "thanks a lot, than 3 days, thank you again? than ever, it's not working, doesn't work",
+    "not missing anything, we're missing, my bag is missing",  # lookbehinds reach back
     "",
     "#",
     "'",
