@@ -349,7 +349,9 @@ def build_index(cues: Iterable[Cue]) -> Index:
 _Entry = tuple[str, str, _Rules]
 """(key, the literal text its alternatives start with, its rules with each alternative after
 that text)."""
-_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'# ")
+_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'#\" ")
+"""Characters a needle may hold: '"' too, so a cue that starts with a quote mark (scare quotes)
+is searched only in posts that hold one."""
 
 
 def _needles(alternatives: list[str]) -> tuple[str, ...]:

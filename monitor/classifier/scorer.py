@@ -105,11 +105,31 @@ _INTENSIFIERS = frozenset(
         "insanely",
     }
 )
-SOFT_PROBLEMS = frozenset({"demand", "complaint_question", "billing"})
+SOFT_PROBLEMS = frozenset({"demand", "complaint_question", "billing", "scare_quotes"})
 """Problem cues that a plain request also fires ("can you help me?", "when will my bill
 come?"): next to a request cue and no other problem, they are left out."""
+WEAK_PROBLEMS = frozenset({"scare_quotes"})
+"""Evidence too weak to call a link the customer's own photo: a quoted title in a shared
+article keeps the link's discount."""
 _PROBLEM_KINDS = frozenset({Kind.PROBLEM, Kind.URGENT})
 _HARD = frozenset(c.name for c in CUES if c.kind in _PROBLEM_KINDS and c.name not in SOFT_PROBLEMS)
+MISHAP_CUES = frozenset(
+    {
+        "waiting", "on_hold", "elapsed_time", "refund", "charged_wrongly", "billing", "cancelled",
+        "delayed", "broken", "blocked", "lost_or_missing", "no_response", "still_not", "made_to",
+        "arrived_damaged", "not_received", "wont_work", "still_stuck", "repeated",
+        "below_expectation", "missed_window", "claim_vs_reality", "symptom", "outage", "safety",
+    }
+)  # fmt: skip
+"""Problem cues that name an event, not a judgment of the brand: when the author says the event
+was their own doing or a hypothesis (a NO_BREACH cue), they are set aside."""
+SETTLED_CUES = frozenset({"refund", "billing", "charged_wrongly"})
+"""Money cues a refund given ("thanks for refunding the fee") settles."""
+_AWAY_KINDS = frozenset({Kind.PROBLEM, Kind.URGENT, Kind.NEGATIVE, Kind.SARCASM, Kind.IRONY})
+_BREAKS = ".!?;,"
+_LATE_MENTION = (
+    "the negativity comes before the brand is named, and what is said to the brand is no problem"
+)
 _ELSEWHERE = "the negativity is about something else: politics, sport, the author's own slip"
 _WEIGHT = attrgetter("weight")
 _NO_TARGET = "addresses nobody and names no brand: maybe not about a brand at all"
@@ -161,6 +181,11 @@ def _rating_reason(rating: int, praised: bool) -> Reason:
     return Reason("rating", RATING_WEIGHTS[stars], f"{stars}★ review")
 
 
+def names(fired: list[tuple[Cue, str]]) -> set[str]:
+    """The problem cues among those fired."""
+    return {cue.name for cue, _ in fired if cue.kind in _PROBLEM_KINDS}
+
+
 def logistic(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -180,6 +205,8 @@ class _Text:
     has_link: bool
     hashtags: int
     names_brand: bool
+    pieces: list[str] | None
+    """The text around the @handles (`_MENTION.split`), when the post has one."""
     cut: list[str] | None = None
     """`words`, once cut."""
 
@@ -347,6 +374,8 @@ class Classifier:
         for cue, _ in fired:
             kinds.add(cue.kind)
             hard = hard or cue.name in _HARD
+        if Kind.NO_BREACH in kinds or (Kind.RELIEF in kinds and hard):
+            fired, kinds, hard = self._set_aside(fired, kinds)
         reasons: list[Reason] = []
         memo = self._memo
 
@@ -357,7 +386,7 @@ class Classifier:
 
         asking = Kind.REQUEST in kinds and not hard
         """Help asked, no problem stated: the question or "please help" is not evidence."""
-        elsewhere = Kind.ELSEWHERE in kinds and not hard
+        elsewhere = (Kind.ELSEWHERE in kinds or Kind.NO_BREACH in kinds) and not hard
         if asking:
             kinds.discard(Kind.PROBLEM)
         problem = Kind.PROBLEM in kinds or Kind.URGENT in kinds
@@ -377,7 +406,7 @@ class Classifier:
                 continue
             if cue.kind == Kind.REQUEST and not asking:
                 continue
-            if cue.kind == Kind.ELSEWHERE and not elsewhere:
+            if (cue.kind == Kind.ELSEWHERE or cue.kind == Kind.NO_BREACH) and not elsewhere:
                 continue
             if cue.kind == Kind.GRATITUDE and (sarcastic or unresolved):
                 continue  # thanks around an open problem is politeness or sarcasm
@@ -406,7 +435,7 @@ class Classifier:
             reasons.append(_PERSONAL)
         if post.hashtags >= HASHTAGS_MANY and not hard:
             reasons.append(_HASHTAGS)
-        if post.has_link and not problem:
+        if post.has_link and not (problem and not WEAK_PROBLEMS.issuperset(names(fired))):
             reasons.append(_LINK_OWN if not _FIRST_PERSON.isdisjoint(post.words) else _LINK)
 
         negative = problem or compound < -0.05 or Kind.NEGATIVE in kinds
@@ -417,6 +446,10 @@ class Classifier:
 
         if not targeted and problem:
             reasons.append(_NO_TARGET_PROBLEM)
+        elif negative and post.pieces is not None and self._mentioned_late(post):
+            # "awful week. drowning my sorrows with @brand pizza": the brand is the bright spot
+            mood = sum(r.weight for r in reasons if r.weight > 0)
+            reasons.append(Reason("elsewhere", -mood, _LATE_MENTION))
         elif elsewhere and negative:
             # the anger is about a game or an election, not the brand: cancel it
             mood = sum(r.weight for r in reasons if r.weight > 0)
@@ -435,6 +468,44 @@ class Classifier:
 
         log_odds = BIAS + sum(map(_WEIGHT, reasons))
         return _Scored(reasons, log_odds, kinds, shouting, compound, sentiment)
+
+    @staticmethod
+    def _set_aside(
+        fired: list[tuple[Cue, str]], kinds: set[str]
+    ) -> tuple[list[tuple[Cue, str]], set[str], bool]:
+        """Drop the problem cues a NO_BREACH cue explains (the author's slip, a hypothesis) and
+        the money cues a refund given settles; the kinds and `hard` of what is left."""
+        names = {cue.name for cue, _ in fired}
+        drop: frozenset[str] = frozenset()
+        if Kind.NO_BREACH in kinds:
+            drop = MISHAP_CUES
+        if "refund_given" in names:
+            drop = drop | SETTLED_CUES
+        if not drop:
+            return fired, kinds, any(cue.name in _HARD for cue, _ in fired)
+        kept = [(cue, matched) for cue, matched in fired if cue.name not in drop]
+        return kept, {cue.kind for cue, _ in kept}, any(cue.name in _HARD for cue, _ in kept)
+
+    def _mentioned_late(self, post: _Text) -> bool:
+        """Is the brand first @-mentioned after a clause of its own, with nothing wrong said
+        from there on? "hate my job today, can't wait to get home to @games" vents about the
+        job; the problem, if any, is before the handle and not addressed to it."""
+        pieces = post.pieces
+        if pieces is None:
+            return False
+        lead = pieces[0]
+        cut = max(lead.rfind(mark) for mark in _BREAKS)
+        if cut < 0:
+            return False
+        before = WORD.findall(lead[:cut].lower())
+        if len(before) < 3 or not _SECOND_PERSON.isdisjoint(before):
+            return False
+        tail = " ".join([lead[cut + 1 :], *pieces[1:]]).lower()
+        if len(WORD.findall(tail)) < 2:
+            return False
+        if any(cue.kind in _AWAY_KINDS for cue, _ in self._index.fire(tail)):
+            return False
+        return self._sentiment.scores(_NUMBER.sub(" ", tail))["compound"] >= -0.05
 
     def _remember(
         self, key: tuple[object, ...], reason: Reason
@@ -456,11 +527,15 @@ class Classifier:
         has_link = "http" in text or "www." in text
         if has_link:
             text = _URL.sub(" ", text)
+        if "\u201c" in text or "\u201d" in text:
+            text = text.replace("\u201c", '"').replace("\u201d", '"')
         mentions: list[str] = []
+        pieces: list[str] | None = None
         if "@" in text:
             parts = _MENTION.split(text)
             mentions = parts[1::2]
             text = " ".join(parts[0::2])
+            pieces = parts[0::2] if mentions else None
         text = " ".join(text.split())
         named = text
         names_brand = False
@@ -469,7 +544,7 @@ class Classifier:
             names_brand = count > 0
         lowered = text.lower()
         hashtags = lowered.count("#") if "#" in lowered else 0
-        return _Text(text, named, lowered, mentions, has_link, hashtags, names_brand)
+        return _Text(text, named, lowered, mentions, has_link, hashtags, names_brand, pieces)
 
     @staticmethod
     def _vader_text(post: _Text) -> str:

@@ -128,7 +128,7 @@ def test_could_have_been_resolved_is_no_resolution(classifier: Classifier) -> No
 def test_a_link_next_to_the_authors_own_case_costs_less(classifier: Classifier) -> None:
     """A complaint with a photo of the damage is no news share."""
     news = classifier.classify("acme opens a new store downtown https://example.com/a")
-    own = classifier.classify("look what came in my box today https://example.com/p.jpg")
+    own = classifier.classify("my box from today https://example.com/p.jpg")
     news_link = next(r for r in news.reasons if r.cue == "link")
     own_link = next(r for r in own.reasons if r.cue == "link")
     assert own_link.weight > news_link.weight
@@ -182,3 +182,130 @@ def test_a_mention_between_words_no_longer_breaks_a_phrase(classifier: Classifie
     """Handles are blanked; the words around them still read as one phrase."""
     verdict = classifier.classify("still waiting @acme @acmehelp on my refund")
     assert "waiting" in cues(verdict)
+
+
+# --- v3 (issue 17, tuned on the seed set): one invented example per new cue or rule ----------
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("@vanco collection booked 9-11. it's 3pm", "missed_window"),
+        ("@fixitco the plumber was promised for Monday, that was two weeks ago", "missed_window"),
+        ("@burgerco the bag says 8 nuggets on the box, 5 inside", "claim_vs_reality"),
+        ("@snackco the bar used to be 50g, now the size of a stamp", "claim_vs_reality"),
+        ("@gadgetco the speaker turns itself off by itself every evening", "symptom"),
+        ("@bankco my card was declined twice at the shop with money in the account", "symptom"),
+        ("@bankco the app says paid, the letter says overdue", "conflicting_sources"),
+        ("@hotelco this is how our room looked at check-in", "evidence"),
+    ],
+)
+def test_v3_implicit_reports_are_flagged_with_their_cue(
+    classifier: Classifier, text: str, cue: str
+) -> None:
+    verdict = classifier.classify(text)
+    assert verdict.is_complaint, (text, verdict.reasons)
+    assert cue in cues(verdict)
+
+
+def test_quoting_a_claim_back_is_weak_evidence_on_its_own(classifier: Classifier) -> None:
+    """Scare quotes tip a post only beside another sign: titles and names are quoted too."""
+    alone = classifier.classify('@cinemaco tickets for "the long night" please')
+    assert "scare_quotes" in cues(alone) or "request" in cues(alone)
+    assert not alone.is_complaint
+    beside = classifier.classify('@pizzaco the "large" box was half empty')
+    assert beside.is_complaint
+    assert "scare_quotes" in cues(beside)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@trainco it's 5 stars from me, best journey this year",
+        "@shopco it's 2 for 1 on socks today, nice",
+    ],
+)
+def test_a_number_after_its_is_not_a_clock(classifier: Classifier, text: str) -> None:
+    assert "missed_window" not in cues(classifier.classify(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I dropped my @phoneco phone in the bath, totally my fault, can I get a repair quote?",
+        "accidentally cancelled my own @gymco membership, can I undo it?",
+        "@airco what happens if my bag is lost on a connection? asking before I book",
+    ],
+)
+def test_a_mishap_of_ones_own_or_a_hypothesis_is_no_complaint(
+    classifier: Classifier, text: str
+) -> None:
+    verdict = classifier.classify(text)
+    assert not verdict.is_complaint, verdict.reasons
+    assert cues(verdict) & {"own_fault", "hypothetical"}
+
+
+def test_own_fault_does_not_excuse_a_breach_by_the_brand(classifier: Classifier) -> None:
+    verdict = classifier.classify(
+        "@shopco I ordered the wrong size by mistake and you charged me twice for the return"
+    )
+    assert verdict.is_complaint
+    assert "own_fault" not in cues(verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@bankco thanks for refunding the overdraft fee straight away",
+        "@shoeco refund for the faulty pair received in two days, cheers",
+    ],
+)
+def test_a_refund_given_and_thanked_for_is_no_complaint(classifier: Classifier, text: str) -> None:
+    verdict = classifier.classify(text)
+    assert not verdict.is_complaint, verdict.reasons
+    assert "refund_given" in cues(verdict)
+    assert "refund" not in cues(verdict)
+
+
+def test_still_waiting_for_a_refund_is_still_a_complaint(classifier: Classifier) -> None:
+    verdict = classifier.classify("@shoeco still not refunded after three weeks")
+    assert verdict.is_complaint
+    assert "refund_given" not in cues(verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@cafeco the new cinnamon bun is dangerously good",
+        "@gameco you guys crushed it with the new level editor",
+        "@bikeco crash course in gears at your shop today, loved it",
+        "@headphoneco the noise cancelling on these is unreal",
+    ],
+)
+def test_complaint_words_in_praise_are_not_complaints(classifier: Classifier, text: str) -> None:
+    assert not classifier.classify(text).is_complaint
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my landlord still hasn't fixed the boiler, awful. @soupco tomato soup to the rescue",
+        "worst exam of my life today. @pizzaco delivery tonight as a reward",
+    ],
+)
+def test_negativity_before_a_late_mention_of_the_brand_is_aimed_elsewhere(
+    classifier: Classifier, text: str
+) -> None:
+    verdict = classifier.classify(text)
+    assert not verdict.is_complaint, verdict.reasons
+    assert "elsewhere" in cues(verdict)
+
+
+def test_a_late_mention_with_a_problem_told_to_the_brand_still_counts(
+    classifier: Classifier,
+) -> None:
+    verdict = classifier.classify(
+        "waited two hours at the gate, no news. @airco where is our plane?"
+    )
+    assert verdict.is_complaint
+    assert "elsewhere" not in cues(verdict)
