@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.brand import BrandSettings
-from monitor.classifier import Classifier
+from monitor.classifier import Classifier, finetune
 from monitor.classifier.fit_process import FitRequest, TrainingFailed, fit_in_subprocess
 from monitor.classifier.model import LearnedModel, ModelStore
 from monitor.classifier.settings import ClassifierSettings
@@ -99,6 +99,7 @@ class Learner:
         examples = self.feedback.examples()
         rows, weights, used = self._weighted(examples)
         usable(rows, self.settings.min_training_examples)  # NotEnoughFeedback, early
+        fine_tune = self._fine_tune(len(rows))
         request = FitRequest(
             rows=rows,
             settings=self.settings.model_dump(mode="json"),
@@ -109,13 +110,20 @@ class Learner:
             min_examples=self.settings.min_training_examples,
             meta={"feedback_by_origin": examples.by_origin, "labels_used": used},
             weights=weights,
+            fine_tune=fine_tune,
+            fine_tune_epochs=self.settings.fine_tune_epochs,
         )
+        settings = self.settings
         try:
             fitted = fit_in_subprocess(
                 request,
                 self.state_dir,
-                timeout_seconds=self.settings.train_timeout_seconds,
-                memory_mb=self.settings.train_memory_mb,
+                timeout_seconds=(
+                    settings.fine_tune_timeout_seconds
+                    if fine_tune
+                    else settings.train_timeout_seconds
+                ),
+                memory_mb=settings.fine_tune_memory_mb if fine_tune else settings.train_memory_mb,
             )
         except TrainingFailed as err:
             self.health.fail("training failed", str(err), _kept_model)
@@ -155,6 +163,28 @@ class Learner:
             )
         return TrainingOutcome(result, promote, str(fitted.path), used)
 
+    def _fine_tune(self, labels: int) -> bool:
+        """Whether this fit fine-tunes the encoder: asked for, installed, and enough labels;
+        otherwise the log says why not (the fit goes on without it)."""
+        if not self.settings.fine_tune:
+            return False
+        if not finetune.available():
+            log.warning(
+                "[classifier] fine_tune is on but the encoder is not installed: %s; training "
+                "without it",
+                finetune.INSTALL,
+            )
+            return False
+        if labels < self.settings.fine_tune_min_labels:
+            log.info(
+                "fine-tuning waits for %d labels (fine_tune_min_labels); %d so far",
+                self.settings.fine_tune_min_labels,
+                labels,
+            )
+            return False
+        log.info("fine-tuning the encoder on %d labels: this takes minutes", labels)
+        return True
+
     def _weighted(self, examples: Examples) -> tuple[list[LabeledRow], list[float], dict[str, int]]:
         """The labels with their `[classifier]` weight by kind (a kind weighted 0 is left out),
         and how many of each kind are used."""
@@ -180,8 +210,4 @@ class Learner:
     def _newest_trained_id(self) -> int:
         """A model trained but not promoted still counts: retraining on the same labels would
         only make the same model again."""
-        try:
-            newest = self.models.load(self.models.path_of(self.models.next_version() - 1))
-        except ConfigError:
-            return 0
-        return newest.feedback_max_id
+        return self.models.feedback_max_id(self.models.path_of(self.models.next_version() - 1))

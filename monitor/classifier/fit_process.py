@@ -64,6 +64,9 @@ class FitRequest:
     """Added to the model's meta before it is saved (e.g. feedback counts by origin)."""
     weights: list[float] | None = None
     """Beside `rows`: each label's training weight (None: all 1)."""
+    fine_tune: bool = False
+    """Also fine-tune the small encoder (`monitor.classifier.finetune`, the `[finetune]` extra)."""
+    fine_tune_epochs: int = 3
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +79,8 @@ class FitRequest:
             "min_examples": self.min_examples,
             "meta": self.meta,
             "weights": self.weights,
+            "fine_tune": self.fine_tune,
+            "fine_tune_epochs": self.fine_tune_epochs,
         }
 
     @classmethod
@@ -90,6 +95,8 @@ class FitRequest:
             min_examples=int(data["min_examples"]),
             meta=dict(data["meta"]),
             weights=[float(w) for w in data["weights"]] if data.get("weights") else None,
+            fine_tune=bool(data.get("fine_tune", False)),
+            fine_tune_epochs=int(data.get("fine_tune_epochs", 3)),
         )
 
 
@@ -276,6 +283,8 @@ def main(argv: list[str]) -> int:
             feedback_max_id=request.feedback_max_id,
             min_examples=request.min_examples,
             weights=request.weights,
+            fine_tune=request.fine_tune,
+            fine_tune_epochs=request.fine_tune_epochs,
         )
         trained.model.meta.update(request.meta)
         path = ModelStore(Path(state_dir)).save(trained.model, promote=False)

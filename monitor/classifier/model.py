@@ -26,11 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.classifier.ngrams import BlockScores, NgramBlock, telling
 from monitor.errors import ConfigError
 from monitor.models import Reason
+
+if TYPE_CHECKING:
+    from monitor.classifier.finetune import FineTuned
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ FORMAT = 1
 """Bumped when the file layout changes; an unknown format is refused with a clear message."""
 FORMAT_EMBEDDINGS = 2
 """A model with an embedding stage: format 1 readers refuse it rather than score without it."""
+FORMAT_FINETUNED = 3
+"""A model with a fine-tuned encoder (`monitor.classifier.finetune`) in a file beside it."""
 MODEL_GLOB = "model-*.json.gz"
 CURRENT = "current"
 """A one-line file naming the model in use; replaced atomically, so readers never see half."""
@@ -81,15 +86,23 @@ class Blender:
     intercept: float
     embedding_weight: float = 0.0
     """The embedding stage's log-odds' weight (0 when the model has none)."""
+    finetuned_weight: float = 0.0
+    """The fine-tuned encoder's log-odds' weight (0 when the model has none)."""
 
     def log_odds(
-        self, text_z: float, scorer_z: float, compound: float, embedding_z: float = 0.0
+        self,
+        text_z: float,
+        scorer_z: float,
+        compound: float,
+        embedding_z: float = 0.0,
+        finetuned_z: float = 0.0,
     ) -> float:
         return (
             self.text_weight * text_z
             + self.scorer_weight * scorer_z
             + self.compound_weight * compound
             + self.embedding_weight * embedding_z
+            + self.finetuned_weight * finetuned_z
             + self.intercept
         )
 
@@ -129,6 +142,8 @@ class LearnedModel:
     """Figures from training: examples, cross-validated scores, feedback id, timestamps."""
     embedding: EmbeddingStage | None = None
     """Sentence embeddings beside the n-grams, when trained with the `[embeddings]` extra."""
+    finetuned: FineTuned | None = None
+    """A fine-tuned encoder beside the n-grams, when trained with `[classifier] fine_tune`."""
 
     @property
     def name(self) -> str:
@@ -203,7 +218,10 @@ class LearnedModel:
         embedding_z = 0.0
         if self.embedding is not None:
             embedding_z = float(self.embedding.log_odds_many([normalize(text)])[0])
-        blended = self.blender.log_odds(text_z, scorer_z, compound, embedding_z)
+        finetuned_z = 0.0
+        if self.finetuned is not None:
+            finetuned_z = float(self.finetuned.log_odds_many([normalize(text)])[0])
+        blended = self.blender.log_odds(text_z, scorer_z, compound, embedding_z, finetuned_z)
         threshold = min(max(threshold, 0.01), 0.99)
         combined = blended - logit(self.decision_threshold) + logit(threshold)
         shift = combined - scorer_z
@@ -258,6 +276,8 @@ class LearnedModel:
         )
         if self.embedding is not None:
             blended = blended + blender.embedding_weight * self.embedding.log_odds_many(prepared)
+        if self.finetuned is not None:
+            blended = blended + blender.finetuned_weight * self.finetuned.log_odds_many(prepared)
         threshold = min(max(threshold, 0.01), 0.99)
         combined = blended - logit(self.decision_threshold) + logit(threshold)
         shift = combined - z
@@ -276,7 +296,9 @@ class LearnedModel:
 
     # -- files --------------------------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, finetuned_file: tuple[str, str] | None = None) -> dict[str, Any]:
+        """`finetuned_file`: the name and SHA-256 of the fine-tuned encoder's weights file,
+        written beside the model file (`ModelStore.save`)."""
         data: dict[str, Any] = {
             "format": FORMAT if self.embedding is None else FORMAT_EMBEDDINGS,
             "version": self.version,
@@ -309,19 +331,31 @@ class LearnedModel:
                 "coef": [round(v, 6) for v in self.embedding.coef.tolist()],
                 "intercept": self.embedding.intercept,
             }
+        if self.finetuned is not None:
+            if finetuned_file is None:
+                raise ValueError("a fine-tuned model is saved with its weights file")
+            data["format"] = FORMAT_FINETUNED
+            data["blender"]["finetuned_weight"] = self.blender.finetuned_weight
+            data["finetuned"] = {
+                "encoder": self.finetuned.encoder,
+                "file": finetuned_file[0],
+                "sha256": finetuned_file[1],
+            }
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LearnedModel:
+    def from_json(cls, data: dict[str, Any], directory: Path | None = None) -> LearnedModel:
+        """`directory`: where a fine-tuned encoder's weights file is (the model file's)."""
         if not isinstance(data, dict):
             raise TypeError(f"a JSON {type(data).__name__} where an object belongs")
-        if data.get("format") not in (FORMAT, FORMAT_EMBEDDINGS):
+        if data.get("format") not in (FORMAT, FORMAT_EMBEDDINGS, FORMAT_FINETUNED):
             raise ValueError(
-                f"model format {data.get('format')!r}, this version reads {FORMAT} and "
-                f"{FORMAT_EMBEDDINGS}"
+                f"model format {data.get('format')!r}, this version reads {FORMAT}, "
+                f"{FORMAT_EMBEDDINGS} and {FORMAT_FINETUNED}"
             )
+        finetuned = _finetuned_from(data["finetuned"], directory) if "finetuned" in data else None
         embedding: EmbeddingStage | None = None
-        if data.get("format") == FORMAT_EMBEDDINGS:
+        if "embedding" in data:
             import numpy as np
 
             from monitor.classifier.embeddings import require
@@ -358,7 +392,28 @@ class LearnedModel:
             trained_on=frozenset(str(f) for f in data["trained_on"]),
             meta=dict(data.get("meta", {})),
             embedding=embedding,
+            finetuned=finetuned,
         )
+
+
+def _finetuned_from(stage: dict[str, Any], directory: Path | None) -> FineTuned:
+    """The fine-tuned encoder a model file names: a plain file name in the model's own
+    directory, whose SHA-256 must match (a swapped or damaged file is refused, not scored)."""
+    from monitor.classifier import finetune
+
+    name, encoder = str(stage["file"]), str(stage["encoder"])
+    if directory is None or Path(name).name != name or not name.endswith(".safetensors"):
+        raise ValueError(f"a fine-tuned encoder file {name!r} this version can't use")
+    if not finetune.available():  # said before the 45 MB are read
+        raise ConfigError(
+            f"the model was trained with a fine-tuned encoder ({encoder}), which needs the "
+            f"optional extra: {finetune.INSTALL}; or set [classifier] fine_tune = false and run "
+            "`complaint-monitor train` to make a model without it"
+        )
+    data = (directory / name).read_bytes()
+    if finetune.digest(data) != stage["sha256"]:
+        raise ValueError(f"{directory / name} does not match the SHA-256 its model file holds")
+    return finetune.FineTuned.from_bytes(data, encoder)
 
 
 class ModelStore:
@@ -415,7 +470,7 @@ class ModelStore:
         shape) is a `ConfigError` naming the file and the fix, never another exception."""
         try:
             with gzip.open(path, "rt", encoding="utf-8") as handle:
-                return LearnedModel.from_json(json.load(handle))
+                return LearnedModel.from_json(json.load(handle), path.parent)
         except FileNotFoundError as err:
             raise ConfigError(
                 f"model file {path} is missing; run `complaint-monitor train` to make a new one"
@@ -428,12 +483,28 @@ class ModelStore:
                 "run `complaint-monitor train` to make a new one"
             ) from err
 
+    def feedback_max_id(self, path: Path) -> int:
+        """The newest feedback row the model in `path` learned from, read without building the
+        model (a fine-tuned one would load torch into the daemon just to answer); 0 when the
+        file is missing or unreadable."""
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                return int(json.load(handle).get("meta", {}).get("feedback_max_id", 0))
+        except Exception:  # as `load`: any damage means no model to count from
+            return 0
+
     def save(self, model: LearnedModel, *, promote: bool) -> Path:
         """Write the model (atomically, and durably: fsync before the rename, then the
         directory's) and, when `promote`, make it current."""
         self._make_directory()
         path = self.path_of(model.version)
-        payload = json.dumps(model.to_json(), separators=(",", ":")).encode("utf-8")
+        finetuned_file: tuple[str, str] | None = None
+        if model.finetuned is not None:  # first: a model file never names a missing encoder
+            weights = model.finetuned.to_bytes()
+            beside = _finetuned_path(path)
+            _write_durably(beside, weights, self.directory)
+            finetuned_file = (beside.name, _sha256(weights))
+        payload = json.dumps(model.to_json(finetuned_file), separators=(",", ":")).encode("utf-8")
         _write_durably(path, gzip.compress(payload, mtime=0), self.directory)
         if promote:
             self.promote(path.name)
@@ -456,6 +527,19 @@ class ModelStore:
         for old in files[:-KEEP_MODELS]:
             if old.name != current:
                 old.unlink(missing_ok=True)
+                _finetuned_path(old).unlink(missing_ok=True)
+
+
+def _finetuned_path(model_path: Path) -> Path:
+    """Where a model's fine-tuned encoder is kept: `model-0007.json.gz` beside
+    `model-0007.finetuned.safetensors` (outside `MODEL_GLOB`, so never taken for a model)."""
+    return model_path.with_name(model_path.name.removesuffix(".json.gz") + ".finetuned.safetensors")
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _write_durably(path: Path, data: bytes, directory: Path) -> None:

