@@ -45,14 +45,14 @@ BRAND: dict[str, Any] = {"name": "Acme", "handles": ["acme"]}
 # id: (author, text). Scores with the default config in the comments.
 RECENT = {
     "refund": ("dana", "@acme still waiting on my refund for order 48213, three weeks now"),
-    # complaint 0.93, medium
+    # complaint 0.92, medium
     "charged": ("lee", "@acme you charged my card twice and nobody answers. Not happy."),
     # complaint 0.99, medium
-    "parcel": ("grace", "@acme my parcel is late"),  # complaint 0.78, low
-    "logout": ("sam", "acme app logs me out every time I open it"),  # not a complaint, 0.40
+    "parcel": ("grace", "@acme my parcel is late"),  # complaint 0.76, low
+    "logout": ("sam", "acme app logs me out sometimes"),  # not a complaint, 0.38
     "praise": ("miguel", "Loving the new Acme app update, checkout is so much faster!"),  # 0.16
 }
-OLD = {"old": ("dana", "@acme where is my parcel")}  # complaint 0.78, stored 40 days ago
+OLD = {"old": ("dana", "@acme where is my parcel")}  # complaint 0.76, stored 40 days ago
 
 
 class ListConnector:
@@ -142,7 +142,7 @@ def test_lowering_the_threshold_shows_newly_flagged_posts(post_store: PostStore)
     assert set(flagged) == {url("logout")}  # the praise stays below even 0.35
     change = flagged[url("logout")]
     assert (change.old_label, change.new_label) == ("not_complaint", "complaint")
-    assert change.old_score == pytest.approx(0.401, abs=0.01)
+    assert change.old_score == pytest.approx(0.378, abs=0.01)
     assert change.new_score == change.old_score, "same scorer, same score: only the bar moved"
     assert (change.old_severity, change.new_severity) == (None, "low")
     assert report.unchanged == 4
@@ -298,8 +298,8 @@ def test_cli_prints_changes_and_summary_and_sends_nothing(
     assert main(["replay", "--config", config, "--since", "30d"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "newly flagged (1):"
-    assert out[1].endswith(f"score 0.40 -> 0.40  severity - -> low  {url('logout')}")
-    assert out[2] == "    acme app logs me out every time I open it"
+    assert out[1].endswith(f"score 0.38 -> 0.38  severity - -> low  {url('logout')}")
+    assert out[2] == "    acme app logs me out sometimes"
     assert out[-1] == (
         f"replayed 5 posts since {(now - timedelta(days=30)).date()}: 1 newly flagged, "
         "0 no longer flagged, 0 severity changes, 4 unchanged"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
+from monitor.clock import FakeClock
 from monitor.models import Person
 from monitor.storage.reports import percentile
 from tests.factories import config_file
@@ -138,7 +140,9 @@ def test_without_buttons_nothing_escalates(tmp_path: Path, slack: FakeSlack) -> 
 def test_stats_report_median_and_p90_time_to_claim_and_resolve_by_severity(
     tmp_path: Path, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with harness(tmp_path, slack, buttons=False) as h:
+    # `stats` looks back from the system clock: the alerts are made now, not on a fixed date
+    now = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    with harness(tmp_path, slack, buttons=False, clock=now) as h:
         for n in range(10):
             h.feed(f"{REFUND} #{n}")
         h.feed(OUTAGE)
