@@ -256,6 +256,22 @@ def test_own_fault_does_not_excuse_a_breach_by_the_brand(classifier: Classifier)
 @pytest.mark.parametrize(
     "text",
     [
+        "@shopco the app crashed and I lost my order",
+        "@gameco servers went down mid-match and I lost all my progress",
+    ],
+)
+def test_losing_what_a_failure_took_is_not_the_authors_own_slip(
+    classifier: Classifier, text: str
+) -> None:
+    """ "I lost my order" after a crash is what the brand's failure did, not a lost wallet."""
+    verdict = classifier.classify(text)
+    assert verdict.is_complaint, verdict.reasons
+    assert "own_fault" not in cues(verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "@bankco thanks for refunding the overdraft fee straight away",
         "@shoeco refund for the faulty pair received in two days, cheers",
     ],
