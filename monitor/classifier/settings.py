@@ -56,7 +56,7 @@ class ClassifierSettings(StrictModel):
     MemoryMax: see the README). Kept only when it beats the model without it on held-out labels."""
     fine_tune_min_labels: int = Field(default=500, ge=40)
     """Fewer labels than this and the encoder is not fine-tuned (too few to move it safely)."""
-    fine_tune_epochs: int = Field(default=3, ge=1, le=10)
+    fine_tune_epochs: int = Field(default=4, ge=1, le=10)
     fine_tune_timeout_seconds: float = Field(default=3600.0, gt=0)
     """Replaces `train_timeout_seconds` for a fit that fine-tunes (one core, minutes per 1,000
     labels)."""

@@ -91,7 +91,7 @@ def train(
     weights: Sequence[float] | None = None,
     embeddings: bool | None = None,
     fine_tune: bool = False,
-    fine_tune_epochs: int = 3,
+    fine_tune_epochs: int = 4,
 ) -> TrainingResult:
     """Fit both stages on `examples` (deduplicated by text, the last label wins).
 
