@@ -35,7 +35,10 @@ Why it is built the way it is:
   `_x_posts` (a page into posts, a truncated page salvaged), `_x_budget` (the monthly read cap
   and the money: X's paid plans cap and bill the posts an app reads, so reading is paced along
   the month and stops with `QuotaExhausted` rather than running up a bill). What stays here is
-  the poll itself, kept in one place so its order of reading can be followed top to bottom.
+  the poll itself, kept in one place so its order of reading can be followed top to bottom,
+  with the settings and cursor it reads and writes, and `spend_report`, which reads that
+  cursor with those settings' prices (past 600 lines for that reason: moving either away would
+  split one shape over two files).
 """
 
 from __future__ import annotations
