@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import itertools
+import json
 import logging
 import operator
 import os
@@ -15,15 +17,30 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import DateTime, Engine, Insert, Select, Table, create_engine, event, exc, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Float,
+    Insert,
+    Select,
+    Table,
+    create_engine,
+    event,
+    exc,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,7 +63,12 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # hide_parameters: a failed statement's message (logged, raised) never quotes the values
         # it carried, i.e. customer text (issue 15 item 2).
-        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": not self.is_sqlite,
+            "hide_parameters": True,
+            "json_serializer": json_dumps,
+            "json_deserializer": json_loads,
+        }
         if self.is_sqlite:
             self._prepare_sqlite_path()
             kwargs["connect_args"] = {"timeout": 5, "check_same_thread": False}
@@ -221,12 +243,14 @@ def insert_rows(
 ) -> list[tuple[Any, ...]]:
     """INSERT many rows (all with the same keys) through the driver: the hot path of a poll.
 
-    Each value goes through its column's own type processor, so it is stored exactly as a
-    SQLAlchemy INSERT stores it; what is skipped is the per-row statement machinery (parameter
-    dicts, insertmanyvalues, building and caching the statement), about half of `store_poll`'s
-    time (issue 16). PostgreSQL takes the whole batch in one statement, one array per column
-    (`unnest`): a multi-row VALUES with thousands of `%s` is parsed in Python by psycopg at
-    every execution. SQLite takes an executemany, or multi-row VALUES when rows are returned.
+    Each value is bound as its column's type processor binds it, so it is stored exactly as a
+    SQLAlchemy INSERT stores it, but a column at a time, and without the processor where the
+    value is already what it would return (`_converter`); what is skipped is the per-row
+    statement machinery (parameter dicts, insertmanyvalues, building and caching the
+    statement), about half of `store_poll`'s time (issue 16). PostgreSQL takes the whole
+    batch in one statement, one array per column (`unnest`): a multi-row VALUES with thousands
+    of `%s` is parsed in Python by psycopg at every execution. SQLite takes an executemany, or
+    multi-row VALUES when rows are returned.
 
     `returning`: the columns to return of each row inserted. `on_conflict`: the unique columns
     a row may collide on; such a row is skipped, or given the `update` columns' new values.
@@ -250,21 +274,25 @@ def insert_rows(
     writer = _row_writer(
         connection.dialect, table.__table__, tuple(rows[0]), returning, on_conflict, update
     )
-    values = writer.values(rows)
+    columns = writer.bind(rows)
     if writer.arrays:
-        arrays = tuple(list(column) for column in zip(*values, strict=True))
-        result = connection.exec_driver_sql(writer.arrays, arrays)
+        result = connection.exec_driver_sql(writer.arrays, tuple(map(list, columns)))
         return [tuple(row) for row in result.all()] if returning else []
+    values = list(zip(*columns, strict=True))
     if not returning:
         connection.exec_driver_sql(writer.sql(1), values)
         return []
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(values), writer.per_statement):
         chunk = values[start : start + writer.per_statement]
-        flat = tuple(value for row in chunk for value in row)
+        flat = tuple(itertools.chain.from_iterable(chunk))
         result = connection.exec_driver_sql(writer.sql(len(chunk)), flat)
         found += [tuple(row) for row in result.all()]
     return found
+
+
+_Column = Sequence[Any]
+_Convert = Callable[[_Column], _Column]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,9 +300,9 @@ class _RowWriter:
     """One table's INSERT as its driver takes it, prepared once per dialect and column set."""
 
     columns: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    datetimes: frozenset[int]
-    """Positions of datetime columns: a poll repeats its `now` in many rows, converted once."""
+    converters: tuple[tuple[int, _Convert], ...]
+    """(position, what turns that column's values into the driver's), for the columns whose
+    type has a bind processor; the others go to the driver as they are."""
     head: str
     group: str
     tail: str
@@ -285,16 +313,15 @@ class _RowWriter:
     def sql(self, rows: int) -> str:
         return f"{self.head} VALUES {', '.join([self.group] * rows)}{self.tail}"
 
-    def values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        processors = [
-            _memoized(process) if n in self.datetimes and process is not None else process
-            for n, process in enumerate(self.processors)
-        ]
-        get = operator.itemgetter(*self.columns)
-        return [
-            tuple([value if process is None else process(value) for process, value in pairs])
-            for pairs in (zip(processors, get(row), strict=True) for row in rows)
-        ]
+    def bind(self, rows: Sequence[Mapping[str, Any]]) -> list[_Column]:
+        """The rows' values column by column, each as its column's type binds it: a column is
+        converted as a whole (a poll's booleans checked at once, its `now` formatted once)."""
+        columns: list[_Column] = list(
+            zip(*map(operator.itemgetter(*self.columns), rows), strict=True)
+        )
+        for n, convert in self.converters:
+            columns[n] = convert(columns[n])
+        return columns
 
 
 @functools.lru_cache(maxsize=64)
@@ -340,10 +367,10 @@ def _row_writer(
         # long value where the column refuses it, and a refused row is quarantined.
         casts = [_LENGTH.sub("", t.compile(dialect=dialect)) for t in types]
         arrays = f"{head} SELECT * FROM unnest({', '.join(f'%b::{c}[]' for c in casts)}){tail}"
+    converters = ((n, _converter(t, dialect)) for n, t in enumerate(types))
     return _RowWriter(
         columns=columns,
-        processors=tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types),
-        datetimes=frozenset(n for n, t in enumerate(types) if _is_datetime(t)),
+        converters=tuple((n, convert) for n, convert in converters if convert is not None),
         head=head,
         group=f"({', '.join([placeholder] * len(columns))})",
         tail=tail,
@@ -361,19 +388,123 @@ def _row_writer(
 _LENGTH = re.compile(r"\(\d+\)")
 
 
-def _is_datetime(type_: Any) -> bool:
-    return isinstance(getattr(type_, "impl_instance", type_), DateTime)
+def _converter(type_: Any, dialect: Dialect) -> _Convert | None:
+    """What binds a column of `type_` as SQLAlchemy would, value for value: its own bind
+    processor, skipped where the value is already what the processor returns (a bool for a
+    Boolean, a float for a Float, a UTC datetime on PostgreSQL) or done the same way faster (a
+    dict or list as JSON text, a UTC datetime as SQLite's text). None: the type has no bind
+    processor, its values go to the driver as they are."""
+    process: Callable[[Any], Any] | None = type_.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return None
+    kind = getattr(type_, "impl_instance", type_)  # a TypeDecorator's underlying type
+    sqlite_dialect = dialect.name == "sqlite"
+    if isinstance(kind, Boolean):
+        return _unless_all(bool, process)
+    if isinstance(kind, Float) and sqlite_dialect and not kind.asdecimal:
+        return _unless_all(float, process)
+    if isinstance(kind, DateTime):
+        return _each_distinct(_utc_datetime(process, sqlite=sqlite_dialect))
+    if isinstance(kind, JSON) and sqlite_dialect:
+        return _each(_json_text(process))
+    return _each(process)
 
 
-def _memoized(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    seen: dict[Any, Any] = {}
+def _unless_all(kind: type, process: Callable[[Any], Any]) -> _Convert:
+    """A column left as it is when every value is of `kind` (the processor would return it
+    unchanged), else each value through `process`."""
 
-    def run(value: Any) -> Any:
-        if value not in seen:
-            seen[value] = process(value)
-        return seen[value]
+    def convert(values: _Column) -> _Column:
+        return values if set(map(type, values)) <= {kind} else list(map(process, values))
 
-    return run
+    return convert
+
+
+def _each(process: Callable[[Any], Any]) -> _Convert:
+    def convert(values: _Column) -> _Column:
+        return list(map(process, values))
+
+    return convert
+
+
+def _each_distinct(process: Callable[[Any], Any]) -> _Convert:
+    """Each distinct value converted once: a poll repeats its `now` in every row. (Equal
+    datetimes are one instant, and a UTC datetime's conversion depends on the instant alone.)"""
+
+    def convert(values: _Column) -> _Column:
+        try:
+            converted = {value: process(value) for value in set(values)}
+        except TypeError:  # unhashable: not a datetime; the processor says what it is
+            return list(map(process, values))
+        return list(map(converted.__getitem__, values))
+
+    return convert
+
+
+def _utc_datetime(process: Callable[[Any], Any], *, sqlite: bool) -> Callable[[Any], Any]:
+    """`UTCDateTime`'s processor, with a short way for the usual value, a datetime in UTC:
+    as it is for PostgreSQL's driver, or the text SQLAlchemy's SQLite DATETIME writes
+    ("2026-11-23 09:05:00.000000", naive UTC: `tests/storage/test_json_and_binding.py` checks
+    they are the same)."""
+
+    def bind(value: Any) -> Any:
+        if type(value) is not datetime or value.tzinfo is not UTC:
+            return process(value)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else value
+
+    return bind
+
+
+def _json_text(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLite's JSON processor for a dict or a list is the engine's serializer (`json_dumps`)
+    of it; anything else (None, SQL NULL) goes through the processor."""
+
+    def bind(value: Any) -> Any:
+        kind = type(value)
+        return json_dumps(value) if kind is dict or kind is list else process(value)
+
+    return bind
+
+
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+"""orjson refuses what json.dumps refuses (dataclasses, datetimes, subclasses of str, int,
+dict, list: json.dumps is then called and behaves as it always did)."""
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+"""19 digits in a row (after `_DIGITS_AS_ZEROS`): maybe an int orjson would read as a float.
+(A regular expression takes ten times as long as orjson to say so.)"""
+
+
+def json_dumps(value: Any) -> str:
+    """The engine's JSON serializer: orjson (about ten times as fast as json.dumps: three JSON
+    columns a post made it a fifth of `store_poll`, issue 16), and json.dumps, storing exactly
+    what it stored before, wherever orjson would refuse the value or write another one: a lone
+    surrogate, a key that is not a str, an int past 64 bits, NaN and infinities (orjson writes
+    null for those; any null sends the value to json.dumps), a type json.dumps refuses too."""
+    try:
+        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:  # a TypeError, as json.dumps raises
+        return json.dumps(value)
+    if b"null" in data:
+        return json.dumps(value)
+    return data.decode()
+
+
+def json_loads(data: str | bytes) -> Any:
+    """The engine's JSON deserializer: orjson, and json.loads wherever orjson would refuse the
+    text (NaN, an escaped lone surrogate, written by json.dumps) or read it otherwise (a number
+    of 19 digits or more, which orjson reads as a float)."""
+    raw = data if isinstance(data, bytes) else data.encode(errors="surrogatepass")
+    if _LONG_NUMBER not in raw.translate(_DIGITS_AS_ZEROS):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 def skip_locked(session: Session, query: Select[Any], of: Any = None) -> Select[Any]:

@@ -1,0 +1,64 @@
+"""The JSONL source reads every value of a line as json.loads does, whichever way the line is read
+(orjson for the usual line, the long way for the rest: issue 16)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from connectors.jsonl import JsonlConnector, JsonlSettings
+from monitor.brand import BrandSettings
+from monitor.models import Post
+from monitor.sanitize import FOLLOWERS_MAX
+
+BRAND = BrandSettings(name="Acme")
+
+
+def read(tmp_path: Path, *lines: bytes) -> list[Post]:
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    settings = JsonlSettings.model_validate({"type": "jsonl", "path": str(path)})
+    return JsonlConnector(settings, BRAND).poll(None).posts
+
+
+def test_numbers_past_64_bits_keep_every_digit(tmp_path: Path) -> None:
+    (post,) = read(
+        tmp_path,
+        b'{"id": 1234567890123456789012345, "author": 98765432109876543210, '
+        b'"followers": 123456789012345678901234, "text": "acme refund"}',
+    )
+    assert post.external_id == "1234567890123456789012345"
+    assert post.author.handle == "98765432109876543210"
+    assert post.author.followers == FOLLOWERS_MAX  # a count, clamped: not unknown
+
+
+def test_values_of_every_kind_read_as_before(tmp_path: Path) -> None:
+    posts = read(
+        tmp_path,
+        b'{"id": "1", "text": "acme", "followers": 12.0, "rating": 4.0, "author_name": ["A", 1]}',
+        b'{"id": "2", "text": "acme \\ud83d\\ude00 \\u00e9", "title": {"a": [1.5, null]}}',
+        b'{"id": "3", "text": "acme", "followers": NaN, "rating": 2}',
+        b'{"id": "4", "text": "acme \\ud800 cut", "verified": true, "lang": 7}',
+    )
+    assert [p.external_id for p in posts] == ["1", "2", "3", "4"]
+    assert (posts[0].author.followers, posts[0].rating, posts[0].author.display_name) == (
+        None,
+        None,
+        "A",
+    )
+    assert posts[1].text == "acme \U0001f600 é"
+    assert posts[1].extra == {"title": {"a": [1.5, None]}}
+    assert (posts[2].author.followers, posts[2].rating) == (None, 2)
+    assert posts[3].text == "acme \ufffd cut"  # the lone surrogate, made storable
+    assert (posts[3].author.verified, posts[3].language) == (True, None)
+
+
+def test_a_line_without_an_id_is_named_by_its_bytes_as_before(tmp_path: Path) -> None:
+    valid = b'{"text": "acme caf\xc3\xa9"}'
+    invalid = b'{"text": "acme caf\xe9"}'
+    posts = read(tmp_path, valid, invalid)
+    replaced = invalid.decode("utf-8", errors="replace").encode() + b"\n"
+    assert [p.external_id for p in posts] == [
+        hashlib.sha256(valid + b"\n").hexdigest()[:32],
+        hashlib.sha256(replaced).hexdigest()[:32],
+    ]
