@@ -20,6 +20,7 @@ import functools
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +62,63 @@ class Encoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), _BATCH):
             batch = list(texts[start : start + _BATCH])
-            encoded = self.tokenizer.encode_batch(batch, add_special_tokens=False)
-            sizes = np.fromiter((len(e.ids) for e in encoded), dtype=np.intp, count=len(batch))
-            ids = np.fromiter(
-                (i for e in encoded for i in e.ids), dtype=np.intp, count=int(sizes.sum())
-            )
+            # `_fast`: the same ids without each token's character offsets (a third of the time)
+            encoded = self.tokenizer.encode_batch_fast(batch, add_special_tokens=False)
+            token_ids = [e.ids for e in encoded]
+            sizes = np.fromiter(map(len, token_ids), dtype=np.intp, count=len(batch))
+            ids = np.fromiter(chain.from_iterable(token_ids), dtype=np.intp, count=int(sizes.sum()))
             filled = np.flatnonzero(sizes)
             if not filled.size:
                 continue
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[filled]
-            summed = np.add.reduceat(self.table[ids].astype(np.float32), starts, axis=0)
+            summed = _segment_sums(self.table, ids, starts, sizes[filled])
             norms = np.linalg.norm(summed, axis=1, keepdims=True)
             out[start + filled] = summed / np.where(norms > 0, norms, 1.0)
         return out
+
+
+_PAIRWISE_BLOCK = 128
+"""numpy's PW_BLOCKSIZE: longer runs are split in halves (the rare post of 130+ tokens)."""
+
+
+def _segment_sums(table: Any, ids: Any, starts: Any, lengths: Any) -> Any:
+    """`np.add.reduceat(table[ids].astype(np.float32), starts, axis=0)`, bit for bit (models
+    were trained on those vectors), at a fifth of its cost: reduceat adds each column of each
+    post on its own, which is most of a poll's embedding time.
+
+    reduceat keeps a post's first row and adds numpy's pairwise sum of the rest: fewer than 8
+    rows one by one from -0.0; up to 128 in 8 running sums, taken 8 rows at a time, combined
+    ((0+1)+(2+3))+((4+5)+(6+7)), then the leftover rows one by one. Here each step is one
+    array operation over every post long enough for it, in the same order, so every float32
+    rounding is the same. Rows are widened to float32 once per distinct token."""
+    import numpy as np
+
+    distinct, token = np.unique(ids, return_inverse=True)
+    rows = table[distinct].astype(np.float32)
+    rest = lengths - 1  # the rows after each post's first
+    after = starts + 1
+    blocks = rest // 8
+    sums = np.full((lengths.size, rows.shape[1]), -0.0, dtype=np.float32)
+    eight = np.arange(8)
+    blocked = np.flatnonzero(blocks > 0)
+    if blocked.size:
+        running = rows[token[after[blocked, None] + eight]]  # (posts, 8, dimension)
+        for block in range(1, int(blocks.max())):
+            going = np.flatnonzero(blocks[blocked] > block)
+            running[going] += rows[token[after[blocked[going], None] + 8 * block + eight]]
+        r = running.transpose(1, 0, 2)
+        sums[blocked] = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    done = 8 * blocks
+    leftover = rest - done
+    for k in range(int(leftover.max(initial=0))):
+        going = np.flatnonzero(leftover > k)
+        sums[going] += rows[token[after[going] + done[going] + k]]
+    summed = rows[token[starts]] + sums
+    for post in np.flatnonzero(rest > _PAIRWISE_BLOCK).tolist():  # numpy's halving: its own
+        start = int(starts[post])
+        segment = rows[token[start : start + int(lengths[post])]]
+        summed[post] = np.add.reduceat(segment, [0], axis=0)[0]
+    return summed
 
 
 @functools.cache

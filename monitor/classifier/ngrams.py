@@ -7,8 +7,13 @@ open-addressing hash table, counted and weighed in arrays: no Python runs per n-
 loop per n-gram made the model cost eight times VADER). Word n-grams, and the rare post with an
 emoji or CJK character, are cut by a regex (or scikit-learn's char_wb algorithm) and hashed by
 Python, then looked up in arrays too. One post alone (`NgramBlock.one_log_odds`) takes the
-plain-Python way, cheaper than numpy's fixed cost per call. Every way gives scikit-learn's own
-n-grams and scores (tests).
+plain-Python way, cheaper than numpy's fixed cost per call. A block's character windows are
+also remembered by word across polls (`_WordWindows`): most words of a poll were seen before,
+and their rows are copied rather than cut and looked up again. Every way gives scikit-learn's
+own n-grams and scores (tests).
+
+It stays one module past 600 lines: the packing, the hash table, the word cache and the block
+are one algorithm, each part written for the others' layout.
 """
 
 from __future__ import annotations
@@ -191,6 +196,68 @@ class _Lookup:
         return found
 
 
+WORD_CACHE = 30_000
+"""Distinct words whose character n-grams a block remembers (a few MB); past that it starts
+over. Posts reuse the same words (Zipf): a few thousand cover most of every poll."""
+
+
+class _WordWindows:
+    """The vocabulary rows of each word's char_wb windows, remembered across polls.
+
+    char_wb never makes a window across two words, so a post's windows are its words' windows
+    (each word padded by a space on each side, as a post alone). Most words of a poll were seen
+    in earlier polls: their rows are copied from here, and only new words are cut, packed and
+    looked up. The lock: polls of several sources may score at once."""
+
+    __slots__ = ("counts", "index", "lock", "rows", "size", "starts", "used")
+
+    def __init__(self) -> None:
+        import threading
+
+        import numpy as np
+
+        self.lock = threading.Lock()
+        self.index: dict[str, int] = {}
+        """Each word's number: its rows are rows[starts[i] : starts[i] + counts[i]]."""
+        self.starts = np.zeros(1024, dtype=np.intp)
+        self.counts = np.zeros(1024, dtype=np.intp)
+        self.rows = np.zeros(16384, dtype=np.intp)
+        self.size = 0
+        """Rows in use."""
+        self.used = 0
+        """Words in use."""
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.size = self.used = 0
+
+    def add(self, words: Sequence[str], rows: Any, counts: Any) -> None:
+        """Remember `words`, whose rows, word after word, are `rows` (`counts` each)."""
+        import numpy as np
+
+        self.starts = _room(self.starts, self.used + len(words))
+        self.counts = _room(self.counts, self.used + len(words))
+        self.rows = _room(self.rows, self.size + rows.size)
+        span = slice(self.used, self.used + len(words))
+        self.starts[span] = self.size + np.cumsum(counts) - counts
+        self.counts[span] = counts
+        self.rows[self.size : self.size + rows.size] = rows
+        self.index.update(zip(words, range(self.used, self.used + len(words)), strict=True))
+        self.used += len(words)
+        self.size += rows.size
+
+
+def _room(array: Any, needed: int) -> Any:
+    """`array`, or a copy twice as long or more, so that `needed` items fit."""
+    import numpy as np
+
+    if needed <= array.size:
+        return array
+    grown = np.zeros(max(needed, 2 * array.size), dtype=array.dtype)
+    grown[: array.size] = array
+    return grown
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class NgramBlock:
     """One TF-IDF block: sublinear term frequency times IDF, L2-normalized, dotted with `coef`.
@@ -215,6 +282,7 @@ class NgramBlock:
     _single: tuple[dict[str, int], list[float], list[float]] | None = field(
         default=None, repr=False
     )
+    _words: _WordWindows | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -267,6 +335,8 @@ class NgramBlock:
             _Lookup.of(hashes.view(np.uint64), hashed_rows),
             packed,
             np.fromiter(("_" not in t for t in terms), dtype=bool, count=len(terms)),
+            None,
+            _WordWindows() if packed is not None else None,
         )
 
     def ngrams(self, text: str) -> list[str]:
@@ -378,6 +448,35 @@ class NgramBlock:
         where = np.flatnonzero(found >= 0)
         return owner[position[where]], found[where]
 
+    def _found_by_word(self, texts: Sequence[str], cache: _WordWindows) -> tuple[Any, Any]:
+        """`_found_packed`'s (text, row) pairs, in another order within each text, from each
+        word's remembered rows (`_WordWindows`): only words new to the cache are cut."""
+        import numpy as np
+
+        words = [text.split() for text in texts]
+        sizes = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
+        every = list(chain.from_iterable(words))
+        with cache.lock:
+            known = list(map(cache.index.get, every))
+            if None in known:
+                new = list(dict.fromkeys(w for w, i in zip(every, known, strict=True) if i is None))
+                if len(cache.index) + len(new) > WORD_CACHE:
+                    cache.clear()
+                    new = list(dict.fromkeys(every))
+                owner, rows = self._found_packed(new)  # each word as a post of its own
+                order = np.argsort(owner, kind="stable")
+                cache.add(new, rows[order], np.bincount(owner, minlength=len(new)))
+                known = list(map(cache.index.get, every))
+            ids = np.fromiter(known, dtype=np.intp, count=len(known))
+            starts, counts = cache.starts[ids], cache.counts[ids]
+            total = int(counts.sum())
+            # each word's rows, word after word: rows[start], rows[start + 1], ...
+            begun = np.cumsum(counts) - counts
+            where = np.arange(total) + np.repeat(starts - begun, counts)
+            rows = cache.rows[where]
+        documents = np.repeat(np.repeat(np.arange(len(texts), dtype=np.intp), sizes), counts)
+        return documents, rows
+
     def _found_words(self, texts: Sequence[str]) -> tuple[Any, Any]:
         """Word n-grams without making their strings: each token is hashed once by Python,
         and an n-gram's number is chained from its words' hashes in arrays (`_word_keys`)."""
@@ -418,7 +517,10 @@ class NgramBlock:
         not a multiplication, so no division unpacks them), which sorts faster than 64."""
         import numpy as np
 
-        documents, rows = self._found(texts)
+        if not explain and self._words is not None:  # order within a text is not needed
+            documents, rows = self._found_by_word(texts, self._words)
+        else:
+            documents, rows = self._found(texts)
         shift = max(len(self.terms), 1).bit_length()
         pairs = (documents << shift) | rows
         if len(texts) << shift < 1 << 31:

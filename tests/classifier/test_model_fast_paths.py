@@ -1,0 +1,99 @@
+"""The model's cheaper ways to score a poll give the scores the plain ways give.
+
+Character n-grams come from each word's remembered rows (`ngrams._WordWindows`), and the
+embedding stage sums token vectors without `np.add.reduceat`: a saved model must score every
+post as before, so these hold the fast ways to the plain ones, bit for bit where they must be.
+"""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from monitor.classifier import embeddings, ngrams
+from monitor.classifier.model import normalize
+from monitor.classifier.ngrams import NgramBlock
+
+POSTS = [
+    normalize(text)
+    for text in (
+        "@acme my hub is blinking orange again, third time this week",
+        "the hub hub hub is blinking",
+        "",
+        "   ",
+        "a",
+        "ok no",
+        "my hub 🔥🔥 is blinking orange again 😡",
+        "路由器坏了 the router is broken",
+        "café crème brûlée, très déçu http://t.co/x",
+        "x" * 300,
+        "refund refund refund still waiting on my refund",
+    )
+]
+
+
+def _block(span: tuple[int, int]) -> NgramBlock:
+    """A char_wb block whose vocabulary is most of the posts' own windows (so most are found,
+    some are not), with weights that differ by n-gram."""
+    plain = NgramBlock.build("char_wb", span, [], [], [])
+    seen = sorted({gram for post in POSTS for gram in plain.ngrams(post)})
+    terms = seen[::3] + seen[1::3]
+    generator = random.Random(7)
+    idf = [1.0 + generator.random() * 4 for _ in terms]
+    coef = [generator.uniform(-2, 2) for _ in terms]
+    return NgramBlock.build("char_wb", span, terms, idf, coef)
+
+
+def _alone(block: NgramBlock, posts: list[str]) -> list[float]:
+    return [block.one_log_odds(post, explain=False)[0] for post in posts]
+
+
+@pytest.mark.parametrize("span", [(2, 5), (3, 4)])
+def test_a_poll_scores_the_same_from_remembered_words(span: tuple[int, int]) -> None:
+    block = _block(span)
+    expected = _alone(block, POSTS)
+    first = block.log_odds_many(POSTS).tolist()  # every word new
+    again = block.log_odds_many(POSTS[::-1]).tolist()[::-1]  # every word remembered
+    assert first == pytest.approx(expected, abs=1e-12)
+    assert again == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_full_cache_starts_over_and_scores_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    block = _block((2, 5))
+    expected = _alone(block, POSTS)
+    monkeypatch.setattr(ngrams, "WORD_CACHE", 5)
+    for start in range(len(POSTS)):  # each poll overflows it or brings new words
+        poll = POSTS[start:] + POSTS[:start]
+        got = block.log_odds_many(poll).tolist()
+        assert got == pytest.approx(expected[start:] + expected[:start], abs=1e-12)
+
+
+def test_polls_scored_at_once_by_several_threads_score_the_same() -> None:
+    block = _block((2, 5))
+    expected = _alone(block, POSTS)
+    polls = [POSTS[start:] + POSTS[:start] for start in range(len(POSTS))] * 4
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda poll: block.log_odds_many(poll).tolist(), polls))
+    for start, got in enumerate(results):
+        shift = start % len(POSTS)
+        assert got == pytest.approx(expected[shift:] + expected[:shift], abs=1e-12)
+
+
+def test_token_vectors_sum_as_reduceat_sums_them_bit_for_bit() -> None:
+    """Models were trained on reduceat's sums: any other order of float32 additions would
+    move a post's embedding, so the fast sum must round every addition the same way."""
+    generator = np.random.default_rng(3)
+    table = generator.normal(0, 0.05, size=(500, 16)).astype(np.float16)
+    table[:3] = np.float16(1e-6)  # subnormal in float16
+    table[3] = -0.0
+    lengths = np.array([1, 2, 7, 8, 9, 15, 16, 17, 64, 128, 129, 130, 131, 200, 256, 300, 3])
+    ids = generator.integers(0, table.shape[0], size=int(lengths.sum()))
+    ids[:5] = [0, 1, 2, 3, 3]
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    expected = np.add.reduceat(table[ids].astype(np.float32), starts, axis=0)
+    got = embeddings._segment_sums(table, ids, starts, lengths)
+    assert got.dtype == np.float32
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
