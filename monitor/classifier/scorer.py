@@ -7,8 +7,9 @@ questions and demands), of sarcasm (praise words around a problem), and of relie
 fired is returned as a `Reason`, so the person reading the alert sees why.
 
 `Classifier.classify` is a pure function of the text and the settings: VADER's analyzer and
-every regular expression are built once in `__init__` and never mutated afterwards; the one
-thing that grows is a memo of reasons already built (immutable values, same for every post).
+every regular expression are built once in `__init__` (the cue scan once per process) and never
+mutated afterwards; the only things that grow are memos of reasons already built (immutable
+values, same for every post) and of language tags already judged.
 `classify_many` scores a whole poll: the learned model weighs all its posts at once.
 
 One module past 600 lines on purpose: how fired cues combine (what sets aside what, sarcasm,
@@ -18,6 +19,7 @@ bottom beside the verdict it produces; the cue table is `cues.py`, the scan `gat
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -27,7 +29,7 @@ from operator import attrgetter
 
 from monitor.brand import BrandSettings, term_pattern
 from monitor.classifier.cues import CUES, Cue, Kind
-from monitor.classifier.gate import WORD, build_index
+from monitor.classifier.gate import WORD, Index, build_index
 from monitor.classifier.model import LearnedModel
 from monitor.classifier.sentiment import Sentiment
 from monitor.classifier.settings import ClassifierSettings
@@ -83,7 +85,10 @@ BORDERLINE_MARGIN = 0.1
 UNKNOWN_LANGUAGES = frozenset({"", "und", "zxx", "unknown", "qme", "qht", "qam", "qct"})
 """Codes platforms use for "no language detected" (emoji-only, links): treated as supported."""
 
-_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_URL = re.compile(r"[HWhw](?:(?<=[Hh])(?i:ttps?://)|(?<=[Ww])(?i:ww\.))\S+")
+"""`https?://\\S+|www\\.\\S+` in any case. Case-blind from the start, it would be tried at every
+position; starting with the class of its first letters (the only ones "(?i)h" and "(?i)w"
+match), the engine skips straight to them: half the time on a post with a link."""
 _MENTION = re.compile(r"@(?<![\w@]@)(\w{1,30})")
 """An "@" after no word character or "@" (checked once the "@" is found: a pattern that
 starts with its literal is searched for that character, not tried at every position)."""
@@ -157,6 +162,25 @@ _ANGRY_EMOJI = re.compile(
 """😡🤬👎😤😠💩😞😩😫😣😖💔🤦😑😾👿🤮🤢"""
 _EYE_ROLL = re.compile("[\U0001f644\U0001f643\U0001f612]")
 """🙄🙃😒: sarcasm in a single character."""
+_LETTER_RUNS = str.maketrans(
+    {c: c if "a" <= c <= "z" or c == "'" else " " for c in map(chr, range(128))}
+)
+"""ASCII to spaces but for lower-case letters and "'": what is left are runs of `WORD`'s
+letter words (see `_Text.vocabulary`). Every ASCII character is listed: `translate` looks a
+missing one up again for each post."""
+_COMPLAINT, _NOT_COMPLAINT = Label.COMPLAINT, Label.NOT_COMPLAINT
+_LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
+"""Enum members read once: on Python 3.11 `Label.COMPLAINT` costs a call (~0.2 µs), and the
+verdict of every post reads two or three of them."""
+LANGUAGES_KEPT = 1_000
+"""Language tags whose support is remembered (platforms send a few dozen distinct ones)."""
+
+
+@functools.cache
+def _cue_index() -> Index:
+    """The scan of CUES, built once per process (it compiles ~1,500 regexes, most of a
+    second) and shared: an `Index` is never changed after it is built."""
+    return build_index(CUES)
 
 
 def _phrase_pattern(phrase: str) -> str:
@@ -168,6 +192,14 @@ def _phrase_pattern(phrase: str) -> str:
     return start + body + end
 
 
+def _name_start(name: str) -> str:
+    """The literal text every match of `term_pattern(name)` begins with (its first word up to
+    a "*"), lower-cased; "" when it begins with a wildcard. Reads the name as `term_pattern`
+    does."""
+    words = name.strip().strip('"').strip("'").split()
+    return words[0].split("*")[0].lower() if words else ""
+
+
 def _language_code(language: str) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0]
 
@@ -176,6 +208,7 @@ def _strength(reason: Reason) -> float:
     return abs(reason.weight)
 
 
+@functools.lru_cache(maxsize=64)
 def _rating_reason(rating: int, praised: bool) -> Reason:
     """The stars as the alert shows them ("1★ review"); out-of-range values (never produced by
     `sanitize`) are read as the nearest star count."""
@@ -183,6 +216,12 @@ def _rating_reason(rating: int, praised: bool) -> Reason:
     if praised and stars <= 2:
         return Reason("rating", 0.0, f"{stars}★ review, but the text praises or thanks")
     return Reason("rating", RATING_WEIGHTS[stars], f"{stars}★ review")
+
+
+@functools.lru_cache(maxsize=16)
+def _intensity(shouting: tuple[str, ...]) -> Reason:
+    """The shouting signals as one reason (16 combinations at most, so each is built once)."""
+    return Reason("intensity", INTENSITY_WEIGHT * len(shouting), ", ".join(shouting))
 
 
 def names(fired: list[tuple[Cue, str]]) -> set[str]:
@@ -213,6 +252,8 @@ class _Text:
     """The text around the @handles (`_MENTION.split`), when the post has one."""
     cut: list[str] | None = None
     """`words`, once cut."""
+    vocabulary_cut: list[str] | None = None
+    """`vocabulary`, once cut."""
 
     @property
     def words(self) -> list[str]:
@@ -222,6 +263,28 @@ class _Text:
         if self.cut is None:
             self.cut = WORD.findall(self.lowered)
         return self.cut
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """For "is this word in the post?" on letter words ("my", "you're"): holds each letter
+        word of `words` and no other ("" and numbers maybe), in no set order. An ASCII post is cut
+        by `str.translate` and `split` (C loops, half the time of `WORD.findall`): with every
+        character but letters and "'" made a space, a run of letters with single "'" holds one
+        `WORD` letter word, the run without its outer "'"; a "''" falls back to `words`."""
+        if self.cut is not None:
+            return self.cut
+        if self.vocabulary_cut is None:
+            lowered = self.lowered
+            if not lowered.isascii():
+                return self.words
+            spaced = lowered.translate(_LETTER_RUNS)
+            if "'" not in spaced:
+                self.vocabulary_cut = spaced.split()
+            elif "''" in spaced:
+                return self.words
+            else:
+                self.vocabulary_cut = [run.strip("'") for run in spaced.split()]
+        return self.vocabulary_cut
 
 
 @dataclass(slots=True)
@@ -254,15 +317,23 @@ class Classifier:
         self._memo: dict[tuple[object, ...], Reason] = {}
         """Reasons already built, by (cue, matched words) or (compound, problem, sarcastic):
         Reasons are immutable, and building one (its detail formatted) costs as much as a cue."""
-        self._index = build_index(CUES)
+        self._index = _cue_index()
         self._supported = frozenset(_language_code(code) for code in settings.supported_languages)
+        self._languages: dict[str, bool] = {}
         self._extra = tuple(
-            (phrase, weight, re.compile(_phrase_pattern(phrase), re.IGNORECASE))
+            (
+                Reason("extra_cue", weight, f'configured phrase "{phrase}"'),
+                Kind.PROBLEM if weight > 0 else Kind.RELIEF,
+                re.compile(_phrase_pattern(phrase), re.IGNORECASE),
+            )
             for phrase, weight in settings.extra_cues.items()
             if phrase.strip()
         )
         self._handles: frozenset[str] = frozenset()
         self._brand_names: re.Pattern[str] | None = None
+        self._brand_starts: tuple[str, ...] | None = None
+        """What every brand-name match starts with, lower-cased, when all are ASCII text (else
+        None): an ASCII post holding none of them names no brand, unsearched."""
         if brand is not None:
             self._handles = frozenset(h.lower() for h in brand.handles)
             names = [n for n in dict.fromkeys([brand.name, *brand.terms]) if n.strip("\"' *")]
@@ -271,6 +342,9 @@ class Classifier:
                 self._brand_names = re.compile(
                     "|".join(term_pattern(n, inside_handles=False) for n in names), re.IGNORECASE
                 )
+                starts = tuple(dict.fromkeys(_name_start(n) for n in names))
+                if all(start and start.isascii() for start in starts):
+                    self._brand_starts = starts
 
     def classify(
         self,
@@ -349,14 +423,15 @@ class Classifier:
                 score, scored.kinds, scored.shouting, scored.compound, followers, vip, reasons
             )
         else:
-            severity = Severity.LOW
+            severity = _LOW
+        # positional: a frozen dataclass takes keywords a third slower, once for every post
         return Verdict(
-            label=Label.COMPLAINT if is_complaint else Label.NOT_COMPLAINT,
-            score=score,
-            severity=severity,
-            reasons=tuple(reasons),
-            sentiment=scored.sentiment,
-            classifier_version=self.version,
+            _COMPLAINT if is_complaint else _NOT_COMPLAINT,  # label
+            score,
+            severity,
+            tuple(reasons),
+            scored.sentiment,
+            self.version,  # classifier_version
         )
 
     def with_model(self, model: LearnedModel | None) -> Classifier:
@@ -383,10 +458,10 @@ class Classifier:
         reasons: list[Reason] = []
         memo = self._memo
 
-        for phrase, weight, pattern in self._extra:
+        for configured, kind, pattern in self._extra:
             if pattern.search(post.named):
-                reasons.append(Reason("extra_cue", weight, f'configured phrase "{phrase}"'))
-                kinds.add(Kind.PROBLEM if weight > 0 else Kind.RELIEF)
+                reasons.append(configured)
+                kinds.add(kind)
 
         asking = Kind.REQUEST in kinds and not hard
         """Help asked, no problem stated: the question or "please help" is not evidence."""
@@ -425,28 +500,30 @@ class Classifier:
             reasons.append(_CLAPPING)
 
         compound = sentiment["compound"]
-        reason = memo.get((compound, problem, sarcastic)) if compound else None  # not -0.0
+        # 0.0 == -0.0, but their details differ ("+0.000", "-0.000"): zero is keyed by its text
+        key = (compound if compound else str(compound), problem, sarcastic)
+        reason = memo.get(key)
         if reason is None:
             reason = self._sentiment_reason(compound, problem, sarcastic)
-            memo = self._remember((compound, problem, sarcastic), reason)
+            memo = self._remember(key, reason)
         reasons.append(reason)
 
-        targeted = rating is not None or self._targeted(post)
-        """A review is about the product it rates, whoever it addresses."""
-        if problem and self._handles and any(m.lower() in self._handles for m in post.mentions):
+        if problem and not self._handles.isdisjoint(map(str.lower, post.mentions)):
             reasons.append(_ADDRESSED)
-        if problem and not _FIRST_PERSON.isdisjoint(post.words):
+        if problem and not _FIRST_PERSON.isdisjoint(post.vocabulary):
             reasons.append(_PERSONAL)
         if post.hashtags >= HASHTAGS_MANY and not hard:
             reasons.append(_HASHTAGS)
         if post.has_link and not (problem and not WEAK_PROBLEMS.issuperset(names(fired))):
-            reasons.append(_LINK_OWN if not _FIRST_PERSON.isdisjoint(post.words) else _LINK)
+            reasons.append(_LINK_OWN if not _FIRST_PERSON.isdisjoint(post.vocabulary) else _LINK)
 
         negative = problem or compound < -0.05 or Kind.NEGATIVE in kinds
+        targeted = rating is not None or not negative or self._targeted(post)
+        """A review is about the product it rates, whoever it addresses; and whom a post
+        addresses matters only to its negativity (what follows reads `targeted` only then)."""
         shouting = self._shouting(text, post) if negative else []
         if shouting:
-            weight = INTENSITY_WEIGHT * len(shouting)
-            reasons.append(Reason("intensity", weight, ", ".join(shouting)))
+            reasons.append(_intensity(tuple(shouting)))
 
         if not targeted and problem:
             reasons.append(_NO_TARGET_PROBLEM)
@@ -498,7 +575,7 @@ class Classifier:
         if pieces is None:
             return False
         lead = pieces[0]
-        cut = max(lead.rfind(mark) for mark in _BREAKS)
+        cut = max(map(lead.rfind, _BREAKS))
         if cut < 0:
             return False
         before = WORD.findall(lead[:cut].lower())
@@ -526,12 +603,13 @@ class Classifier:
         read as praise to VADER, and cues never match inside a URL."""
         if "&" in text:
             text = html.unescape(text)
-        if "\u2019" in text:
+        is_ascii = text.isascii()  # O(1): most posts skip the search for curly quotes
+        if not is_ascii and "\u2019" in text:
             text = text.replace("\u2019", "'")
         has_link = "http" in text or "www." in text
         if has_link:
             text = _URL.sub(" ", text)
-        if "\u201c" in text or "\u201d" in text:
+        if not is_ascii and ("\u201c" in text or "\u201d" in text):
             text = text.replace("\u201c", '"').replace("\u201d", '"')
         mentions: list[str] = []
         pieces: list[str] | None = None
@@ -543,12 +621,20 @@ class Classifier:
         text = " ".join(text.split())
         named = text
         names_brand = False
-        if self._brand_names is not None:
-            text, count = self._brand_names.subn(" ", text)
-            names_brand = count > 0
         lowered = text.lower()
+        if self._brand_names is not None and (not is_ascii or self._may_name_brand(lowered)):
+            text, count = self._brand_names.subn(" ", text)
+            if count:
+                names_brand = True
+                lowered = text.lower()
         hashtags = lowered.count("#") if "#" in lowered else 0
         return _Text(text, named, lowered, mentions, has_link, hashtags, names_brand, pieces)
+
+    def _may_name_brand(self, lowered: str) -> bool:
+        """Could the brand's names match this ASCII text? Only where one's start occurs: a
+        substring test costs a tenth of the case-blind search, which tries every position."""
+        starts = self._brand_starts
+        return starts is None or any(map(lowered.__contains__, starts))
 
     @staticmethod
     def _vader_text(post: _Text) -> str:
@@ -558,7 +644,7 @@ class Classifier:
     def _targeted(self, post: _Text) -> bool:
         """Does the post speak to someone (an @handle, "you") or name the brand? Without brand
         settings a hashtag may be the brand's name, so it counts too."""
-        if post.mentions or post.names_brand or not _SECOND_PERSON.isdisjoint(post.words):
+        if post.mentions or post.names_brand or not _SECOND_PERSON.isdisjoint(post.vocabulary):
             return True
         return self._brand_names is None and "#" in post.lowered
 
@@ -591,13 +677,19 @@ class Classifier:
             signals.append("repeated !/?")
         if not text.isascii() and _ANGRY_EMOJI.search(text):
             signals.append("angry emoji")
-        if not _INTENSIFIERS.isdisjoint(post.words):
+        if not _INTENSIFIERS.isdisjoint(post.vocabulary):
             signals.append("intensifier")
         return signals
 
     def _is_supported(self, language: str) -> bool:
-        code = _language_code(language)
-        return code in UNKNOWN_LANGUAGES or code in self._supported
+        """Remembered by tag: a poll repeats the same few ("en", "en-GB", "und") post after post."""
+        supported = self._languages.get(language)
+        if supported is None:
+            code = _language_code(language)
+            supported = code in UNKNOWN_LANGUAGES or code in self._supported
+            if len(self._languages) < LANGUAGES_KEPT:
+                self._languages[language] = supported
+        return supported
 
     def _unsupported(self, language: str, *, followers: int | None, vip: bool) -> Verdict:
         """Never dropped: a person reads what the scorer cannot."""
@@ -630,13 +722,13 @@ class Classifier:
     ) -> Severity:
         """Urgency (safety, legal, money, churn, outage) is high; anger is medium; else low."""
         if Kind.URGENT in kinds:
-            severity = Severity.HIGH
+            severity = _HIGH
         elif score < self.settings.threshold + BORDERLINE_MARGIN:
-            severity = Severity.LOW
+            severity = _LOW
         else:
             anger = len(shouting) + (compound <= -0.6) + (Kind.NEGATIVE in kinds)
             medium = score >= MEDIUM_SCORE or anger >= 2
-            severity = Severity.MEDIUM if medium else Severity.LOW
+            severity = _MEDIUM if medium else _LOW
         return self._raise(severity, followers, vip, reasons)
 
     def _raise(
@@ -650,6 +742,6 @@ class Classifier:
             why = f"{followers:,} followers (>= {reach:,})"
         else:
             return severity
-        raised = Severity.MEDIUM if severity is Severity.LOW else Severity.HIGH
+        raised = _MEDIUM if severity is _LOW else _HIGH
         reasons.append(Reason("reach", 0.0, f"{why}: severity raised to {raised.value}"))
         return raised
