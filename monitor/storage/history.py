@@ -8,7 +8,7 @@ what page 1 costs, and a post stored while someone pages never shifts the next p
 
 Indexes that make these fast on 1,000,000 posts are declared in `tables.py` (migration 0007),
 and the text index, which cannot be (migration 0008: `pg_trgm` on PostgreSQL, an FTS5 trigram
-table on SQLite); `bench/history_search.py` measures them.
+table on SQLite, without positions since 0011); `bench/history_search.py` measures them.
 
 It runs past 600 lines because every query shares the read-only session, the keyset paging and
 the filter building above the first query; split by page, each part would import them back.
@@ -71,7 +71,7 @@ TRIGRAM = 3
 """A word this long or longer is looked up in the text index (migration 0008); a shorter one
 holds no trigram and is matched by LIKE alone."""
 TEXT_TABLE = "posts_text"
-"""SQLite's FTS5 trigram table over `posts.text` (migration 0008)."""
+"""SQLite's FTS5 trigram table over `posts.text` (migration 0008; `detail=none` since 0011)."""
 TEXT_CANDIDATES = 5000
 """SQLite: the most posts the text index hands the search as candidates. Words in more posts
 than this are common enough that the newest-first scan with LIKE fills a page after a few
@@ -306,17 +306,25 @@ class HistoryStore:
     def _candidates(self, session: Session, search: Search) -> list[int] | None:
         """SQLite: the ids of the posts that may hold every word of the search, from the FTS5
         trigram table, or None to scan newest first with LIKE alone: no table, no word long
-        enough for a trigram, or more than `text_candidates` posts (common words). A superset
-        of what LIKE finds (the tokenizer folds all of Unicode's case, LIKE only ASCII's): the
-        LIKE conditions stay and decide. Each word is a quoted phrase, so FTS5's query syntax
-        (`AND`, `*`, `-`...) in a search is matched literally. PostgreSQL: None, its ILIKE
-        uses the pg_trgm index by itself."""
+        enough for a trigram, or more than `text_candidates` posts (common words). PostgreSQL:
+        None, its ILIKE uses the pg_trgm index by itself.
+
+        A post is a candidate when it holds every trigram of every word, anywhere (the table
+        keeps no positions since migration 0011, so a word cannot be asked for as a phrase).
+        That is a superset of what LIKE finds: a post that holds the word holds its trigrams,
+        and the tokenizer folds all of Unicode's case where LIKE folds only ASCII's. The LIKE
+        conditions stay and decide. Each trigram is quoted, so FTS5's query syntax (`AND`,
+        `NEAR`, `*`, `-`) and LIKE's wildcards in a search are matched literally.
+
+        Not `text LIKE '%word%'` on the FTS5 table, which FTS5 serves from the same trigrams:
+        SQLite then reads every candidate's text from `posts` to check it, and a common word
+        ("refund", 5,001 candidates) took 23 ms instead of 2 (1,000,000 posts)."""
         terms = [term for term in search.terms() if len(term) >= TRIGRAM]
         if not terms or not self._has_text_table(session):
             return None
         if any("\x00" in term for term in terms):
             return []  # stored text holds no NUL (`sanitize`), and FTS5's parser stops at one
-        query = " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        query = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in _trigrams(terms))
         ids = session.scalars(
             text(f"SELECT rowid FROM {TEXT_TABLE} WHERE {TEXT_TABLE} MATCH :query LIMIT :limit"),
             {"query": query, "limit": self.text_candidates + 1},
@@ -592,6 +600,12 @@ def _search_query(
     if search.until is not None:
         query = query.where(PostRow.created_at < search.until)
     return query
+
+
+def _trigrams(terms: Sequence[str]) -> dict[str, None]:
+    """Every run of three characters in the words, each once, in order (FTS5's trigram
+    tokenizer indexes a text as these, case folded: the query is folded the same way)."""
+    return dict.fromkeys(term[n : n + TRIGRAM] for term in terms for n in range(len(term) - 2))
 
 
 def like_pattern(term: str) -> str:

@@ -400,8 +400,9 @@ def _indexed(storage: Storage, word: str) -> list[int]:
         return [row.post_id for row in history.search(Search(text=word)).rows]
     with storage.database.session() as session:
         found = session.scalars(
-            sql_text("SELECT rowid FROM posts_text WHERE posts_text MATCH :word"),
-            {"word": f'"{word}"'},
+            sql_text("SELECT rowid FROM posts_text WHERE posts_text MATCH :trigrams"),
+            # each of its trigrams, not the word as a phrase: the table keeps no positions (0011)
+            {"trigrams": " AND ".join(f'"{word[n : n + 3]}"' for n in range(len(word) - 2))},
         )
         return list(found)
 
