@@ -14,7 +14,6 @@ be 0), then µs/post of each over the original texts (best of --rounds) and thei
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scorer_equivalence import texts
 from monitor.classifier.sentiment import Sentiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,14 +30,6 @@ DEFAULT_FILES = [
     ROOT.parent / "shared" / "data" / "airline_sentiment_2015.csv",
     ROOT / "monitor" / "classifier" / "seed" / "seed_posts.csv",
 ]
-
-
-def texts(paths: list[Path]) -> list[str]:
-    found: list[str] = []
-    for path in paths:
-        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-            found.extend(row["text"] for row in csv.DictReader(handle))
-    return found
 
 
 def variants(text: str) -> list[str]:
