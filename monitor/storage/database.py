@@ -2,6 +2,10 @@
 
 Every failure to reach or lock the database surfaces as `StorageUnavailable` (a transient
 error): the caller keeps its cursor unmoved and tries again, so nothing is lost.
+
+It stays whole past 600 lines: the driver-level INSERT (`insert_columns`) must bind every value
+as the engine configured here binds it (its JSON serializer, its dialects' type processors),
+and apart the two halves of that one contract would drift.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import operator
 import os
 import re
@@ -240,20 +245,9 @@ def insert_rows(
     on_conflict: tuple[str, ...] = (),
     update: tuple[str, ...] = (),
     through_driver: bool = True,
-) -> list[tuple[Any, ...]]:
-    """INSERT many rows (all with the same keys) through the driver: the hot path of a poll.
+) -> Sequence[Sequence[Any]]:
+    """INSERT many rows (all with the same keys): `insert_columns` for rows given as mappings.
 
-    Each value is bound as its column's type processor binds it, so it is stored exactly as a
-    SQLAlchemy INSERT stores it, but a column at a time, and without the processor where the
-    value is already what it would return (`_converter`); what is skipped is the per-row
-    statement machinery (parameter dicts, insertmanyvalues, building and caching the
-    statement), about half of `store_poll`'s time (issue 16). PostgreSQL takes the whole
-    batch in one statement, one array per column (`unnest`): a multi-row VALUES with thousands
-    of `%s` is parsed in Python by psycopg at every execution. SQLite takes an executemany, or
-    multi-row VALUES when rows are returned.
-
-    `returning`: the columns to return of each row inserted. `on_conflict`: the unique columns
-    a row may collide on; such a row is skipped, or given the `update` columns' new values.
     `through_driver=False`: SQLAlchemy's own INSERT instead, row by row as slow as it was, for
     a batch the database refused and that is retried post by post: what is quarantined, and
     the error it is quarantined with, read as they always have."""
@@ -270,29 +264,82 @@ def insert_rows(
             statement = statement.returning(*(table.__table__.c[c] for c in returning))
         result = session.execute(statement, list(rows))
         return [tuple(row) for row in result.all()] if returning else []
+    names = tuple(rows[0])
+    if len(names) < 2:
+        raise ValueError("insert_rows: give at least two columns")
+    columns = zip(*map(operator.itemgetter(*names), rows), strict=True)
+    return insert_columns(
+        session,
+        table,
+        dict(zip(names, columns, strict=True)),
+        returning=returning,
+        on_conflict=on_conflict,
+        update=update,
+    )
+
+
+def insert_columns(
+    session: Session,
+    table: type[Any],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    json_text: tuple[str, ...] = (),
+    returning: tuple[str, ...] = (),
+    on_conflict: tuple[str, ...] = (),
+    update: tuple[str, ...] = (),
+) -> Sequence[Sequence[Any]]:
+    """INSERT rows given a column at a time (equal lengths) through the driver: a poll's hot
+    path, where a dict per row and per table was most of what Python spent (issue 16).
+
+    Each value is bound as its column's type processor binds it, so it is stored exactly as a
+    SQLAlchemy INSERT stores it, but a column at a time, and without the processor where the
+    value is already what it would return (`_converter`); what is skipped is the per-row
+    statement machinery (parameter dicts, insertmanyvalues, building and caching the
+    statement). SQLite takes an executemany, or multi-row VALUES when rows are returned.
+    PostgreSQL takes the whole batch in one statement and one parameter, the columns as one
+    JSON document that orjson writes in C (`_RowWriter.document`): psycopg dumps an array
+    parameter in pure Python, element by element, which was most of a poll's client CPU there
+    (a text array, or an executemany in pipeline mode, cost more still: issue 16); one array
+    per column (`unnest`) remains for a batch JSON cannot carry exactly.
+
+    `json_text`: JSON columns whose values are JSON text already (`json_dumps`' text), stored as
+    they are. `returning`: the columns to return of each row inserted. `on_conflict`: the
+    unique columns a row may collide on; such a row is skipped, or given the `update` columns'
+    new values."""
+    names = tuple(columns)
+    values = list(columns.values())
+    if not values or not values[0]:
+        return []
+    if len(set(map(len, values))) > 1:
+        raise ValueError(f"insert_columns into {table.__tablename__}: columns of unequal lengths")
     connection = session.connection()
     writer = _row_writer(
-        connection.dialect, table.__table__, tuple(rows[0]), returning, on_conflict, update
+        connection.dialect, table.__table__, names, json_text, returning, on_conflict, update
     )
-    columns = writer.bind(rows)
-    if writer.arrays:
-        result = connection.exec_driver_sql(writer.arrays, tuple(map(list, columns)))
-        return [tuple(row) for row in result.all()] if returning else []
-    values = list(zip(*columns, strict=True))
+    values = writer.bind(values)
+    if writer.arrays:  # PostgreSQL
+        document = writer.as_document(values) if writer.document else None
+        if document is not None:
+            result = connection.exec_driver_sql(writer.document, (writer.jsonb(document),))
+        else:
+            result = connection.exec_driver_sql(writer.arrays, tuple(map(list, values)))
+        return result.all() if returning else []
+    rows = list(zip(*values, strict=True))
     if not returning:
-        connection.exec_driver_sql(writer.sql(1), values)
+        connection.exec_driver_sql(writer.sql(1), rows)
         return []
-    found: list[tuple[Any, ...]] = []
-    for start in range(0, len(values), writer.per_statement):
-        chunk = values[start : start + writer.per_statement]
+    found: list[Sequence[Any]] = []  # `Row`s: tuple-like, not copied into tuples
+    for start in range(0, len(rows), writer.per_statement):
+        chunk = rows[start : start + writer.per_statement]
         flat = tuple(itertools.chain.from_iterable(chunk))
         result = connection.exec_driver_sql(writer.sql(len(chunk)), flat)
-        found += [tuple(row) for row in result.all()]
+        found += result.all()
     return found
 
 
 _Column = Sequence[Any]
 _Convert = Callable[[_Column], _Column]
+_Bind = Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,21 +354,50 @@ class _RowWriter:
     group: str
     tail: str
     per_statement: int
-    arrays: str | None
+    document: str = ""
+    """PostgreSQL (psycopg): the INSERT ... SELECT of the columns of one JSON document (an
+    array per column, `as_document`), each value cast from its text to its column's type."""
+    jsonb: Callable[[bytes], Any] = bytes
+    """The document as psycopg takes it: as orjson wrote it (no str decoded and encoded again)."""
+    arrays: str = ""
     """PostgreSQL: the INSERT ... SELECT FROM unnest(one array per column)."""
+    floats: tuple[int, ...] = ()
+    """The positions of the Float columns (see `as_document`)."""
 
     def sql(self, rows: int) -> str:
         return f"{self.head} VALUES {', '.join([self.group] * rows)}{self.tail}"
 
-    def bind(self, rows: Sequence[Mapping[str, Any]]) -> list[_Column]:
-        """The rows' values column by column, each as its column's type binds it: a column is
-        converted as a whole (a poll's booleans checked at once, its `now` formatted once)."""
-        columns: list[_Column] = list(
-            zip(*map(operator.itemgetter(*self.columns), rows), strict=True)
-        )
+    def bind(self, columns: list[_Column]) -> list[_Column]:
+        """The columns' values, each as its column's type binds it: a column is converted as
+        a whole (a poll's booleans checked at once, its `now` formatted once)."""
         for n, convert in self.converters:
             columns[n] = convert(columns[n])
         return columns
+
+    def as_document(self, columns: list[_Column]) -> bytes | None:
+        """The columns as one JSON array of arrays (no tuple per row), from which PostgreSQL
+        reads what psycopg's arrays would have given it: strings, integers and booleans as
+        they are, times with their offset, JSON columns as their text, floats written
+        shortest-exact (PostgreSQL reads them back to the same double). None where JSON would
+        not say the same: a lone surrogate or an integer past 64 bits (orjson refuses them),
+        NaN, infinities (orjson writes null) and -0.0 (jsonb's numbers have no negative zero)."""
+        for n in self.floats:
+            if not _plain_floats(columns[n]):
+                return None
+        try:
+            return orjson.dumps(columns)
+        except orjson.JSONEncodeError:
+            return None
+
+
+def _plain_floats(values: _Column) -> bool:
+    """Finite numbers without a -0.0 (None or anything else: False)."""
+    try:
+        if not all(map(math.isfinite, values)):
+            return False
+    except TypeError:
+        return False
+    return 0.0 not in values or all(math.copysign(1.0, v) > 0 for v in values if v == 0.0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -329,6 +405,7 @@ def _row_writer(
     dialect: Dialect,
     table: Table,
     columns: tuple[str, ...],
+    json_text: tuple[str, ...],
     returning: tuple[str, ...],
     on_conflict: tuple[str, ...],
     update: tuple[str, ...],
@@ -361,13 +438,30 @@ def _row_writer(
     if returning:
         tail += f" RETURNING {', '.join(map(quote, returning))}"
     head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))})"
-    arrays = None
+    document = arrays = ""
+    jsonb: Callable[[bytes], Any] = bytes
     if dialect.name == "postgresql":
-        # The array of a bare type (VARCHAR, not VARCHAR(32)): an explicit cast would clip a
-        # long value where the column refuses it, and a refused row is quarantined.
+        # The bare type (VARCHAR, not VARCHAR(32)): an explicit cast would clip a long value
+        # where the column refuses it, and a refused row is quarantined.
         casts = [_LENGTH.sub("", t.compile(dialect=dialect)) for t in types]
         arrays = f"{head} SELECT * FROM unnest({', '.join(f'%b::{c}[]' for c in casts)}){tail}"
-    converters = ((n, _converter(t, dialect)) for n, t in enumerate(types))
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        from psycopg.types.json import Jsonb  # the PostgreSQL extra: imported if used
+
+        # ROWS FROM zips the columns' elements (each column's array taken from the document
+        # once); jsonb_array_elements_text gives each element's text, NULL for a null.
+        values = ", ".join(f"r.c{n}::{c}" for n, c in enumerate(casts))
+        elements = ", ".join(f"jsonb_array_elements_text(p.d -> {n})" for n in range(len(casts)))
+        names = ", ".join(f"c{n}" for n in range(len(casts)))
+        document = (
+            f"{head} SELECT {values} FROM (SELECT %s::jsonb AS d) AS p, "
+            f"ROWS FROM ({elements}) AS r ({names}){tail}"
+        )
+        jsonb = functools.partial(Jsonb, dumps=_unchanged)
+    converters = (
+        (n, None if name in json_text else _converter(t, dialect))
+        for n, (name, t) in enumerate(zip(columns, types, strict=True))
+    )
     return _RowWriter(
         columns=columns,
         converters=tuple((n, convert) for n, convert in converters if convert is not None),
@@ -381,11 +475,18 @@ def _row_writer(
                 dialect.insertmanyvalues_max_parameters // len(columns),
             ),
         ),
+        document=document,
+        jsonb=jsonb,
         arrays=arrays,
+        floats=tuple(n for n, t in enumerate(types) if isinstance(t, Float)),
     )
 
 
 _LENGTH = re.compile(r"\(\d+\)")
+
+
+def _unchanged(document: bytes) -> bytes:
+    return document
 
 
 def _converter(type_: Any, dialect: Dialect) -> _Convert | None:
@@ -404,9 +505,13 @@ def _converter(type_: Any, dialect: Dialect) -> _Convert | None:
     if isinstance(kind, Float) and sqlite_dialect and not kind.asdecimal:
         return _unless_all(float, process)
     if isinstance(kind, DateTime):
-        return _each_distinct(_utc_datetime(process, sqlite=sqlite_dialect))
+        return _each_datetime(process, sqlite=sqlite_dialect)
     if isinstance(kind, JSON) and sqlite_dialect:
-        return _each(_json_text(process))
+        return _json_column(process, wrappers=())
+    if isinstance(kind, JSON) and dialect.driver == "psycopg":
+        from psycopg.types.json import Json, Jsonb  # the PostgreSQL extra: imported if used
+
+        return _json_column(process, wrappers=(Json, Jsonb))
     return _each(process)
 
 
@@ -427,41 +532,74 @@ def _each(process: Callable[[Any], Any]) -> _Convert:
     return convert
 
 
-def _each_distinct(process: Callable[[Any], Any]) -> _Convert:
-    """Each distinct value converted once: a poll repeats its `now` in every row. (Equal
-    datetimes are one instant, and a UTC datetime's conversion depends on the instant alone.)"""
+def _each_datetime(process: Callable[[Any], Any], *, sqlite: bool) -> _Convert:
+    """A time column: one conversion when every row has the same instant (a poll's `now`;
+    equal datetimes are one instant, and the conversion of an aware datetime depends on the
+    instant alone), else each value through `_utc_datetime`."""
+    bind = _utc_datetime(process, sqlite=sqlite)
 
     def convert(values: _Column) -> _Column:
-        try:
-            converted = {value: process(value) for value in set(values)}
-        except TypeError:  # unhashable: not a datetime; the processor says what it is
-            return list(map(process, values))
-        return list(map(converted.__getitem__, values))
+        if values and values.count(values[0]) == len(values):
+            return [bind(values[0])] * len(values)
+        return list(map(bind, values))
 
     return convert
 
 
-def _utc_datetime(process: Callable[[Any], Any], *, sqlite: bool) -> Callable[[Any], Any]:
+def _utc_datetime(process: Callable[[Any], Any], *, sqlite: bool) -> _Bind:
     """`UTCDateTime`'s processor, with a short way for the usual value, a datetime in UTC:
     as it is for PostgreSQL's driver, or the text SQLAlchemy's SQLite DATETIME writes
     ("2026-11-23 09:05:00.000000", naive UTC: `tests/storage/test_json_and_binding.py` checks
-    they are the same)."""
+    they are the same): its ISO text without the "+00:00" a UTC datetime's ends with."""
 
     def bind(value: Any) -> Any:
         if type(value) is not datetime or value.tzinfo is not UTC:
             return process(value)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else value
+        return value.isoformat(" ", "microseconds")[:-6] if sqlite else value
 
     return bind
 
 
-def _json_text(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """SQLite's JSON processor for a dict or a list is the engine's serializer (`json_dumps`)
-    of it; anything else (None, SQL NULL) goes through the processor."""
+def _json_column(process: Callable[[Any], Any], *, wrappers: tuple[type, ...]) -> _Convert:
+    """A JSON column as text (`_json_text`); a column of dicts and lists, the usual one, with
+    one orjson call per value and the checks `json_dumps` makes on each made once on the
+    column (where one value needs json.dumps, every value goes through `json_dumps`)."""
+    bind = _json_text(process, wrappers=wrappers)
+
+    def convert(values: _Column) -> _Column:
+        if set(map(type, values)) <= _DICT_OR_LIST:
+            try:
+                # Each decoded as soon as written: orjson's bytes, thousands of them kept
+                # alive at once, cost more to allocate than orjson takes to write them.
+                texts = list(map(bytes.decode, map(_orjson_dumps, values)))
+            except orjson.JSONEncodeError:
+                pass
+            else:
+                if "null" not in " ".join(texts):
+                    return texts
+        return list(map(bind, values))
+
+    return convert
+
+
+_DICT_OR_LIST = {dict, list}
+
+
+def _json_text(process: Callable[[Any], Any], *, wrappers: tuple[type, ...]) -> _Bind:
+    """A JSON column's value as the text it is stored as: the engine's serializer
+    (`json_dumps`) of it, what SQLite's processor returns for a dict or a list, and what
+    psycopg writes of the `Json` wrapper (one of `wrappers`) PostgreSQL's processor returns
+    (the wrapper's dumps, else the connection's: the engine's serializer, SQLAlchemy sets it).
+    Anything else goes through the processor: SQL NULL stays None."""
 
     def bind(value: Any) -> Any:
         kind = type(value)
-        return json_dumps(value) if kind is dict or kind is list else process(value)
+        if kind is dict or kind is list:
+            return json_dumps(value)
+        bound = process(value)
+        if type(bound) in wrappers:
+            return (bound.dumps or json_dumps)(bound.obj)
+        return bound
 
     return bind
 
@@ -473,6 +611,7 @@ _ORJSON_OPTIONS = (
 )
 """orjson refuses what json.dumps refuses (dataclasses, datetimes, subclasses of str, int,
 dict, list: json.dumps is then called and behaves as it always did)."""
+_orjson_dumps = functools.partial(orjson.dumps, option=_ORJSON_OPTIONS)
 _DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
 """19 digits in a row (after `_DIGITS_AS_ZEROS`): maybe an int orjson would read as a float.
@@ -485,13 +624,17 @@ def json_dumps(value: Any) -> str:
     what it stored before, wherever orjson would refuse the value or write another one: a lone
     surrogate, a key that is not a str, an int past 64 bits, NaN and infinities (orjson writes
     null for those; any null sends the value to json.dumps), a type json.dumps refuses too."""
+    text = orjson_text(value)
+    return json.dumps(value) if text is None else text
+
+
+def orjson_text(value: Any) -> str | None:
+    """`json_dumps(value)` where orjson writes it; None where it would be json.dumps'."""
     try:
-        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
+        data = _orjson_dumps(value)
     except orjson.JSONEncodeError:  # a TypeError, as json.dumps raises
-        return json.dumps(value)
-    if b"null" in data:
-        return json.dumps(value)
-    return data.decode()
+        return None
+    return None if b"null" in data else data.decode()
 
 
 def json_loads(data: str | bytes) -> Any:

@@ -4,8 +4,9 @@
 source's next cursor are written in ONE transaction, so the cursor never moves past a post that
 was not stored. Posts are inserted with ON CONFLICT DO NOTHING, so a page fetched twice (or by
 two replicas) is stored once, and only the transaction that inserted a post writes its alert.
-They go through the driver (`database.insert_rows`), one statement per table per poll: much of
-what a post cost here was SQLAlchemy's per-row machinery rather than the database (issue 16).
+They go through the driver (`database.insert_columns`), one statement per table per poll, the
+rows given a column at a time: much of what a post cost here was SQLAlchemy's per-row machinery,
+then a dict per row and table, rather than the database (issue 16).
 
 A post the database still refuses (after `monitor.sanitize`) does not block its source: the batch
 is retried post by post, each in a SAVEPOINT, and the refused ones are set aside in the
@@ -14,10 +15,11 @@ is retried post by post, each in a SAVEPOINT, and the refused ones are set aside
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, String, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql
@@ -33,17 +35,21 @@ from monitor.sanitize import (
     post_as_json,
     text_of,
 )
-from monitor.storage.database import Database, insert_rows, is_outage
+from monitor.storage.database import Database, insert_columns, insert_rows, is_outage
 from monitor.storage.tables import (
+    CLASSIFICATION_JSON_TEXT,
     AlertRow,
     ClassificationRow,
     MutedAuthorRow,
     PostRow,
     QuarantineRow,
     SourceCursorRow,
+    alert_columns,
     alert_values,
+    classification_columns,
     classification_values,
     mute_active,
+    post_columns,
     post_values,
 )
 
@@ -197,7 +203,7 @@ class PostStore:
             for item in new_posts:  # the batch was refused: find the post(s) it was refused for
                 try:
                     with session.begin_nested():
-                        one, alerted = _store_batch(session, source, [item], now, fast=False)
+                        one, alerted = _store_one(session, source, item, now)
                 except Exception as err:
                     if is_outage(err):
                         raise
@@ -251,20 +257,82 @@ class PostStore:
 
 
 def _store_batch(
-    session: Session, source: str, new_posts: Sequence[NewPost], now: datetime, fast: bool = True
+    session: Session, source: str, new_posts: Sequence[NewPost], now: datetime
 ) -> tuple[int, int]:
     """Posts, their verdicts and alerts: (posts inserted, alerts written). One statement per
-    table through the driver (`insert_rows`): the hot path of every poll; `fast=False` for the
-    post-by-post retry of a refused batch."""
-    ids = _insert_posts(session, source, new_posts, now, fast)
-    ours = [item for item in new_posts if item.post.key in ids]
-    verdicts = [
-        classification_values(ids[i.post.key], i.verdict, i.vip, now, muted=i.muted) for i in ours
+    table through the driver, the rows given a column at a time (`insert_columns`): the hot
+    path of every poll. `_store_one` is its post-by-post retry of a refused batch."""
+    posts = [item.post for item in new_posts]
+    rows = insert_columns(
+        session,
+        PostRow,
+        post_columns(posts, source, now),
+        returning=("id", "platform", "external_id"),
+        on_conflict=("platform", "external_id"),
+    )
+    ids = {(platform, external_id): id_ for id_, platform, external_id in rows}
+    found: list[int | None] = list(map(ids.get, map(_KEY, posts)))
+    ours: Sequence[NewPost] = new_posts
+    post_ids = cast(list[int], found)
+    if None in found:  # another transaction stored these: theirs are its verdicts and alerts
+        ours = [item for item, id_ in zip(new_posts, found, strict=True) if id_ is not None]
+        post_ids = [id_ for id_ in found if id_ is not None]
+    if not ours:
+        return 0, 0
+    verdict, vip, muted, priority, channel, topic = (list(map(get, ours)) for get in _NEW_POST)
+    insert_columns(
+        session,
+        ClassificationRow,
+        classification_columns(post_ids, verdict, vip, muted, now),
+        json_text=CLASSIFICATION_JSON_TEXT,
+    )
+    alerted = [
+        n for n, (p, m) in enumerate(zip(priority, muted, strict=True)) if p is not None and not m
     ]
-    insert_rows(session, ClassificationRow, verdicts, through_driver=fast)
-    alerts = [_alert_values(ids[i.post.key], i, now) for i in ours if _alerted(i)]
-    insert_rows(session, AlertRow, alerts, through_driver=fast)
-    return len(ours), len(alerts)
+    if alerted:
+        insert_columns(
+            session,
+            AlertRow,
+            alert_columns(
+                [post_ids[n] for n in alerted],
+                [priority[n] for n in alerted],
+                [channel[n] for n in alerted],
+                [topic[n] for n in alerted],
+                now,
+            ),
+        )
+    return len(ours), len(alerted)
+
+
+_KEY = operator.attrgetter("platform", "external_id")
+"""`Post.key`, read in C."""
+_NEW_POST = [
+    operator.attrgetter(name)
+    for name in ("verdict", "vip", "muted", "alert_priority", "channel", "topic")
+]
+
+
+def _store_one(session: Session, source: str, item: NewPost, now: datetime) -> tuple[int, int]:
+    """`_store_batch` of one post through SQLAlchemy's own INSERT, from a dict per row: the
+    retry of a refused batch, where what is quarantined, and the error it is quarantined
+    with, read as they always have."""
+    rows = insert_rows(
+        session,
+        PostRow,
+        [post_values(item.post, source, now)],
+        returning=("id",),
+        on_conflict=("platform", "external_id"),
+        through_driver=False,
+    )
+    if not rows:  # another transaction stored it
+        return 0, 0
+    ((post_id,),) = rows
+    verdict = classification_values(post_id, item.verdict, item.vip, now, muted=item.muted)
+    insert_rows(session, ClassificationRow, [verdict], through_driver=False)
+    if not _alerted(item):
+        return 1, 0
+    insert_rows(session, AlertRow, [_alert_values(post_id, item, now)], through_driver=False)
+    return 1, 1
 
 
 def _alerted(item: NewPost) -> bool:
@@ -340,21 +408,6 @@ def _describe(err: Exception) -> str:
     original = getattr(err, "orig", None) or err
     lines = str(original).strip().splitlines()
     return lines[0][:200] if lines else type(original).__name__
-
-
-def _insert_posts(
-    session: Session, source: str, new_posts: Sequence[NewPost], now: datetime, fast: bool
-) -> dict[tuple[str, str], int]:
-    """The ids of the posts this transaction inserted: those another one stored are absent."""
-    rows = insert_rows(
-        session,
-        PostRow,
-        [post_values(i.post, source, now) for i in new_posts],
-        returning=("id", "platform", "external_id"),
-        on_conflict=("platform", "external_id"),
-        through_driver=fast,
-    )
-    return {(platform, external_id): id_ for id_, platform, external_id in rows}
 
 
 def _alert_values(post_id: int, item: NewPost, now: datetime) -> dict[str, object]:

@@ -1,12 +1,19 @@
 """The database schema as typed SQLAlchemy 2 models, and the mappers between rows and the
 values of `monitor.models` (every store reads and writes through these, so a row becomes a
-`Post`, `Verdict` or `Alert` in one place). Storage knows nothing of Slack or platforms."""
+`Post`, `Verdict` or `Alert` in one place). Storage knows nothing of Slack or platforms.
+
+It stays whole past 600 lines: a model, its row builder and its column builder (the hot path's
+way to the same values, issue 16) change together, and side by side they are changed together
+(tests/storage/test_store_columns.py checks the builders agree)."""
 
 from __future__ import annotations
 
+import operator
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -54,6 +61,7 @@ from monitor.sanitize import (
     PLATFORM_LENGTH,
     SOURCE_LENGTH,
 )
+from monitor.storage.database import json_dumps, orjson_text
 
 FLAGGED_SQL = "label <> 'not_complaint'"
 """A classification that flagged its post (any label but `Label.NOT_COMPLAINT`)."""
@@ -545,9 +553,7 @@ def classification_values(
         "label": verdict.label.value,
         "score": verdict.score,
         "severity": verdict.severity.value,
-        "reasons": [
-            {"cue": r.cue, "weight": r.weight, "detail": r.detail} for r in verdict.reasons
-        ],
+        "reasons": [_reason_dict(r) for r in verdict.reasons],
         "sentiment": verdict.sentiment,
         "vip": vip,
         "muted": muted,
@@ -571,3 +577,155 @@ def alert_values(
         "created_at": now,
         "next_attempt_at": now,
     }
+
+
+# -- values to columns (for `database.insert_columns`: a poll's rows without a dict per row) --
+# The same values as `post_values`, `classification_values` and `alert_values` (which the
+# post-by-post retry of a refused batch still uses, through SQLAlchemy; a test checks they
+# agree), read a column at a time: a dict per row and per table, then taken apart again, was
+# most of what Python spent storing a poll (issue 16).
+
+_POST_FIELDS = {
+    "platform": "platform",
+    "external_id": "external_id",
+    "author_id": "author.id",
+    "author_handle": "author.handle",
+    "author_name": "author.display_name",
+    "author_followers": "author.followers",
+    "author_verified": "author.verified",
+    "url": "url",
+    "contact_url": "contact_url",
+    "text": "text",
+    "language": "language",
+    "extra": "extra",
+    "created_at": "created_at",
+    "edited_at": "edited_at",
+    "rating": "rating",
+}
+"""The `posts` columns read straight from a `Post`: the column and the attribute it is."""
+_POST_GETTERS = {column: operator.attrgetter(path) for column, path in _POST_FIELDS.items()}
+_label = operator.attrgetter("label._value_")  # the member's value, read in C (not a property)
+_score = operator.attrgetter("score")
+_severity = operator.attrgetter("severity._value_")
+_reasons = operator.attrgetter("reasons")
+_sentiment = operator.attrgetter("sentiment")
+_version = operator.attrgetter("classifier_version")
+CLASSIFICATION_JSON_TEXT = ("reasons",)
+"""The column of `classification_columns` given as JSON text already (`reasons_json`)."""
+
+
+def post_columns(posts: Sequence[Post], source: str, now: datetime) -> dict[str, Sequence[Any]]:
+    """`post_values` of each post, a column at a time, each read by a C-level `attrgetter`
+    (no tuple nor dict per post: fewer objects for the garbage collector to count, too);
+    `source` and `now` given once."""
+    if not posts:
+        return {}
+    columns: dict[str, Sequence[Any]] = {
+        column: list(map(get, posts)) for column, get in _POST_GETTERS.items()
+    }
+    keys = list(map(handle_key, columns["author_handle"]))
+    if max(map(len, keys)) > HANDLE_LENGTH:  # lower case may be longer
+        keys = [key[:HANDLE_LENGTH] for key in keys]
+    columns["author_key"] = keys
+    columns["source"] = [source] * len(posts)
+    columns["fetched_at"] = [now] * len(posts)
+    return columns
+
+
+def classification_columns(
+    post_ids: Sequence[int],
+    verdicts: Sequence[Verdict],
+    vip: Sequence[bool],
+    muted: Sequence[bool],
+    now: datetime,
+) -> dict[str, Sequence[Any]]:
+    """`classification_values` of each verdict, a column at a time, its reasons as JSON text
+    (`reasons_json`: insert with `json_text=CLASSIFICATION_JSON_TEXT`)."""
+    if not verdicts:
+        return {}
+    return {
+        "post_id": post_ids,
+        "label": list(map(_label, verdicts)),
+        "score": list(map(_score, verdicts)),
+        "severity": list(map(_severity, verdicts)),
+        "reasons": reasons_json_column(list(map(_reasons, verdicts))),
+        "sentiment": list(map(_sentiment, verdicts)),
+        "vip": vip,
+        "muted": muted,
+        "classifier_version": list(map(_version, verdicts)),
+        "created_at": [now] * len(verdicts),
+    }
+
+
+def alert_columns(
+    post_ids: Sequence[int],
+    priority: Sequence[int],
+    channel: Sequence[str | None],
+    topic: Sequence[str | None],
+    now: datetime,
+) -> dict[str, Sequence[Any]]:
+    """`alert_values` of each alert, a column at a time: pending, due now."""
+    count = len(post_ids)
+    return {
+        "post_id": post_ids,
+        "status": [DeliveryStatus.PENDING.value] * count,
+        "priority": priority,
+        "channel": channel,
+        "topic": topic,
+        "attempts": [0] * count,
+        "outcome_unknown": [False] * count,
+        "created_at": [now] * count,
+        "next_attempt_at": [now] * count,
+    }
+
+
+def reasons_json_column(column: Sequence[Sequence[Reason]]) -> list[str]:
+    """`reasons_json` of each verdict's reasons: when every reason's JSON is remembered (the
+    usual case once the classifier's reasons have been seen), joined in one comprehension."""
+    text = cast(Callable[[int], str], _REASON_TEXTS.get)  # a None makes join raise
+    try:
+        return [f"[{','.join(map(text, map(id, reasons)))}]" for reasons in column]
+    except TypeError:  # a reason not remembered yet: join refuses its None
+        return list(map(reasons_json, column))
+
+
+def reasons_json(reasons: Sequence[Reason]) -> str:
+    """`json_dumps` of the reasons as `classification_values` gives them (a dict per reason),
+    byte for byte, from each reason's JSON remembered by identity (`_REASON_TEXTS`): the
+    classifier memoises its `Reason`s (about 2,700 distinct ones in 10,000 posts), and a dict
+    per reason written anew each time cost three times as much. Where a reason's JSON would
+    send `json_dumps` to json.dumps (a null, a value orjson refuses), `json_dumps` of them."""
+    texts = list(map(_reason_text, reasons))
+    if None in texts:
+        return json_dumps([_reason_dict(r) for r in reasons])
+    return f"[{','.join(cast(list[str], texts))}]"
+
+
+def _reason_text(reason: Reason) -> str | None:
+    """orjson's JSON of a reason's dict, remembered; None where `json_dumps` would not use it
+    (not remembered: rare, and asked again)."""
+    text = _REASON_TEXTS.get(id(reason))
+    if text is not None:
+        return text
+    text = orjson_text(_reason_dict(reason))
+    if text is not None:
+        with _REASONS_LOCK:  # every id in `_REASON_TEXTS` is a kept reason's, at every moment
+            if len(_REASONS_KEPT) >= _REASONS_REMEMBERED:
+                _REASON_TEXTS.clear()
+                _REASONS_KEPT.clear()
+            _REASONS_KEPT[id(reason)] = reason
+            _REASON_TEXTS[id(reason)] = text
+    return text
+
+
+_REASONS_REMEMBERED = 10_000
+_REASONS_KEPT: dict[int, Reason] = {}
+"""The reasons whose JSON is remembered, kept alive: while one is, no other object has its id,
+so a text found by id (without the lock: sources may be polled in threads) is the reason's."""
+_REASON_TEXTS: dict[int, str] = {}
+"""A reason's JSON by its id (`id(reason)`: a frozen dataclass hashes its fields in Python)."""
+_REASONS_LOCK = threading.Lock()
+
+
+def _reason_dict(reason: Reason) -> dict[str, Any]:
+    return {"cue": reason.cue, "weight": reason.weight, "detail": reason.detail}
