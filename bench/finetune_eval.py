@@ -8,7 +8,8 @@ project's own `training.train` and judged on the tail with `evaluate`:
   frozen embeddings too when the `[embeddings]` extra is installed, as `train` would, and then
   named "n-grams+embeddings");
 - fine-tuned: the same plus all-MiniLM-L6-v2 fine-tuned on the head (less a fifth held out for
-  the blender), as `[classifier] fine_tune = true` trains it;
+  the blender), as `[classifier] fine_tune = true` trains it (from the seed stage when
+  `training.SEED_EPOCHS` > 0; `bench/finetune_recipes.py` compares recipes);
 - the fine-tuned encoder alone (its log-odds >= 0), to show what the stacking adds.
 
 Printed: macro-F1, complaint recall and precision for each, the fit's wall time and the

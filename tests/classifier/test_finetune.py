@@ -12,12 +12,13 @@ import dataclasses
 import gzip
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.classifier import Classifier, finetune
+from monitor.classifier import Classifier, finetune, training
 from monitor.classifier.model import LearnedModel, ModelStore, normalize
 from monitor.classifier.settings import ClassifierSettings
 from monitor.classifier.training import train
@@ -111,8 +112,24 @@ def test_pruning_an_old_model_removes_its_encoder_file(
     ]
 
 
+@pytest.fixture
+def tiny_seed_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The seed stage on 20 invented posts for one epoch instead of 3,106 for `SEED_EPOCHS`:
+    the recipe, in seconds."""
+    rows = blinking_orange()[24:34] + [r for r in team_feedback() if r.label == 0][24:34]
+    monkeypatch.setattr(
+        training, "seed_posts", lambda: ([normalize(r.text) for r in rows], [r.label for r in rows])
+    )
+    monkeypatch.setattr(training, "SEED_EPOCHS", 1)
+    training.seed_stage.cache_clear()
+    yield
+    training.seed_stage.cache_clear()
+
+
 @needs_extra
-def test_training_with_fine_tune_reports_the_held_out_check(scorer: Classifier) -> None:
+def test_training_with_fine_tune_reports_the_held_out_check(
+    scorer: Classifier, tiny_seed_set: None
+) -> None:
     trained = train(
         few_labels(),
         scorer,
@@ -124,10 +141,32 @@ def test_training_with_fine_tune_reports_the_held_out_check(scorer: Classifier) 
     )
     report = trained.model.meta["fine_tune"]
     assert report["held_out"] == 10  # a fifth of each class
+    assert report["seed_epochs"] == 1  # started from the encoder fine-tuned on the seed set
     assert set(report) >= {"kept", "with", "without", "seconds"}
     assert (trained.model.finetuned is not None) == report["kept"]
     if report["kept"]:  # then its figures are the held-out ones `train` promotes by
         assert trained.model_figures.macro_f1 == pytest.approx(report["with"]["macro_f1"], abs=1e-4)
+
+
+@needs_extra
+def test_a_fine_tune_from_the_seed_stage_leaves_the_seed_stage_as_it_was(
+    tiny_seed_set: None,
+) -> None:
+    """The seed stage is kept for the process: a second `train` must start from the same one."""
+    start = training.seed_stage(1)
+    before = start.log_odds_many(TEXTS)
+    rows = few_labels()
+    tuned = finetune.fit(
+        [normalize(r.text) for r in rows], [r.label for r in rows], epochs=1, start=start
+    )
+    assert start.log_odds_many(TEXTS).tolist() == before.tolist()
+    assert tuned.log_odds_many(TEXTS).tolist() != before.tolist()
+
+
+def test_the_seed_set_is_read_as_labelled_posts_of_both_kinds() -> None:
+    texts, labels = training.seed_posts()
+    assert len(texts) == len(labels) >= 3000
+    assert set(labels) == {0, 1} and all(texts)
 
 
 def test_without_the_extra_the_message_names_the_install(
