@@ -22,6 +22,7 @@ and loading a model that needs the fine-tuned encoder is a `ConfigError` naming 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -60,6 +61,7 @@ FROZEN_LAYERS = 0
 """Lowest transformer layers (with the word embeddings) left as pretrained."""
 BALANCE = False
 """Weigh the classes equally in the loss (complaints are about a third of most feedback)."""
+WEIGHT_DECAY = 0.01
 INFERENCE_BATCH = 64
 BLEND_SHARE = 0.2
 """Labels held out of the fine-tune to fit the blender on (the n-grams' cross-validation would
@@ -210,6 +212,41 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+FIT_RECIPE = 1
+"""Raise when `fit` changes what it makes from the same inputs (the loss, the schedule, the
+rounding): stages kept on disk under the old `fit_key` are then recomputed."""
+
+
+def fit_key(texts: Sequence[str], labels: Sequence[int], *, epochs: int, seed: int = 0) -> str:
+    """A short SHA-256 of everything an unweighted `fit` from the pretrained encoder depends on:
+    the texts and labels, the epochs and seed, the settings above, and the shipped encoder's
+    files (their CRCs from the zip's directory: cheap, and they change with the weights). Two
+    equal keys mean the same fine-tune, so a stage kept under it can stand in for a new one."""
+    shipped: dict[str, int] = {}  # stays empty on a broken install, which `fit` refuses
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is not None and spec.origin is not None:
+        archive = Path(spec.origin).parent / "model.zip"
+        with contextlib.suppress(OSError, zipfile.BadZipFile), zipfile.ZipFile(archive) as files:
+            shipped = {info.filename: info.CRC for info in files.infolist()}
+    recipe = {
+        "recipe": FIT_RECIPE,
+        "encoder": ENCODER,
+        "shipped": shipped,
+        "max_tokens": MAX_TOKENS,
+        "batch": BATCH,
+        "learning_rates": [ENCODER_LEARNING_RATE, HEAD_LEARNING_RATE],
+        "warmup": WARMUP,
+        "bucket": BUCKET,
+        "frozen_layers": FROZEN_LAYERS,
+        "balance": BALANCE,
+        "weight_decay": WEIGHT_DECAY,
+        "epochs": epochs,
+        "seed": seed,
+        "examples": [list(texts), [int(label) for label in labels]],
+    }
+    return digest(json.dumps(recipe, sort_keys=True).encode("utf-8"))[:16]
+
+
 def _pad(rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
     """Token ids padded to the longest row of this batch, and the attention mask."""
     torch = _torch()
@@ -283,7 +320,7 @@ def fit(
             },
             {"params": net.head.parameters(), "lr": HEAD_LEARNING_RATE},
         ],
-        weight_decay=0.01,
+        weight_decay=WEIGHT_DECAY,
     )
     warmup = max(1, int(steps * WARMUP))
     schedule = torch.optim.lr_scheduler.LambdaLR(

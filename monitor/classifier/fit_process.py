@@ -285,6 +285,7 @@ def main(argv: list[str]) -> int:
             weights=request.weights,
             fine_tune=request.fine_tune,
             fine_tune_epochs=request.fine_tune_epochs,
+            seed_directory=ModelStore(Path(state_dir)).directory,
         )
         trained.model.meta.update(request.meta)
         path = ModelStore(Path(state_dir)).save(trained.model, promote=False)

@@ -9,11 +9,17 @@ promoted when it beat the scorer on labels it had not seen.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import math
+import os
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.classifier import embeddings as sentence_embeddings
@@ -25,6 +31,8 @@ from monitor.models import LabeledRow, fingerprint
 
 if TYPE_CHECKING:
     from monitor.classifier.finetune import FineTuned
+
+log = logging.getLogger(__name__)
 
 MIN_PER_CLASS = 10
 """Fewer complaints (or non-complaints) than this and cross-validation would be noise."""
@@ -39,7 +47,10 @@ SEED_EPOCHS = 2
 team's labels; 0: start from the pretrained encoder. With 2, the judged half of UVA rose from
 0.841 to 0.851 macro-F1 (`bench/finetune_recipes.py base SEED_EPOCHS=2`), airline's 0.876 to
 0.877; it costs the seed set's 3,106 posts twice more per fine-tune (about +75% of the fit on ~2,000
-labels)."""
+labels). Kept on disk between fits (`seed_stage`), so only the first fine-tune pays it."""
+SEED_STAGE_PREFIX = "seed-stage-"
+"""`seed-stage-<key>-<sha256>.safetensors` in the models directory: key from `finetune.fit_key`,
+then the first 16 hex digits of the file's own SHA-256 (a damaged file is recomputed)."""
 EMBEDDING_C = 4.0
 """Inverse regularisation of the embedding stage: unit vectors have small coordinates, so it
 needs less shrinking than the n-grams to move the log-odds."""
@@ -99,6 +110,7 @@ def train(
     embeddings: bool | None = None,
     fine_tune: bool = False,
     fine_tune_epochs: int = 4,
+    seed_directory: Path | None = None,
 ) -> TrainingResult:
     """Fit both stages on `examples` (deduplicated by text, the last label wins).
 
@@ -111,7 +123,8 @@ def train(
     `[finetune]` extra) on all but a held-out fifth and blend it in on that fifth; it is kept
     only when it beats the same blend without it there (see `_fit_finetuned`). The fine-tune
     starts from the encoder fine-tuned on the project's seed set (`seed_stage`) when
-    `SEED_EPOCHS` > 0.
+    `SEED_EPOCHS` > 0, kept in `seed_directory` between fits (the models directory; None: for
+    this process only).
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -143,7 +156,9 @@ def train(
     tuned: _FineTunedFit | None = None
     extra_meta: dict[str, Any] = {}
     if fine_tune:
-        tuned = _fit_finetuned(texts, labels, sample_weight, stacked, scorer_says, fine_tune_epochs)
+        tuned = _fit_finetuned(
+            texts, labels, sample_weight, stacked, scorer_says, fine_tune_epochs, seed_directory
+        )
         extra_meta["fine_tune"] = tuned.report()
         if tuned.kept:
             weights, intercept = tuned.blender.coef_[0], float(tuned.blender.intercept_[0])
@@ -218,6 +233,7 @@ def _fit_finetuned(
     stacked: Any,
     scorer_says: Sequence[int],
     epochs: int,
+    seed_directory: Path | None = None,
 ) -> _FineTunedFit:
     """Fine-tune on all but a held-out fifth (five fine-tunes for out-of-fold predictions would
     cost minutes each), then fit the blender on that fifth, with and without the fine-tuned
@@ -238,7 +254,7 @@ def _fit_finetuned(
         labels[fit_index],
         sample_weight[fit_index],
         epochs=epochs,
-        start=seed_stage(SEED_EPOCHS) if SEED_EPOCHS else None,
+        start=seed_stage(SEED_EPOCHS, seed_directory) if SEED_EPOCHS else None,
     )
     tuned_z = encoder.log_odds_many([texts[i] for i in held])
     y, w = labels[held], sample_weight[held]
@@ -287,15 +303,88 @@ def seed_posts() -> tuple[list[str], list[int]]:
 
 
 @functools.cache
-def seed_stage(epochs: int) -> FineTuned:
+def seed_stage(epochs: int, directory: Path | None = None) -> FineTuned:
     """The encoder fine-tuned on the seed set alone: the first stage of the team's fine-tune.
     It knows what a complaint is before it sees the team's labels (a question that reports a
     failure, a missing delivery), so the team's ~1,000-2,000 labels only have to move it toward
-    their own line. Kept for the process: it does not depend on the team's labels."""
+    their own line. It does not depend on the team's labels, so it is kept for the process and,
+    given a `directory`, on disk: each fit runs in its own process, and would otherwise pay
+    minutes of CPU for the same weights. The file holds exactly the fitted weights (`fit` already
+    rounds them to the half precision `to_bytes` saves), so a reused stage starts the team's
+    fine-tune from the same point as a computed one. A missing, damaged or stale file is
+    recomputed, never an error."""
     from monitor.classifier import finetune
 
     texts, labels = seed_posts()
-    return finetune.fit(texts, labels, epochs=epochs)
+    if directory is None:
+        return finetune.fit(texts, labels, epochs=epochs)
+    key = finetune.fit_key(texts, labels, epochs=epochs)
+    kept = _kept_seed_stage(directory, key)
+    if kept is not None:
+        log.info("fine-tune seed stage reused from %s", kept[1].name)
+        return kept[0]
+    started = time.perf_counter()
+    stage = finetune.fit(texts, labels, epochs=epochs)
+    where = _keep_seed_stage(directory, key, stage)
+    log.info(
+        "fine-tune seed stage computed in %.0f s (%d posts, %d epochs)%s",
+        time.perf_counter() - started,
+        len(texts),
+        epochs,
+        f", kept as {where.name}" if where is not None else "",
+    )
+    return stage
+
+
+def _kept_seed_stage(directory: Path, key: str) -> tuple[FineTuned, Path] | None:
+    """The seed stage kept under `key`, when a file's bytes match the SHA-256 in its name and
+    load; any damage means none (it is recomputed and overwritten)."""
+    from monitor.classifier import finetune
+
+    for path in sorted(directory.glob(f"{SEED_STAGE_PREFIX}{key}-*.safetensors")):
+        expected = path.name.removesuffix(".safetensors").rpartition("-")[2]
+        try:
+            data = path.read_bytes()
+            if len(expected) != 16 or finetune.digest(data)[:16] != expected:
+                continue
+            return finetune.FineTuned.from_bytes(data, finetune.ENCODER), path
+        except Exception:  # an unreadable or truncated file: recomputed, as if missing
+            continue
+    return None
+
+
+def _keep_seed_stage(directory: Path, key: str, stage: FineTuned) -> Path | None:
+    """Write the stage atomically (a temporary name, then a rename) and remove the stages kept
+    under other keys; None when the directory cannot be written (the fit goes on: the stage is
+    only a saving)."""
+    from monitor.classifier import finetune
+
+    data = stage.to_bytes()
+    path = directory / f"{SEED_STAGE_PREFIX}{key}-{finetune.digest(data)[:16]}.safetensors"
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{SEED_STAGE_PREFIX}", suffix=".tmp", dir=directory
+        )
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        stale = [  # other keys' stages, and temporary files a killed fit left
+            *directory.glob(f"{SEED_STAGE_PREFIX}*.safetensors"),
+            *directory.glob(f".{SEED_STAGE_PREFIX}*.tmp"),
+        ]
+        for old in stale:
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as err:
+        log.warning("the fine-tune seed stage could not be kept in %s: %s", directory, err)
+        return None
+    return path
 
 
 def usable(examples: Sequence[LabeledRow], min_examples: int) -> list[LabeledRow]:

@@ -128,7 +128,7 @@ def tiny_seed_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @needs_extra
 def test_training_with_fine_tune_reports_the_held_out_check(
-    scorer: Classifier, tiny_seed_set: None
+    tmp_path: Path, scorer: Classifier, tiny_seed_set: None
 ) -> None:
     trained = train(
         few_labels(),
@@ -138,7 +138,9 @@ def test_training_with_fine_tune_reports_the_held_out_check(
         embeddings=False,
         fine_tune=True,
         fine_tune_epochs=1,
+        seed_directory=tmp_path / "models",
     )
+    assert len(list((tmp_path / "models").glob("seed-stage-*.safetensors"))) == 1
     report = trained.model.meta["fine_tune"]
     assert report["held_out"] == 10  # a fifth of each class
     assert report["seed_epochs"] == 1  # started from the encoder fine-tuned on the seed set
@@ -161,6 +163,95 @@ def test_a_fine_tune_from_the_seed_stage_leaves_the_seed_stage_as_it_was(
     )
     assert start.log_odds_many(TEXTS).tolist() == before.tolist()
     assert tuned.log_odds_many(TEXTS).tolist() != before.tolist()
+
+
+def same_weights(one: finetune.FineTuned, other: finetune.FineTuned) -> bool:
+    import torch
+
+    mine, theirs = one.net.state_dict(), other.net.state_dict()
+    return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
+@pytest.fixture
+def counted_fits(
+    model: LearnedModel, tiny_seed_set: None, monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
+    """`finetune.fit` replaced by one that counts its calls and returns an encoder fitted once
+    for the module: what is kept and reused is checked without fine-tuning again."""
+    calls: list[int] = []
+    assert model.finetuned is not None
+
+    def fit(*args: object, **kwargs: object) -> finetune.FineTuned:
+        calls.append(1)
+        assert model.finetuned is not None
+        return model.finetuned
+
+    monkeypatch.setattr(finetune, "fit", fit)
+    return calls
+
+
+@needs_extra
+def test_the_seed_stage_is_kept_on_disk_and_the_next_fit_starts_from_the_same_weights(
+    tmp_path: Path, counted_fits: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    models = tmp_path / "state" / "models"
+    with caplog.at_level(logging.INFO, logger="monitor.classifier.training"):
+        first = training.seed_stage(1, models)
+    assert "seed stage computed" in caplog.text
+    kept = list(models.glob("seed-stage-*.safetensors"))
+    assert len(kept) == 1 and not list(models.glob(".*.tmp"))
+    training.seed_stage.cache_clear()  # as a new training process starts with nothing
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="monitor.classifier.training"):
+        second = training.seed_stage(1, models)
+    assert len(counted_fits) == 1  # not fitted again
+    assert f"seed stage reused from {kept[0].name}" in caplog.text
+    assert second is not first and same_weights(first, second)  # exact: `fit` rounds already
+
+
+@needs_extra
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "junk"])
+def test_a_damaged_seed_stage_file_is_recomputed_and_replaced(
+    tmp_path: Path, counted_fits: list[int], damage: str
+) -> None:
+    models = tmp_path / "models"
+    training.seed_stage(1, models)
+    (kept,) = models.glob("seed-stage-*.safetensors")
+    data = kept.read_bytes()
+    if damage == "flipped":
+        kept.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    elif damage == "truncated":
+        kept.write_bytes(data[: len(data) // 2])
+    else:  # unreadable, though its name matches its bytes
+        kept.unlink()
+        junk = b"not safetensors"
+        key = kept.name.split("-")[2]
+        kept = models / f"seed-stage-{key}-{finetune.digest(junk)[:16]}.safetensors"
+        kept.write_bytes(junk)
+    training.seed_stage.cache_clear()
+    stage = training.seed_stage(1, models)
+    assert len(counted_fits) == 2
+    assert [p.read_bytes() for p in models.glob("seed-stage-*")] == [data]
+    assert same_weights(stage, finetune.FineTuned.from_bytes(data, finetune.ENCODER))
+
+
+@needs_extra
+def test_a_changed_seed_set_is_fitted_again_under_a_new_key(
+    tmp_path: Path, counted_fits: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    training.seed_stage(1, models)
+    (before,) = models.glob("seed-stage-*.safetensors")
+    texts, labels = training.seed_posts()
+    monkeypatch.setattr(training, "seed_posts", lambda: ([*texts, "my bill doubled"], [*labels, 1]))
+    training.seed_stage.cache_clear()
+    training.seed_stage(1, models)
+    (after,) = models.glob("seed-stage-*.safetensors")  # the old key's file is removed
+    assert len(counted_fits) == 2 and after.name.split("-")[2] != before.name.split("-")[2]
+    same = finetune.fit_key(texts, labels, epochs=1)
+    assert finetune.fit_key(list(texts), list(labels), epochs=1) == same
+    assert finetune.fit_key(texts, labels, epochs=2) != same
+    assert finetune.fit_key(texts, [1 - y for y in labels], epochs=1) != same
 
 
 def test_the_seed_set_is_read_as_labelled_posts_of_both_kinds() -> None:
