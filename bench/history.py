@@ -346,6 +346,7 @@ def fill(storage: Storage, posts: int, per_day: int) -> Filled:
                     )
                 )
     filler.pipeline_day(END - timedelta(days=1), (days - 1) * filler.per_day)
+    storage.text_index.catch_up(max_seconds=float("inf"))  # as the daemon's job keeps it
     filled = filler.filled
     with storage.database.session() as session:
         counts = {

@@ -5,7 +5,8 @@ Pushes N posts (default 100,000) through fetch (JSONL file) → dedup → match 
 it, each in its own fresh process and database; raw `SentimentIntensityAnalyzer.polarity_scores`
 runs over the same texts in the same run. Prints posts per second, the ratio to VADER in wall
 time and in CPU time (CPU time is steadier on a shared machine), each process's peak RSS, and
-how much of the time `PostStore.store_poll` took (timed around each call), then the CPU by
+how much of the time `PostStore.store_poll` took (timed around each call), what the history
+view's text index then costs to catch up (the daemon's job behind the polls), then the CPU by
 stage from a second run of the same configuration with timers around each stage (`--no-stages`
 skips it: its timers cost a few µs a post, so it never gives the headline). A PostgreSQL
 `--database-url` gets a schema of its own for each run, dropped afterwards.
@@ -219,6 +220,10 @@ def run_pipeline(
         figures["cpu"] = time.process_time() - cpu
         figures["memory"] = memory_mb()
         figures["store_wall"], figures["store_cpu"] = store_clock
+        wall, cpu = time.perf_counter(), time.process_time()  # the daemon's job, every 10 s
+        daemon.storage.text_index.catch_up(max_seconds=float("inf"))
+        figures["index_wall"] = time.perf_counter() - wall
+        figures["index_cpu"] = time.process_time() - cpu
         if stages is not None:
             figures["stages"] = stages.per_post()
         if profiler is not None:
@@ -500,6 +505,12 @@ def main() -> None:
             f"  of which store_poll  {run['store_wall'] / posts * 1e6:9.1f} µs/post wall, "
             f"{run['store_cpu'] / posts * 1e6:.1f} µs/post CPU "
             f"({run['store_cpu'] / vader_cpu:.2f}x VADER's CPU)"
+        )
+        print(
+            f"text index, behind     {run['index_wall'] / posts * 1e6:9.1f} µs/post wall, "
+            f"{run['index_cpu'] / posts * 1e6:.1f} µs/post CPU (the daemon's job after the "
+            f"polls; with it {(run['cpu'] + run['index_cpu']) / vader_cpu:.2f}x CPU, "
+            f"{(run['wall'] + run['index_wall']) / vader_wall:.2f}x wall)"
         )
         memory = run["memory"]
         started = run["memory_before"].get("VmRSS", 0)

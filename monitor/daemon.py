@@ -49,6 +49,11 @@ SHUTDOWN_GRACE_SECONDS = 8.0
 short loses nothing (its transaction never committed, its cursor never moved)."""
 HEARTBEAT_SECONDS = 10.0
 """The scheduler's heartbeat job runs this often (at least twice per systemd `WatchdogSec=`)."""
+TEXT_INDEX_SECONDS = 10
+"""The history view's word index catches up this often: what it has not reached yet, searches
+check one post at a time, so a run every few seconds keeps that tail to a few polls."""
+TEXT_INDEX_MAX_SECONDS = 5.0
+"""A run's bound (the batch under way is finished); a backlog takes several runs."""
 
 
 def build_connectors(config: MonitorConfig, clock: Clock) -> list[Connector[Any, Any]]:
@@ -98,6 +103,7 @@ class Daemon:
             second_opinion=self.second_opinion.review if self.second_opinion else None,
         )
         self._model_file: str | None = None
+        self._text_index_behind = False
         self._training_blocked: str | None = None
         self.slack_app: SlackApp | None = None
         if isinstance(self.notifier, SlackNotifier):  # buttons, storms, escalation, digest
@@ -261,6 +267,26 @@ class Daemon:
             log.warning("retention skipped: %s; it runs again tomorrow", err)
         return purged
 
+    def index_text(self) -> None:
+        """The history view's word index, behind the polls (`storage.text_index`). Logged when
+        it falls behind and when it has caught up, not every run: searches find the posts it
+        has not reached either way."""
+        try:
+            run = self.storage.text_index.catch_up(max_seconds=TEXT_INDEX_MAX_SECONDS)
+        except StorageUnavailable as err:
+            log.warning("text index skipped: %s; it runs again in %ds", err, TEXT_INDEX_SECONDS)
+            return
+        if run.behind and not self._text_index_behind:
+            log.warning(
+                "text index behind: %d stored posts left after %.1fs (searches check them "
+                "one by one meanwhile); the next runs continue",
+                run.behind,
+                run.seconds,
+            )
+        elif self._text_index_behind and not run.behind:
+            log.info("text index caught up")
+        self._text_index_behind = run.behind > 0
+
     # -- learning ------------------------------------------------------------------------------
 
     def refresh_model(self) -> None:
@@ -328,6 +354,7 @@ class Daemon:
             self._deliver_job, interval=self.config.daemon.deliver_interval_seconds
         )
         scheduler.add_job(self.purge_old_posts, id="retention", hours=24, first_run_in=300)
+        scheduler.add_job(self.index_text, id="text-index", seconds=TEXT_INDEX_SECONDS)
         retrain = self.config.classifier.retrain_check_minutes
         scheduler.add_job(self.refresh_model, id="learn", minutes=retrain, first_run_in=30)
         if self.config.daemon.silence.enabled:

@@ -10,6 +10,7 @@ storms    bursts on one topic, posted as one thread
 reports   read-only figures: stats, response times, the digest's
 feedback  labeled texts the classifier learns from
 retention old posts purged in short batches that never hold up a poll
+text_index  the history view's word index, kept behind the polls in batches
 source_status  each source's state (for `status` and the silence watch), the outbox at a glance
 """
 
@@ -25,6 +26,7 @@ from monitor.storage.reports import Reports
 from monitor.storage.retention import PurgeRun, Retention
 from monitor.storage.source_status import SourceStatus, SourceStatusStore
 from monitor.storage.storms import StormStore
+from monitor.storage.text_index import IndexRun, TextIndex
 
 
 class Storage:
@@ -42,12 +44,14 @@ class Storage:
         self.feedback = FeedbackStore(database)
         self.retention = Retention(database)
         self.source_status = SourceStatusStore(database)
+        self.text_index = TextIndex(database)
 
 
 __all__ = [
     "AlertStore",
     "Database",
     "FeedbackStore",
+    "IndexRun",
     "Leases",
     "NewPost",
     "Outbox",
@@ -61,4 +65,5 @@ __all__ = [
     "StoredPoll",
     "StoredVerdict",
     "StormStore",
+    "TextIndex",
 ]

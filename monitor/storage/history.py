@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     text,
     tuple_,
@@ -56,6 +57,7 @@ from monitor.storage.tables import (
     post_from_row,
     verdict_from_row,
 )
+from monitor.storage.text_index import STATE_TABLE, TEXT_TABLE
 
 FLAGGED_LABEL_SQL: ColumnElement[str] = literal_column(f"'{Label.NOT_COMPLAINT.value}'")
 """Written into the SQL, not bound: the daily counts then match the predicate of the partial
@@ -70,8 +72,6 @@ MAX_TERM_LENGTH = 200
 TRIGRAM = 3
 """A word this long or longer is looked up in the text index (migration 0008); a shorter one
 holds no trigram and is matched by LIKE alone."""
-TEXT_TABLE = "posts_text"
-"""SQLite's FTS5 trigram table over `posts.text` (migration 0008; `detail=none` since 0011)."""
 TEXT_CANDIDATES = 5000
 """SQLite: the most posts the text index hands the search as candidates. Words in more posts
 than this are common enough that the newest-first scan with LIKE fills a page after a few
@@ -129,6 +129,16 @@ class PageKey:
             return cls(created_at.astimezone(UTC), int(post_id))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """SQLite: the posts a word search may find, by the text index."""
+
+    ids: list[int]
+    """Posts the FTS5 table holds that hold every trigram of every word."""
+    above: int
+    """The table's watermark: every post above it is a candidate too (not indexed yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +300,8 @@ class HistoryStore:
         self.statement_timeout_ms = statement_timeout_ms
         self.text_candidates = text_candidates
         self._text_table: bool | None = None
-        """SQLite: whether migration 0008 could create the FTS5 table (read once)."""
+        """SQLite: whether migration 0008 could create the FTS5 table (read once: 0012's
+        watermark is there when it is)."""
 
     @contextmanager
     def _reading(self, *, timeout: bool = True) -> Iterator[Session]:
@@ -303,7 +314,7 @@ class HistoryStore:
                     )
             yield session
 
-    def _candidates(self, session: Session, search: Search) -> list[int] | None:
+    def _candidates(self, session: Session, search: Search) -> Candidates | None:
         """SQLite: the ids of the posts that may hold every word of the search, from the FTS5
         trigram table, or None to scan newest first with LIKE alone: no table, no word long
         enough for a trigram, or more than `text_candidates` posts (common words). PostgreSQL:
@@ -318,25 +329,31 @@ class HistoryStore:
 
         Not `text LIKE '%word%'` on the FTS5 table, which FTS5 serves from the same trigrams:
         SQLite then reads every candidate's text from `posts` to check it, and a common word
-        ("refund", 5,001 candidates) took 23 ms instead of 2 (1,000,000 posts)."""
+        ("refund", 5,001 candidates) took 23 ms instead of 2 (1,000,000 posts).
+
+        The table holds the posts up to its watermark (`storage.text_index`, migration 0012);
+        the posts stored since are candidates too, and LIKE alone decides for them."""
         terms = [term for term in search.terms() if len(term) >= TRIGRAM]
         if not terms or not self._has_text_table(session):
             return None
         if any("\x00" in term for term in terms):
-            return []  # stored text holds no NUL (`sanitize`), and FTS5's parser stops at one
+            return None  # FTS5's parser stops at a NUL; `_search_query` finds nothing for one
         query = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in _trigrams(terms))
         ids = session.scalars(
             text(f"SELECT rowid FROM {TEXT_TABLE} WHERE {TEXT_TABLE} MATCH :query LIMIT :limit"),
             {"query": query, "limit": self.text_candidates + 1},
         ).all()
-        return None if len(ids) > self.text_candidates else list(ids)
+        if len(ids) > self.text_candidates:
+            return None
+        upto = session.scalar(text(f"SELECT indexed_upto FROM {STATE_TABLE} WHERE id = 1"))
+        return Candidates(list(ids), int(upto or 0))
 
     def _has_text_table(self, session: Session) -> bool:
         if self._text_table is None:
             self._text_table = session.get_bind().dialect.name == "sqlite" and bool(
                 session.scalar(
                     text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :n"),
-                    {"n": TEXT_TABLE},
+                    {"n": STATE_TABLE},
                 )
             )
         return self._text_table
@@ -557,7 +574,7 @@ def _summary_query() -> Select[*tuple[Any, ...]]:
 
 
 def _search_query(
-    session: Session, search: Search, candidates: list[int] | None = None
+    session: Session, search: Search, candidates: Candidates | None = None
 ) -> Select[*tuple[Any, ...]]:
     """`candidates`: the only posts that may match the words (`HistoryStore._candidates`)."""
     query = _summary_query()
@@ -577,7 +594,7 @@ def _search_query(
         )
         query = query.where(matches)
     if candidates is not None:
-        query = query.where(PostRow.id.in_(candidates))
+        query = query.where(or_(PostRow.id.in_(candidates.ids), PostRow.id > candidates.above))
     if search.platform:
         query = query.where(PostRow.platform == search.platform)
     if search.source:

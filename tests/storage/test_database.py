@@ -16,7 +16,7 @@ from monitor.storage import Database, PostStore
 from monitor.storage.tables import Base
 from tests.storage.factories import NOW, complaint
 
-TEXT_INDEX_TABLES = {"posts_text"} | {
+TEXT_INDEX_TABLES = {"posts_text", "text_index_state"} | {
     f"posts_text_{shadow}" for shadow in ("data", "idx", "docsize", "config")
 }
 """Migration 0008's SQLite FTS5 table and the shadow tables FTS5 keeps it in: a virtual table

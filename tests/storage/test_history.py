@@ -375,6 +375,7 @@ def test_words_in_more_posts_than_the_index_hands_over_are_scanned_for(
 def test_the_text_index_follows_edits_and_purges(storage: Storage, history: HistoryStore) -> None:
     first, second = item(1, text="acme refund never came"), item(2, text="acme parcel lost")
     store(storage, first, second, now=NOW - timedelta(days=3))
+    storage.text_index.catch_up()
     edit = replace(first, post=replace(first.post, text="acme wrong size shipped", edited_at=NOW))
     storage.posts.store_poll(
         source="x-brand", platform="x", new_posts=[], edits=[edit], cursor={}, now=NOW
@@ -384,6 +385,7 @@ def test_the_text_index_follows_edits_and_purges(storage: Storage, history: Hist
     assert _indexed(storage, "refund") == [] and len(_indexed(storage, "wrong")) == 1
 
     store(storage, item(3, text="acme parcel late"))
+    storage.text_index.catch_up()
     send_all(storage)  # retention keeps a post whose alert is still to be sent
     assert storage.retention.purge(NOW - timedelta(days=2)).purged == 2
     assert ids(history, Search(text="parcel")) == ["3"]

@@ -1,24 +1,31 @@
-"""SQLite's text index without positions (migration 0011, FTS5 `detail=none`): a database filled
-before it is searchable after it and after its downgrade, and the history view's word search
-finds what LIKE over every post finds for words FTS5 would read as its own syntax, words with
-LIKE's wildcards, short words and words beyond ASCII."""
+"""The history view's text index: without positions (migration 0011, FTS5 `detail=none`) and
+kept behind the polls (0012, `storage.text_index`). A database filled before either is
+searchable after it and after its downgrade; the word search finds what LIKE over every post
+finds (words FTS5 would read as its own syntax, LIKE's wildcards, short words, words beyond
+ASCII) however far the index has caught up; edits and deletes keep it exact whenever they come."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, bindparam, text
 
+from monitor.clock import FakeClock
+from monitor.config import load_config
+from monitor.daemon import Daemon
 from monitor.models import Author
 from monitor.storage import Database, NewPost, Storage
 from monitor.storage.database import MIGRATIONS_DIR
 from monitor.storage.history import HistoryStore, Search
 from monitor.storage.tables import UTCDateTime
-from tests.factories import make_post, make_verdict
+from monitor.storage.text_index import TextIndex
+from tests.factories import config_file, make_post, make_verdict
 from tests.storage.factories import NOW
 
 OLD_POSTS = {"old-1": "acme refund never came", "old-2": "acme parcel lost, ÉCHEC total"}
@@ -182,14 +189,29 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
+INDEXED_BEFORE_SEARCH = {
+    "all indexed": len(TEXTS),
+    "half indexed": len(TEXTS) // 2,
+    "none indexed yet": 0,
+}
+"""How many of the posts the text index had caught up with when the search ran: the posts above
+its watermark are checked by LIKE alone (migration 0012), and a search must not tell."""
+
+
+@pytest.fixture(scope="module", params=list(INDEXED_BEFORE_SEARCH))
 def searched(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[HistoryStore, HistoryStore]]:
     """The posts above on SQLite, searched through the index and by a scan of every post."""
     database = Database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'monitor.db'}")
     database.upgrade()
-    _store(database, TEXTS)
+    # stored oldest first, as polls do: the text index catches up from the lowest id
+    posts = sorted(TEXTS.items(), reverse=True)
+    indexed = INDEXED_BEFORE_SEARCH[request.param]
+    _store(database, dict(posts[:indexed]))
+    TextIndex(database).catch_up()
+    _store(database, dict(posts[indexed:]))
+    assert TextIndex(database).behind() == len(TEXTS) - indexed
     scanning = HistoryStore(database)
     scanning._text_table = False  # as where migration 0008 could make no table
     yield HistoryStore(database), scanning
@@ -204,3 +226,189 @@ def test_a_search_finds_what_a_scan_of_every_post_finds(
     for history in (indexed, scanning):
         found = [row.external_id for row in history.search(Search(text=words)).rows]
         assert found == EXPECTED[words], (words, history is scanning)
+
+
+# -- the index behind the polls (migration 0012, `storage.text_index`) -------------------------
+
+
+def _fts_ids(database: Database, word: str) -> list[int]:
+    """What the FTS5 table itself holds for `word` (each trigram, anywhere)."""
+    with database.engine.begin() as connection:
+        found = connection.scalars(
+            text("SELECT rowid FROM posts_text WHERE posts_text MATCH :trigrams ORDER BY rowid"),
+            {"trigrams": " AND ".join(f'"{word[n : n + 3]}"' for n in range(len(word) - 2))},
+        )
+        return list(found)
+
+
+def _watermark(database: Database) -> int:
+    with database.engine.begin() as connection:
+        upto: int = connection.scalar(text("SELECT indexed_upto FROM text_index_state"))
+    return upto
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    database.upgrade()
+    yield database
+    database.close()
+
+
+def test_a_poll_leaves_the_index_alone_and_its_posts_are_found_at_once(
+    database: Database,
+) -> None:
+    """The poll writes no index entry (SQLite) or only a pending-list one (PostgreSQL); the
+    search finds the post before the index catches up, and after."""
+    _store(database, {1: "acme refund never came", 2: "acme parcel lost"})
+    if database.is_sqlite:
+        assert _fts_ids(database, "refund") == []
+    assert _found(database, "refund") == {"1"}
+    index = TextIndex(database)
+    run = index.catch_up()
+    assert run.behind == 0 and index.behind() == 0
+    if database.is_sqlite:
+        assert run.indexed == 2
+        assert len(_fts_ids(database, "refund")) == 1
+        with database.engine.begin() as connection:
+            _integrity_check(connection)
+    assert _found(database, "refund") == {"1"}
+    assert index.catch_up().indexed == 0  # nothing new: nothing to do
+
+
+EDITS_AND_DELETES = {
+    "edit before the index caught up": ("edit", False),
+    "edit after": ("edit", True),
+    "delete before the index caught up": ("delete", False),
+    "delete after": ("delete", True),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITS_AND_DELETES))
+def test_edits_and_deletes_keep_the_index_exact_whenever_they_come(
+    sqlite_db: Database, case: str
+) -> None:
+    """FTS5 forgets a post only when told the text it indexed: an edit or a delete of a post
+    the index has not reached yet must not tell it anything (the integrity check would fail,
+    and searches would go wrong)."""
+    change, indexed_first = EDITS_AND_DELETES[case]
+    _store(sqlite_db, {1: "acme refund never came", 2: "acme parcel lost"})
+    if indexed_first:
+        TextIndex(sqlite_db).catch_up()
+    with sqlite_db.engine.begin() as connection:
+        if change == "edit":
+            connection.execute(
+                text("UPDATE posts SET text = 'acme wrong size' WHERE external_id = '1'")
+            )
+        else:
+            connection.execute(text("DELETE FROM posts WHERE external_id = '1'"))
+        _integrity_check(connection)
+    TextIndex(sqlite_db).catch_up()
+    with sqlite_db.engine.begin() as connection:
+        _integrity_check(connection)
+    assert _fts_ids(sqlite_db, "refund") == []
+    assert _found(sqlite_db, "refund") == set()
+    assert _found(sqlite_db, "wrong size") == ({"1"} if change == "edit" else set())
+    assert _found(sqlite_db, "parcel") == {"2"}
+
+
+def test_deleting_the_newest_posts_brings_the_watermark_down(sqlite_db: Database) -> None:
+    """SQLite gives a new post the id after the largest left: when the newest posts are
+    deleted (retention after a long stop), their ids come back, and must not count as indexed."""
+    _store(sqlite_db, {3: "acme one", 2: "acme two", 1: "acme refund three"})
+    TextIndex(sqlite_db).catch_up()
+    assert _watermark(sqlite_db) == 3
+    with sqlite_db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM posts WHERE external_id IN ('2', '1')"))
+    assert _watermark(sqlite_db) == 1
+    _store(sqlite_db, {4: "acme refund again"})  # takes id 2
+    assert _found(sqlite_db, "refund") == {"4"}
+    TextIndex(sqlite_db).catch_up()
+    with sqlite_db.engine.begin() as connection:
+        _integrity_check(connection)
+    assert _fts_ids(sqlite_db, "refund") == [2]
+
+
+def test_a_backlog_is_indexed_over_several_runs_each_bounded_in_time(sqlite_db: Database) -> None:
+    """A large import is indexed a batch at a time, pausing between batches for the polls,
+    and a run stops at its time bound saying how much is left."""
+    _store(sqlite_db, {n: f"acme parcel no{n}." for n in range(1, 26)})
+    clock = FakeClock(NOW)
+    index = TextIndex(sqlite_db, clock, sleep=clock.advance, batch_size=5)
+    first = index.catch_up(max_seconds=0.5)  # each pause is 0.2 s: three batches fit
+    assert (first.indexed, first.behind) == (15, 10)
+    assert _found(sqlite_db, "no25.") == {"25"} and _found(sqlite_db, "no1.") == {"1"}
+    second = index.catch_up(max_seconds=0.5)
+    assert (second.indexed, second.behind) == (10, 0)
+    assert len(_fts_ids(sqlite_db, "parcel")) == 25
+
+
+def test_the_upgrade_keeps_what_0008_indexed_and_the_downgrade_indexes_the_rest(
+    at_0010: Database,
+) -> None:
+    _migrate(at_0010, "0011")
+    _migrate(at_0010, "0012")
+    if at_0010.is_sqlite:
+        assert _watermark(at_0010) == 2  # both old posts, indexed by 0008's trigger
+        assert TextIndex(at_0010).behind() == 0
+    _store(at_0010, {1: "acme refund after the upgrade"})
+    assert _found(at_0010, "refund") == {"old-1", "1"}
+    _migrate(at_0010, "0011", down=True)
+    with at_0010.engine.begin() as connection:
+        _insert_posts(connection, {"old-3": "acme refund once more"})
+        if at_0010.is_sqlite:
+            _integrity_check(connection)  # the post stored at 0012, and 0008's trigger again
+        else:
+            options = connection.scalar(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'ix_posts_text_trgm'")
+            )
+            assert not options
+    assert _found(at_0010, "refund") == {"old-1", "1", "old-3"}
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url)
+    database.upgrade()
+    yield database
+    database.close()
+
+
+def test_postgres_merges_the_pending_list_behind_the_polls(postgres_db: Database) -> None:
+    """The GIN index takes a poll's entries in its pending list; `catch_up` merges them."""
+    database = postgres_db
+    with database.engine.begin() as connection:
+        options = connection.scalar(
+            text(
+                "SELECT reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'ix_posts_text_trgm' AND n.nspname = current_schema()"
+            )
+        )
+    assert options == ["gin_pending_list_limit=65536"]
+    _store(database, {1: "acme refund never came"})
+    assert TextIndex(database).catch_up().indexed >= 1  # pages merged
+    assert _found(database, "refund") == {"1"}
+
+
+def test_the_daemon_says_when_the_index_fell_behind_and_when_it_caught_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once each: a warning when a run ends with posts left, "caught up" when one ends with
+    none; runs in between say nothing."""
+    daemon = Daemon(load_config(config_file(tmp_path)), clock=FakeClock(NOW))
+    daemon.prepare()
+    try:
+        _store(daemon.database, {n: f"acme parcel no{n}." for n in range(1, 31)})
+        clock = FakeClock(NOW)
+        daemon.storage.text_index = TextIndex(
+            daemon.database, clock, sleep=clock.advance, batch_size=1
+        )
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            for _ in range(4):  # 5 s a run, 0.2 s pauses: 25 batches of one post a run
+                daemon.index_text()
+        said = [r.getMessage() for r in caplog.records if "text index" in r.getMessage()]
+        assert len(said) == 2
+        assert said[0].startswith("text index behind: 5 stored posts left after")
+        assert said[1] == "text index caught up"
+    finally:
+        daemon.close()
