@@ -274,7 +274,9 @@ class Daemon:
         try:
             run = self.storage.text_index.catch_up(max_seconds=TEXT_INDEX_MAX_SECONDS)
         except StorageUnavailable as err:
-            log.warning("text index skipped: %s; it runs again in %ds", err, TEXT_INDEX_SECONDS)
+            # The outage is announced, once, by delivery's database health (every 2 s); this
+            # job only tries again in 10 s.
+            log.debug("text index skipped: %s", err)
             return
         if run.behind and not self._text_index_behind:
             log.warning(
