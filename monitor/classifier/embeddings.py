@@ -5,6 +5,8 @@ vectors, distilled from Llama 2's embedding layer and trained for sentence simil
 normalised. It knows what words mean beyond the team's own labels ("never showed up" is near
 "didn't arrive"), so the learned model generalises from fewer labels; and it is cheap: a
 table lookup per token, thousands of posts a second on one core, no torch, no ONNX runtime.
+Each word's token ids are remembered across polls (`_WordTokens`): the tokenizer sees only
+words it has not seen, and a text gets the ids the tokenizer would give it (tests).
 
 The weights and the tokenizer ship inside the `wordllama` wheel and are read from its
 package directory: nothing is ever downloaded at run time (wordllama's own `load` looks for the
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import chain
+from dataclasses import dataclass, field
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,8 @@ _WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 _MAX_TOKENS = 256
 """Longer posts are cut: the average of the first 256 tokens says what the post is about."""
-_BATCH = 256
+_BATCH = 512
+"""Texts embedded together: numpy's cost per call is spread over a poll's worth."""
 
 
 def available() -> bool:
@@ -49,6 +53,12 @@ class Encoder:
     table: Any
     """(vocabulary, dimension) token vectors, float16 as shipped (half the memory)."""
     tokenizer: Any
+    words: _WordTokens | None = field(default=None, repr=False)
+    """Each word's tokens, remembered across polls; None: the tokenizer's ids can't be had
+    word by word (`_word_by_word`), every text goes through the tokenizer."""
+    specials: tuple[str, ...] = ()
+    """The special tokens' texts (all begin with "<"): taken out before the normalizer runs,
+    so a text holding one goes through the tokenizer whole."""
 
     @property
     def dimension(self) -> int:
@@ -62,19 +72,276 @@ class Encoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), _BATCH):
             batch = list(texts[start : start + _BATCH])
-            # `_fast`: the same ids without each token's character offsets (a third of the time)
-            encoded = self.tokenizer.encode_batch_fast(batch, add_special_tokens=False)
-            token_ids = [e.ids for e in encoded]
-            sizes = np.fromiter(map(len, token_ids), dtype=np.intp, count=len(batch))
-            ids = np.fromiter(chain.from_iterable(token_ids), dtype=np.intp, count=int(sizes.sum()))
-            filled = np.flatnonzero(sizes)
-            if not filled.size:
-                continue
-            starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[filled]
-            summed = _segment_sums(self.table, ids, starts, sizes[filled])
-            norms = np.linalg.norm(summed, axis=1, keepdims=True)
-            out[start + filled] = summed / np.where(norms > 0, norms, 1.0)
+            whole, by_word = self._ways(batch)
+            if by_word and self.words is not None:
+                _, tokens, rows, sizes = self._by_word([batch[i] for i in by_word], self.words)
+                summed = _row_sums(rows, tokens, np.cumsum(sizes) - sizes, sizes)
+                out[start + np.asarray(by_word, dtype=np.intp)] = _unit(summed)
+            if whole:
+                ids, sizes = self._tokenized([batch[i] for i in whole])
+                filled = np.flatnonzero(sizes)
+                if filled.size:
+                    starts = (np.cumsum(sizes) - sizes)[filled]
+                    summed = _segment_sums(self.table, ids, starts, sizes[filled])
+                    out[start + np.asarray(whole, dtype=np.intp)[filled]] = _unit(summed)
         return out
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids `embed` averages for each text, got the way `embed` gets them (to
+        hold them to the tokenizer's own: tests, bench/embedding_equivalence.py)."""
+        import numpy as np
+
+        found: list[list[int]] = [[] for _ in texts]
+        for start in range(0, len(texts), _BATCH):
+            batch = list(texts[start : start + _BATCH])
+            whole, by_word = self._ways(batch)
+            for way, indices in ((self._tokenized, whole), (self._by_word_ids, by_word)):
+                if indices:
+                    ids, sizes = way([batch[i] for i in indices])
+                    pieces = np.split(ids, np.cumsum(sizes)[:-1])
+                    for index, piece in zip(indices, pieces, strict=True):
+                        found[start + index] = piece.tolist()
+        return found
+
+    def _ways(self, batch: list[str]) -> tuple[list[int], list[int]]:
+        """The texts of `batch` the tokenizer must take whole, and those that can go word by
+        word (`_WordTokens`); empty texts neither (no tokens)."""
+        whole: list[int] = []
+        by_word: list[int] = []
+        if self.words is None:
+            return [i for i, text in enumerate(batch) if text], by_word
+        specials = self.specials
+        for i, text in enumerate(batch):
+            if not text:
+                continue
+            if (  # an empty word, a "\u2581" of the post's own, a special token's text
+                "  " in text
+                or text[0] == " "
+                or text[-1] == " "
+                or "\u2581" in text
+                or ("<" in text and any(special in text for special in specials))
+            ):
+                whole.append(i)
+            else:
+                by_word.append(i)
+        return whole, by_word
+
+    def _tokenized(self, texts: list[str]) -> tuple[Any, Any]:
+        """The tokenizer's ids of `texts`, end to end, and how many each text has."""
+        import numpy as np
+
+        # `_fast`: the same ids without each token's character offsets (a third of the time)
+        encoded = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        token_ids = [e.ids for e in encoded]
+        sizes = np.fromiter(map(len, token_ids), dtype=np.intp, count=len(texts))
+        ids = np.fromiter(chain.from_iterable(token_ids), dtype=np.intp, count=int(sizes.sum()))
+        return ids, sizes
+
+    def _by_word_ids(self, texts: list[str]) -> tuple[Any, Any]:
+        assert self.words is not None
+        ids, _, _, sizes = self._by_word(texts, self.words)
+        return ids, sizes
+
+    def _word_ids(self, words: list[str], begins: Any) -> tuple[Any, Any]:
+        """The tokenizer's ids of each of `words` (end to end) and how many each has. Words
+        go through it between single spaces, as texts of up to `_MAX_TOKENS` tokens (a word
+        has at most one more token than it has UTF-8 bytes), a third of the cost of one text
+        a word; each word's ids begin at its one id that `begins` (the one with the
+        "\u2581" before it). A longer word goes alone and is cut at `_MAX_TOKENS` tokens: a
+        text holding it is cut there or before anyway."""
+        import numpy as np
+
+        texts: list[str] = []
+        group: list[str] = []
+        room = _MAX_TOKENS
+        for word in words:
+            most = 1 + len(word.encode("utf-8"))
+            if group and most > room:
+                texts.append(" ".join(group))
+                group, room = [], _MAX_TOKENS
+            group.append(word)
+            room -= most
+        texts.append(" ".join(group))
+        ids, _ = self._tokenized(texts)
+        firsts = np.flatnonzero(begins[ids])
+        if firsts.size != len(words) or (ids.size and firsts[0] != 0):  # never seen: one by one
+            ids, counts = self._tokenized(words)
+            return ids, counts
+        return ids, np.diff(firsts, append=ids.size)
+
+    def _by_word(self, texts: list[str], cache: _WordTokens) -> tuple[Any, Any, Any, Any]:
+        """The ids of `texts` (not empty, words between single spaces) from each word's
+        remembered ids, only words new to the cache going through the tokenizer: the
+        tokenizer's own ids, cut at `_MAX_TOKENS` as it cuts them. With them, each id's row
+        in the cache's float32 `rows`, those rows, and how many ids each text has."""
+        import numpy as np
+
+        words = [text.split(" ") for text in texts]
+        counts_of_texts = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
+        every = list(chain.from_iterable(words))
+        with cache.lock:
+            index = cache.index
+            found = np.fromiter(map(index.get, every, repeat(-1)), dtype=np.intp, count=len(every))
+            missing = np.flatnonzero(found < 0).tolist()
+            if missing:
+                new = list(dict.fromkeys([every[i] for i in missing]))
+                if len(index) + len(new) > WORD_CACHE:
+                    cache.clear()
+                    new, missing = list(dict.fromkeys(every)), list(range(len(every)))
+                cache.add(new, *self._word_ids(new, cache.begins))
+                found[missing] = [cache.index[every[i]] for i in missing]
+            starts, counts = cache.starts[found], cache.counts[found]
+            total = int(counts.sum())
+            # each word's ids, word after word: ids[start], ids[start + 1], ...
+            begun = np.cumsum(counts) - counts
+            ids = cache.ids[np.arange(total) + np.repeat(starts - begun, counts)]
+            tokens = cache.compact[ids]
+            rows = cache.rows  # a clear makes new arrays: these stay as they are
+        first_words = np.cumsum(counts_of_texts) - counts_of_texts
+        sizes = np.add.reduceat(counts, first_words)  # every word has a token or more
+        if int(sizes.max()) > _MAX_TOKENS:  # the tokenizer's truncation: the first 256 ids
+            position = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            kept = position < _MAX_TOKENS
+            ids, tokens = ids[kept], tokens[kept]
+            sizes = np.minimum(sizes, _MAX_TOKENS)
+        return ids, tokens, rows, sizes
+
+
+def _unit(summed: Any) -> Any:
+    import numpy as np
+
+    norms = np.linalg.norm(summed, axis=1, keepdims=True)
+    return summed / np.where(norms > 0, norms, 1.0)
+
+
+WORD_CACHE = 50_000
+"""Distinct words whose tokens an encoder remembers (a few MB); past that it starts over.
+Posts reuse the same words (Zipf): a few thousand cover most of every poll."""
+
+
+class _WordTokens:
+    """The tokens of each word, remembered across polls, as rows of a float32 table of the
+    tokens seen (widened from float16 once, not once a poll).
+
+    The tokenizer cuts no text into words before BPE: it puts "\u2581" before the text and
+    in place of every space, and merges symbols over the whole. No token of its vocabulary
+    has "\u2581" after another character (checked on load, `_splits_by_word`), so no merge
+    joins two words, and a text of words between single spaces gets, end to end, the tokens
+    each word gets as a text of its own. Texts where that fails (a double, leading or trailing
+    space, a "\u2581" or a special token's text in the post) go through the tokenizer whole
+    (`Encoder._ways`). The lock: polls of several sources may score at once."""
+
+    __slots__ = (
+        "begins",
+        "compact",
+        "counts",
+        "distinct",
+        "ids",
+        "index",
+        "lock",
+        "rows",
+        "size",
+        "starts",
+        "table",
+        "used",
+    )
+
+    def __init__(self, table: Any, begins: Any) -> None:
+        import threading
+
+        import numpy as np
+
+        vocabulary, dimension = table.shape
+        self.table = table
+        self.begins = begins
+        """Whether each token id's text begins with "\u2581" (a word's first token)."""
+        self.lock = threading.Lock()
+        self.index: dict[str, int] = {}
+        """Each word's number: its ids are ids[starts[i] : starts[i] + counts[i]]."""
+        self.starts = np.zeros(1024, dtype=np.intp)
+        self.counts = np.zeros(1024, dtype=np.intp)
+        self.ids = np.zeros(8192, dtype=np.intp)
+        """Token ids, word after word."""
+        self.size = self.used = 0
+        self.compact = np.full(vocabulary, -1, dtype=np.intp)
+        """Each token id's row in `rows`; -1: not seen."""
+        self.rows = np.zeros((1024, dimension), dtype=np.float32)
+        self.distinct = 0
+
+    def clear(self) -> None:
+        """Start over, in new arrays: a poll summing outside the lock keeps the old ones."""
+        import numpy as np
+
+        self.index = {}
+        self.size = self.used = self.distinct = 0
+        self.compact = np.full(self.compact.size, -1, dtype=np.intp)
+        self.rows = np.zeros_like(self.rows)
+
+    def add(self, words: Sequence[str], ids: Any, counts: Any) -> None:
+        """Remember `words`, whose token ids, word after word, are `ids` (`counts` each); new
+        tokens' vectors are widened from `table` into `rows`."""
+        import numpy as np
+
+        table = self.table
+        unseen = np.unique(ids[self.compact[ids] < 0])
+        if unseen.size:
+            end = self.distinct + unseen.size
+            if end > self.rows.shape[0]:
+                grown = np.zeros((max(end, 2 * self.rows.shape[0]), self.rows.shape[1]), np.float32)
+                grown[: self.distinct] = self.rows[: self.distinct]
+                self.rows = grown
+            self.rows[self.distinct : end] = table[unseen].astype(np.float32)
+            self.compact[unseen] = np.arange(self.distinct, end)
+            self.distinct = end
+        self.starts = _room(self.starts, self.used + len(words))
+        self.counts = _room(self.counts, self.used + len(words))
+        self.ids = _room(self.ids, self.size + ids.size)
+        span = slice(self.used, self.used + len(words))
+        self.starts[span] = self.size + np.cumsum(counts) - counts
+        self.counts[span] = counts
+        self.ids[self.size : self.size + ids.size] = ids
+        self.index.update(zip(words, range(self.used, self.used + len(words)), strict=True))
+        self.used += len(words)
+        self.size += ids.size
+
+
+def _room(array: Any, needed: int) -> Any:
+    """`array`, or a copy twice as long or more, so that `needed` items fit."""
+    import numpy as np
+
+    if needed <= array.size:
+        return array
+    grown = np.zeros(max(needed, 2 * array.size), dtype=array.dtype)
+    grown[: array.size] = array
+    return grown
+
+
+def _word_by_word(config: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, int]] | None:
+    """Whether a tokenizer (its JSON) gives a text of words between single spaces the ids
+    of its words, end to end: when it is a BPE model without dropout behind exactly "prepend
+    \u2581, spaces to \u2581" and no pre-tokenizer, and no token has "\u2581" after another
+    character (no merge spans two words). Then the special tokens' texts and the vocabulary;
+    None when not (every text goes through the tokenizer whole)."""
+    mark = "\u2581"
+    model = config.get("model") or {}
+    vocabulary: dict[str, int] = model.get("vocab") or {}
+    specials = tuple(str(added["content"]) for added in config.get("added_tokens") or [])
+    exact = (
+        config.get("normalizer")
+        == {
+            "type": "Sequence",
+            "normalizers": [
+                {"type": "Prepend", "prepend": mark},
+                {"type": "Replace", "pattern": {"String": " "}, "content": mark},
+            ],
+        }
+        and config.get("pre_tokenizer") is None
+        and model.get("type") == "BPE"
+        and model.get("dropout") is None
+        and all(special.startswith("<") for special in specials)  # `Encoder._ways` checks "<"
+        and not any(mark in token.lstrip(mark) for token in vocabulary)
+    )
+    return (specials, vocabulary) if exact else None
 
 
 _PAIRWISE_BLOCK = 128
@@ -83,36 +350,52 @@ _PAIRWISE_BLOCK = 128
 
 def _segment_sums(table: Any, ids: Any, starts: Any, lengths: Any) -> Any:
     """`np.add.reduceat(table[ids].astype(np.float32), starts, axis=0)`, bit for bit (models
-    were trained on those vectors), at a fifth of its cost: reduceat adds each column of each
-    post on its own, which is most of a poll's embedding time.
+    were trained on those vectors): rows are widened to float32 once per distinct token, then
+    summed by `_row_sums`."""
+    import numpy as np
+
+    distinct, token = np.unique(ids, return_inverse=True)
+    return _row_sums(table[distinct].astype(np.float32), token, starts, lengths)
+
+
+def _row_sums(rows: Any, token: Any, starts: Any, lengths: Any) -> Any:
+    """`np.add.reduceat(rows[token], starts, axis=0)`, bit for bit, at a fifth of its cost:
+    reduceat adds each column of each post on its own, which is most of a poll's embedding
+    time.
 
     reduceat keeps a post's first row and adds numpy's pairwise sum of the rest: fewer than 8
     rows one by one from -0.0; up to 128 in 8 running sums, taken 8 rows at a time, combined
     ((0+1)+(2+3))+((4+5)+(6+7)), then the leftover rows one by one. Here each step is one
     array operation over every post long enough for it, in the same order, so every float32
-    rounding is the same. Rows are widened to float32 once per distinct token."""
+    rounding is the same."""
     import numpy as np
 
-    distinct, token = np.unique(ids, return_inverse=True)
-    rows = table[distinct].astype(np.float32)
     rest = lengths - 1  # the rows after each post's first
     after = starts + 1
     blocks = rest // 8
     sums = np.full((lengths.size, rows.shape[1]), -0.0, dtype=np.float32)
     eight = np.arange(8)
-    blocked = np.flatnonzero(blocks > 0)
+    # posts in order of blocks (then of leftover rows), most first: the posts a step adds to
+    # are the first k, a slice added to in place, not gathered and scattered back
+    blocked = np.argsort(-blocks, kind="stable")[: np.count_nonzero(blocks)]
     if blocked.size:
-        running = rows[token[after[blocked, None] + eight]]  # (posts, 8, dimension)
-        for block in range(1, int(blocks.max())):
-            going = np.flatnonzero(blocks[blocked] > block)
-            running[going] += rows[token[after[blocked[going], None] + 8 * block + eight]]
+        going = blocks[blocked]
+        first = after[blocked]
+        running = rows[token[first[:, None] + eight]]  # (posts, 8, dimension)
+        for block in range(1, int(going[0])):
+            k = int(np.count_nonzero(going > block))
+            running[:k] += rows[token[first[:k, None] + 8 * block + eight]]
         r = running.transpose(1, 0, 2)
         sums[blocked] = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
     done = 8 * blocks
     leftover = rest - done
-    for k in range(int(leftover.max(initial=0))):
-        going = np.flatnonzero(leftover > k)
-        sums[going] += rows[token[after[going] + done[going] + k]]
+    if leftover.size and int(leftover.max()):
+        order = np.argsort(-leftover, kind="stable")
+        going, next_row, part = leftover[order], (after + done)[order], sums[order]
+        for k in range(int(going[0])):
+            m = int(np.count_nonzero(going > k))
+            part[:m] += rows[token[next_row[:m] + k]]
+        sums[order] = part
     summed = rows[token[starts]] + sums
     for post in np.flatnonzero(rest > _PAIRWISE_BLOCK).tolist():  # numpy's halving: its own
         start = int(starts[post])
@@ -132,12 +415,19 @@ def encoder() -> Encoder:
     from tokenizers import Tokenizer
 
     root = Path(wordllama.__file__).parent
-    tokenizer = Tokenizer.from_file(str(root.joinpath(*_TOKENIZER)))
+    config = root.joinpath(*_TOKENIZER).read_text(encoding="utf-8")
+    tokenizer = Tokenizer.from_str(config)
     tokenizer.enable_truncation(max_length=_MAX_TOKENS)
     tokenizer.no_padding()
     with safe_open(str(root.joinpath(*_WEIGHTS)), framework="np") as weights:
         table = np.asarray(weights.get_tensor("embedding.weight"))
-    return Encoder(ENCODER, table, tokenizer)
+    found = _word_by_word(json.loads(config))
+    if found is None:
+        return Encoder(ENCODER, table, tokenizer)
+    specials, vocabulary = found
+    begins = np.zeros(table.shape[0], dtype=bool)
+    begins[[i for token, i in vocabulary.items() if token.startswith("\u2581")]] = True
+    return Encoder(ENCODER, table, tokenizer, _WordTokens(table, begins), specials)
 
 
 def require(name: str) -> Encoder:

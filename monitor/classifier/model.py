@@ -59,8 +59,10 @@ _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
 def normalize(text: str) -> str:
     """What the n-grams see: links and @handles become placeholders (the brand's handle would
     otherwise be the strongest "feature" of every post), case folded, spaces collapsed."""
-    text = _URL.sub(" _url_ ", text)
-    text = _HANDLE.sub(" _user_ ", text)
+    if "://" in text or "w." in text or "W." in text:  # what a link needs: most posts skip it
+        text = _URL.sub(" _url_ ", text)
+    if "@" in text:
+        text = _HANDLE.sub(" _user_ ", text)
     return " ".join(text.split()).lower()  # as `\s+` → " " and strip, without a regex pass
 
 

@@ -8,8 +8,9 @@ loop per n-gram made the model cost eight times VADER). Word n-grams, and the ra
 emoji or CJK character, are cut by a regex (or scikit-learn's char_wb algorithm) and hashed by
 Python, then looked up in arrays too. One post alone (`NgramBlock.one_log_odds`) takes the
 plain-Python way, cheaper than numpy's fixed cost per call. A block's character windows are
-also remembered by word across polls (`_WordWindows`): most words of a poll were seen before,
-and their rows are copied rather than cut and looked up again. Every way gives scikit-learn's
+also remembered by word across polls (`_WordWindows`), and a word block's token hashes too:
+most words of a poll were seen before, and their rows are copied rather than cut and looked up
+again. Every way gives scikit-learn's
 own n-grams and scores (tests).
 
 It stays one module past 600 lines: the packing, the hash table, the word cache and the block
@@ -21,9 +22,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -202,26 +203,28 @@ over. Posts reuse the same words (Zipf): a few thousand cover most of every poll
 
 
 class _WordWindows:
-    """The vocabulary rows of each word's char_wb windows, remembered across polls.
+    """What each word gives a block, remembered across polls: the vocabulary rows of its
+    char_wb windows, or the hashes of its word tokens.
 
     char_wb never makes a window across two words, so a post's windows are its words' windows
-    (each word padded by a space on each side, as a post alone). Most words of a poll were seen
-    in earlier polls: their rows are copied from here, and only new words are cut, packed and
-    looked up. The lock: polls of several sources may score at once."""
+    (each word padded by a space on each side, as a post alone); the word tokens (runs of two
+    or more word characters) never hold a space either, so a post's are its words' tokens, in
+    order. Most words of a poll were seen in earlier polls: their values are copied from here,
+    and only new words are cut. The lock: polls of several sources may score at once."""
 
     __slots__ = ("counts", "index", "lock", "rows", "size", "starts", "used")
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: Any = None) -> None:
         import threading
 
         import numpy as np
 
         self.lock = threading.Lock()
         self.index: dict[str, int] = {}
-        """Each word's number: its rows are rows[starts[i] : starts[i] + counts[i]]."""
+        """Each word's number: its values are rows[starts[i] : starts[i] + counts[i]]."""
         self.starts = np.zeros(1024, dtype=np.intp)
         self.counts = np.zeros(1024, dtype=np.intp)
-        self.rows = np.zeros(16384, dtype=np.intp)
+        self.rows = np.zeros(16384, dtype=dtype or np.intp)
         self.size = 0
         """Rows in use."""
         self.used = 0
@@ -245,6 +248,44 @@ class _WordWindows:
         self.index.update(zip(words, range(self.used, self.used + len(words)), strict=True))
         self.used += len(words)
         self.size += rows.size
+
+    def gather(
+        self, every: list[str], compute: Callable[[list[str]], tuple[Any, Any]]
+    ) -> tuple[Any, Any]:
+        """The values of the words `every`, word after word, and how many each has; words new
+        to the cache get theirs from `compute` (values word after word, and counts)."""
+        import numpy as np
+
+        with self.lock:
+            index = self.index
+            ids = np.fromiter(map(index.get, every, repeat(-1)), dtype=np.intp, count=len(every))
+            missing = np.flatnonzero(ids < 0).tolist()
+            if missing:
+                new = list(dict.fromkeys([every[i] for i in missing]))
+                if len(index) + len(new) > WORD_CACHE:
+                    self.clear()
+                    new, missing = list(dict.fromkeys(every)), list(range(len(every)))
+                self.add(new, *compute(new))
+                ids[missing] = [self.index[every[i]] for i in missing]
+            starts, counts = self.starts[ids], self.counts[ids]
+            total = int(counts.sum())
+            # each word's values, word after word: rows[start], rows[start + 1], ...
+            begun = np.cumsum(counts) - counts
+            where = np.arange(total) + np.repeat(starts - begun, counts)
+            return self.rows[where], counts
+
+
+def _token_hashes(words: list[str]) -> tuple[Any, Any]:
+    """The hashes of the word tokens of each of `words`, word after word, and how many each
+    has (`_WordWindows.gather`)."""
+    import numpy as np
+
+    tokens = [_WORD_TOKEN.findall(word) for word in words]
+    counts = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
+    hashes = np.fromiter(
+        map(hash, chain.from_iterable(tokens)), dtype=np.int64, count=int(counts.sum())
+    )
+    return hashes, counts
 
 
 def _room(array: Any, needed: int) -> Any:
@@ -326,6 +367,9 @@ class NgramBlock:
                 dtype=np.int64,
                 count=hashed_rows.size,
             )
+        words: _WordWindows | None = None  # each word's windows' rows, or its tokens' hashes
+        if packed is not None or analyzer == "word":
+            words = _WordWindows(np.intp if packed is not None else np.int64)
         return cls(
             analyzer,
             ngram_range,
@@ -336,7 +380,7 @@ class NgramBlock:
             packed,
             np.fromiter(("_" not in t for t in terms), dtype=bool, count=len(terms)),
             None,
-            _WordWindows() if packed is not None else None,
+            words,
         )
 
     def ngrams(self, text: str) -> list[str]:
@@ -455,39 +499,38 @@ class NgramBlock:
 
         words = [text.split() for text in texts]
         sizes = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
-        every = list(chain.from_iterable(words))
-        with cache.lock:
-            known = list(map(cache.index.get, every))
-            if None in known:
-                new = list(dict.fromkeys(w for w, i in zip(every, known, strict=True) if i is None))
-                if len(cache.index) + len(new) > WORD_CACHE:
-                    cache.clear()
-                    new = list(dict.fromkeys(every))
-                owner, rows = self._found_packed(new)  # each word as a post of its own
-                order = np.argsort(owner, kind="stable")
-                cache.add(new, rows[order], np.bincount(owner, minlength=len(new)))
-                known = list(map(cache.index.get, every))
-            ids = np.fromiter(known, dtype=np.intp, count=len(known))
-            starts, counts = cache.starts[ids], cache.counts[ids]
-            total = int(counts.sum())
-            # each word's rows, word after word: rows[start], rows[start + 1], ...
-            begun = np.cumsum(counts) - counts
-            where = np.arange(total) + np.repeat(starts - begun, counts)
-            rows = cache.rows[where]
+
+        def windows(new: list[str]) -> tuple[Any, Any]:
+            owner, rows = self._found_packed(new)  # each word as a post of its own
+            order = np.argsort(owner, kind="stable")
+            return rows[order], np.bincount(owner, minlength=len(new))
+
+        rows, counts = cache.gather(list(chain.from_iterable(words)), windows)
         documents = np.repeat(np.repeat(np.arange(len(texts), dtype=np.intp), sizes), counts)
         return documents, rows
 
     def _found_words(self, texts: Sequence[str]) -> tuple[Any, Any]:
         """Word n-grams without making their strings: each token is hashed once by Python,
-        and an n-gram's number is chained from its words' hashes in arrays (`_word_keys`)."""
+        and an n-gram's number is chained from its words' hashes in arrays (`_word_keys`).
+        With a cache (`_WordWindows`), a text's token hashes are its words' remembered ones,
+        end to end: only new words are cut by the regex and hashed."""
         import numpy as np
 
-        tokens = [_WORD_TOKEN.findall(text) for text in texts]
-        sizes = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
-        total = int(sizes.sum())
-        hashes = np.fromiter(
-            map(hash, chain.from_iterable(tokens)), dtype=np.int64, count=total
-        ).view(np.uint64)
+        if self._words is not None:
+            words = [text.split() for text in texts]
+            per_text = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
+            values, counts = self._words.gather(list(chain.from_iterable(words)), _token_hashes)
+            hashes = values.view(np.uint64)
+            ends = np.cumsum(np.concatenate(([0], counts)))[np.cumsum(per_text)]
+            sizes = np.diff(ends, prepend=0)
+            total = int(hashes.size)
+        else:
+            tokens = [_WORD_TOKEN.findall(text) for text in texts]
+            sizes = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
+            total = int(sizes.sum())
+            hashes = np.fromiter(
+                map(hash, chain.from_iterable(tokens)), dtype=np.int64, count=total
+            ).view(np.uint64)
         owner = np.repeat(np.arange(len(texts), dtype=np.intp), sizes)
         same = owner[:-1] == owner[1:]
         low, high = self.ngram_range
@@ -517,7 +560,8 @@ class NgramBlock:
         not a multiplication, so no division unpacks them), which sorts faster than 64."""
         import numpy as np
 
-        if not explain and self._words is not None:  # order within a text is not needed
+        if not explain and self._packed is not None and self._words is not None:
+            # order within a text is not needed
             documents, rows = self._found_by_word(texts, self._words)
         else:
             documents, rows = self._found(texts)

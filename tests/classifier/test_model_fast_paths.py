@@ -82,6 +82,48 @@ def test_polls_scored_at_once_by_several_threads_score_the_same() -> None:
         assert got == pytest.approx(expected[shift:] + expected[:shift], abs=1e-12)
 
 
+def _word_block() -> NgramBlock:
+    """A word (1-2) block whose vocabulary is most of the posts' own unigrams and bigrams."""
+    plain = NgramBlock.build("word", (1, 2), [], [], [])
+    seen = sorted({gram for post in POSTS + RAW for gram in plain.ngrams(post)})
+    terms = seen[::3] + seen[1::3]
+    generator = random.Random(11)
+    idf = [1.0 + generator.random() * 4 for _ in terms]
+    coef = [generator.uniform(-2, 2) for _ in terms]
+    return NgramBlock.build("word", (1, 2), terms, idf, coef)
+
+
+RAW = ["tabs\tand\nnew-lines,too", " don't\u00a0stop ", "a_b __c d2d 3", "x  y", "élan vital's"]
+"""Texts not through `normalize`: a block is given them too (e.g. `one_log_odds`)."""
+
+
+def test_word_n_grams_from_remembered_words_score_as_one_post_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A text's word tokens are its words' tokens end to end (`_WordWindows`): the same
+    scores, and the same words behind them in the same order, from new words, remembered
+    ones, and a cache that fills and starts over."""
+    block = _word_block()
+    posts = POSTS + RAW
+    expected = [block.one_log_odds(post, explain=True) for post in posts]
+
+    def check(poll: list[str], shift: int) -> None:
+        scores = block.score_many(poll)
+        want = expected[shift:] + expected[:shift]
+        assert scores.log_odds == pytest.approx([w[0] for w in want], abs=1e-12)
+        for index, (_, words) in enumerate(want):
+            got = scores.contributions(index)
+            assert list(got) == list(words)
+            assert list(got.values()) == pytest.approx(list(words.values()), abs=1e-12)
+        assert block.log_odds_many(poll).tolist() == pytest.approx(scores.log_odds, abs=1e-12)
+
+    check(posts, 0)  # every word new
+    check(posts, 0)  # every word remembered
+    monkeypatch.setattr(ngrams, "WORD_CACHE", 5)
+    for start in range(len(posts)):
+        check(posts[start:] + posts[:start], start)
+
+
 def test_token_vectors_sum_as_reduceat_sums_them_bit_for_bit() -> None:
     """Models were trained on reduceat's sums: any other order of float32 additions would
     move a post's embedding, so the fast sum must round every addition the same way."""
