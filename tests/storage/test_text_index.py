@@ -22,7 +22,7 @@ from monitor.daemon import Daemon
 from monitor.models import Author
 from monitor.storage import Database, NewPost, Storage
 from monitor.storage.database import MIGRATIONS_DIR
-from monitor.storage.history import HistoryStore, Search
+from monitor.storage.history import HistoryStore, Search, _search_query
 from monitor.storage.tables import UTCDateTime
 from monitor.storage.text_index import TextIndex
 from tests.factories import config_file, make_post, make_verdict
@@ -412,3 +412,35 @@ def test_the_daemon_says_when_the_index_fell_behind_and_when_it_caught_up(
         assert said[1] == "text index caught up"
     finally:
         daemon.close()
+
+
+def test_a_rare_word_reads_its_candidates_by_id_with_the_unindexed_tail(
+    sqlite_db: Database,
+) -> None:
+    """The posts the index has not reached are handed to the search as ids beside the index's
+    own: as `id > watermark` beside the list, SQLite planned a scan of every post instead."""
+    _store(sqlite_db, {n: f"acme parcel no{n}." for n in range(1, 40)})
+    TextIndex(sqlite_db).catch_up()
+    _store(sqlite_db, {40: "acme parcel no40.", 41: "acme refund no41."})
+    history = HistoryStore(sqlite_db)
+    search = Search(text="no3.")
+    with sqlite_db.session() as session:
+        candidates = history._candidates(session, search)
+        assert candidates is not None and len(candidates) == 3  # post 3, and the two unindexed
+        query = _search_query(session, search, candidates)
+        dialect = session.get_bind().dialect
+        sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert any(step.startswith("SEARCH posts USING INTEGER PRIMARY KEY") for step in plan), plan
+    assert not any(step.startswith("SCAN posts") for step in plan), plan
+    assert _found(sqlite_db, "no3.") == {"3"} and _found(sqlite_db, "no41.") == {"41"}
+
+
+def test_a_long_unindexed_tail_is_scanned_for_like_a_common_word(sqlite_db: Database) -> None:
+    _store(sqlite_db, {n: f"acme parcel no{n}." for n in range(1, 8)})
+    few = HistoryStore(sqlite_db, text_candidates=3)
+    assert TextIndex(sqlite_db).behind() == 7
+    assert {row.external_id for row in few.search(Search(text="no5.")).rows} == {"5"}
+    assert {row.external_id for row in few.search(Search(text="parcel")).rows} == {
+        str(n) for n in range(1, 8)
+    }
