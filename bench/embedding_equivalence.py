@@ -4,7 +4,8 @@
 ids (`embeddings._WordTokens`) and sums the token vectors with `_row_sums`. Models were trained
 on the tokenizer's ids of the whole text, cut at 256, summed by `np.add.reduceat`: this checks
 every text of the given CSVs, as they are and through `normalize` (what the model sees), for
-the same ids and bit-identical vectors, with every word new and then remembered, and prints
+the same ids and bit-identical vectors, with every word new and then remembered, and by the
+words' numbers a model gives a poll (`ngrams.WordIndex`, in polls of --poll texts), and prints
 the CPU µs/post of `embed` both ways (polls of --poll texts).
 
     .venv/bin/python bench/embedding_equivalence.py \\
@@ -52,7 +53,7 @@ def main() -> None:
     import numpy as np
 
     from bench.pipeline import real_texts
-    from monitor.classifier import embeddings
+    from monitor.classifier import embeddings, ngrams
     from monitor.classifier.model import normalize
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -77,17 +78,28 @@ def main() -> None:
             embeddings._WordTokens(shared.table, shared.words.begins),
             shared.specials,
         )
-        by_word = sum(1 for text in texts if fresh._ways([text])[1])
+        by_word = sum(1 for text in texts if fresh._ways([text], None, fresh.words)[1])
         new = fresh.embed(texts)
         again = fresh.embed(texts)
         ids = fresh.token_ids(texts)
         differ_ids = sum(a != b for a, b in zip(ids, expected_ids, strict=True))
         differ_new = int((new.view(np.uint32) != expected.view(np.uint32)).any(axis=1).sum())
         differ_again = int((again.view(np.uint32) != expected.view(np.uint32)).any(axis=1).sum())
-        failures += differ_ids + differ_new + differ_again
+        index, cache = ngrams.WordIndex(), fresh.cache()
+        numbered = np.concatenate(
+            [
+                fresh.embed(poll, index.words(poll), cache)
+                for poll in (texts[i : i + args.poll] for i in range(0, len(texts), args.poll))
+            ]
+        )
+        differ_numbered = int(
+            (numbered.view(np.uint32) != expected.view(np.uint32)).any(axis=1).sum()
+        )
+        failures += differ_ids + differ_new + differ_again + differ_numbered
         print(f"--- {name}: {by_word} of {len(texts)} word by word, the rest whole")
         print(f"ids that differ           {differ_ids}")
         print(f"vectors that differ       {differ_new} (words new), {differ_again} (remembered)")
+        print(f"vectors that differ       {differ_numbered} (a model's numbered words)")
         plain = embeddings.Encoder(shared.name, shared.table, shared.tokenizer)
         cold = embeddings.Encoder(
             shared.name,

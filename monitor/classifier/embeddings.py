@@ -6,7 +6,8 @@ normalised. It knows what words mean beyond the team's own labels ("never showed
 "didn't arrive"), so the learned model generalises from fewer labels; and it is cheap: a
 table lookup per token, thousands of posts a second on one core, no torch, no ONNX runtime.
 Each word's token ids are remembered across polls (`_WordTokens`): the tokenizer sees only
-words it has not seen, and a text gets the ids the tokenizer would give it (tests).
+words it has not seen, and a text gets the ids the tokenizer would give it (tests). A model's
+stage looks them up by the numbers its n-gram blocks gave the poll's words (`PollWords`).
 
 The weights and the tokenizer ship inside the `wordllama` wheel and are read from its
 package directory: nothing is ever downloaded at run time (wordllama's own `load` looks for the
@@ -23,10 +24,11 @@ import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from monitor.classifier.ngrams import PollWords, WordIndex, WordValues
 from monitor.errors import ConfigError
 
 ENCODER = "wordllama-l2_supercat-256"
@@ -64,27 +66,51 @@ class Encoder:
     def dimension(self) -> int:
         return int(self.table.shape[1])
 
-    def embed(self, texts: Sequence[str]) -> Any:
+    def cache(self) -> _WordTokens | None:
+        """A new, empty word cache (a model's own), or None: no text goes word by word."""
+        return None if self.words is None else _WordTokens(self.table, self.words.begins)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        words: PollWords | None = None,
+        cache: _WordTokens | None = None,
+    ) -> Any:
         """A float32 (len(texts), dimension) array of L2-normalised mean token vectors; an
-        empty text gets the zero vector."""
+        empty text gets the zero vector. `words`: the texts' words as a model numbered them
+        (`PollWords`), with its `cache` of their tokens; else the encoder's own."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if words is not None and cache is not None:
+            self._embed_into(out, 0, list(texts), words, cache)
+            return out
         for start in range(0, len(texts), _BATCH):
-            batch = list(texts[start : start + _BATCH])
-            whole, by_word = self._ways(batch)
-            if by_word and self.words is not None:
-                _, tokens, rows, sizes = self._by_word([batch[i] for i in by_word], self.words)
-                summed = _row_sums(rows, tokens, np.cumsum(sizes) - sizes, sizes)
-                out[start + np.asarray(by_word, dtype=np.intp)] = _unit(summed)
-            if whole:
-                ids, sizes = self._tokenized([batch[i] for i in whole])
-                filled = np.flatnonzero(sizes)
-                if filled.size:
-                    starts = (np.cumsum(sizes) - sizes)[filled]
-                    summed = _segment_sums(self.table, ids, starts, sizes[filled])
-                    out[start + np.asarray(whole, dtype=np.intp)[filled]] = _unit(summed)
+            self._embed_into(out, start, list(texts[start : start + _BATCH]), None, self.words)
         return out
+
+    def _embed_into(
+        self,
+        out: Any,
+        start: int,
+        batch: list[str],
+        words: PollWords | None,
+        cache: _WordTokens | None,
+    ) -> None:
+        import numpy as np
+
+        whole, by_word, poll, positions = self._ways(batch, words, cache)
+        if by_word and poll is not None and cache is not None:
+            _, tokens, rows, sizes = self._by_word(poll, by_word, positions, cache)
+            summed = _row_sums(rows, tokens, np.cumsum(sizes) - sizes, sizes)
+            out[start + np.asarray(by_word, dtype=np.intp)] = _unit(summed)
+        if whole:
+            ids, sizes = self._tokenized([batch[i] for i in whole])
+            filled = np.flatnonzero(sizes)
+            if filled.size:
+                starts = (np.cumsum(sizes) - sizes)[filled]
+                summed = _segment_sums(self.table, ids, starts, sizes[filled])
+                out[start + np.asarray(whole, dtype=np.intp)[filled]] = _unit(summed)
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids `embed` averages for each text, got the way `embed` gets them (to
@@ -94,37 +120,51 @@ class Encoder:
         found: list[list[int]] = [[] for _ in texts]
         for start in range(0, len(texts), _BATCH):
             batch = list(texts[start : start + _BATCH])
-            whole, by_word = self._ways(batch)
-            for way, indices in ((self._tokenized, whole), (self._by_word_ids, by_word)):
-                if indices:
-                    ids, sizes = way([batch[i] for i in indices])
-                    pieces = np.split(ids, np.cumsum(sizes)[:-1])
-                    for index, piece in zip(indices, pieces, strict=True):
-                        found[start + index] = piece.tolist()
+            whole, by_word, poll, positions = self._ways(batch, None, self.words)
+            parts: list[tuple[list[int], tuple[Any, Any]]] = []
+            if whole:
+                parts.append((whole, self._tokenized([batch[i] for i in whole])))
+            if by_word and poll is not None and self.words is not None:
+                ids, _, _, sizes = self._by_word(poll, by_word, positions, self.words)
+                parts.append((by_word, (ids, sizes)))
+            for indices, (ids, sizes) in parts:
+                pieces = np.split(ids, np.cumsum(sizes)[:-1])
+                for index, piece in zip(indices, pieces, strict=True):
+                    found[start + index] = piece.tolist()
         return found
 
-    def _ways(self, batch: list[str]) -> tuple[list[int], list[int]]:
+    def _ways(
+        self, batch: list[str], words: PollWords | None, cache: _WordTokens | None
+    ) -> tuple[list[int], list[int], PollWords | None, Any]:
         """The texts of `batch` the tokenizer must take whole, and those that can go word by
-        word (`_WordTokens`); empty texts neither (no tokens)."""
+        word (`_WordTokens`); empty texts neither (no tokens). With them, the batch's words
+        (`words`, or numbered by the cache's own index) and where the word-by-word texts'
+        words are among them (None: all)."""
+        import numpy as np
+
         whole: list[int] = []
         by_word: list[int] = []
-        if self.words is None:
-            return [i for i, text in enumerate(batch) if text], by_word
+        if cache is None:
+            return [i for i, text in enumerate(batch) if text], by_word, None, None
+        poll = words if words is not None else cache.index.words(batch)
         specials = self.specials
-        for i, text in enumerate(batch):
+        for i, (text, split) in enumerate(zip(batch, poll.split, strict=True)):
             if not text:
                 continue
-            if (  # an empty word, a "\u2581" of the post's own, a special token's text
-                "  " in text
-                or text[0] == " "
-                or text[-1] == " "
-                or "\u2581" in text
+            if (  # words between single spaces only, no "▁" of the post's own, no special
+                "▁" in text
                 or ("<" in text and any(special in text for special in specials))
+                or " ".join(split) != text
             ):
                 whole.append(i)
             else:
                 by_word.append(i)
-        return whole, by_word
+        positions = None
+        if whole:
+            chosen = np.zeros(len(batch), dtype=bool)
+            chosen[by_word] = True
+            positions = np.flatnonzero(np.repeat(chosen, poll.sizes))
+        return whole, by_word, poll, positions
 
     def _tokenized(self, texts: list[str]) -> tuple[Any, Any]:
         """The tokenizer's ids of `texts`, end to end, and how many each text has."""
@@ -135,11 +175,6 @@ class Encoder:
         token_ids = [e.ids for e in encoded]
         sizes = np.fromiter(map(len, token_ids), dtype=np.intp, count=len(texts))
         ids = np.fromiter(chain.from_iterable(token_ids), dtype=np.intp, count=int(sizes.sum()))
-        return ids, sizes
-
-    def _by_word_ids(self, texts: list[str]) -> tuple[Any, Any]:
-        assert self.words is not None
-        ids, _, _, sizes = self._by_word(texts, self.words)
         return ids, sizes
 
     def _word_ids(self, words: list[str], begins: Any) -> tuple[Any, Any]:
@@ -169,37 +204,29 @@ class Encoder:
             return ids, counts
         return ids, np.diff(firsts, append=ids.size)
 
-    def _by_word(self, texts: list[str], cache: _WordTokens) -> tuple[Any, Any, Any, Any]:
-        """The ids of `texts` (not empty, words between single spaces) from each word's
-        remembered ids, only words new to the cache going through the tokenizer: the
-        tokenizer's own ids, cut at `_MAX_TOKENS` as it cuts them. With them, each id's row
-        in the cache's float32 `rows`, those rows, and how many ids each text has."""
+    def _by_word(
+        self, poll: PollWords, texts: list[int], positions: Any, cache: _WordTokens
+    ) -> tuple[Any, Any, Any, Any]:
+        """The ids of the texts `texts` of `poll` (not empty, words between single spaces;
+        their words at `positions` of its words, None: all) from each word's remembered ids,
+        only words new to the cache going through the tokenizer: the tokenizer's own ids, cut
+        at `_MAX_TOKENS` as it cuts them. With them, each id's row in the cache's float32
+        `rows`, those rows, and how many ids each text has."""
         import numpy as np
 
-        words = [text.split(" ") for text in texts]
-        counts_of_texts = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
-        every = list(chain.from_iterable(words))
-        with cache.lock:
-            index = cache.index
-            found = np.fromiter(map(index.get, every, repeat(-1)), dtype=np.intp, count=len(every))
-            missing = np.flatnonzero(found < 0).tolist()
-            if missing:
-                new = list(dict.fromkeys([every[i] for i in missing]))
-                if len(index) + len(new) > WORD_CACHE:
-                    cache.clear()
-                    new, missing = list(dict.fromkeys(every)), list(range(len(every)))
-                cache.add(new, *self._word_ids(new, cache.begins))
-                found[missing] = [cache.index[every[i]] for i in missing]
-            starts, counts = cache.starts[found], cache.counts[found]
-            total = int(counts.sum())
-            # each word's ids, word after word: ids[start], ids[start + 1], ...
-            begun = np.cumsum(counts) - counts
-            ids = cache.ids[np.arange(total) + np.repeat(starts - begun, counts)]
-            tokens = cache.compact[ids]
-            rows = cache.rows  # a clear makes new arrays: these stay as they are
+        def tokenized(new: list[str]) -> tuple[Any, Any]:
+            ids, counts = self._word_ids(new, cache.begins)
+            cache.widen(ids)  # under the cache's lock, as `gather` calls this
+            return ids, counts
+
+        ids, counts = cache.values.gather(poll, tokenized, positions)
+        tokens = cache.compact[ids]  # set before they were gathered: never unset
+        rows = cache.rows  # grown into new arrays, never shrunk: holds every row of `tokens`
+        counts_of_texts = poll.sizes[texts]
         first_words = np.cumsum(counts_of_texts) - counts_of_texts
         sizes = np.add.reduceat(counts, first_words)  # every word has a token or more
         if int(sizes.max()) > _MAX_TOKENS:  # the tokenizer's truncation: the first 256 ids
+            total = int(sizes.sum())
             position = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
             kept = position < _MAX_TOKENS
             ids, tokens = ids[kept], tokens[kept]
@@ -214,106 +241,53 @@ def _unit(summed: Any) -> Any:
     return summed / np.where(norms > 0, norms, 1.0)
 
 
-WORD_CACHE = 50_000
-"""Distinct words whose tokens an encoder remembers (a few MB); past that it starts over.
-Posts reuse the same words (Zipf): a few thousand cover most of every poll."""
-
-
 class _WordTokens:
-    """The tokens of each word, remembered across polls, as rows of a float32 table of the
-    tokens seen (widened from float16 once, not once a poll).
+    """The tokens of each word, remembered across polls (`WordValues`, by the word's number),
+    as rows of a float32 table of the tokens seen (widened from float16 once, not once a poll).
 
     The tokenizer cuts no text into words before BPE: it puts "\u2581" before the text and
     in place of every space, and merges symbols over the whole. No token of its vocabulary
-    has "\u2581" after another character (checked on load, `_splits_by_word`), so no merge
+    has "\u2581" after another character (checked on load, `_word_by_word`), so no merge
     joins two words, and a text of words between single spaces gets, end to end, the tokens
     each word gets as a text of its own. Texts where that fails (a double, leading or trailing
-    space, a "\u2581" or a special token's text in the post) go through the tokenizer whole
-    (`Encoder._ways`). The lock: polls of several sources may score at once."""
+    space or other white space, a "\u2581" or a special token's text in the post) go through
+    the tokenizer whole (`Encoder._ways`)."""
 
-    __slots__ = (
-        "begins",
-        "compact",
-        "counts",
-        "distinct",
-        "ids",
-        "index",
-        "lock",
-        "rows",
-        "size",
-        "starts",
-        "table",
-        "used",
-    )
+    __slots__ = ("begins", "compact", "distinct", "index", "rows", "table", "values")
 
     def __init__(self, table: Any, begins: Any) -> None:
-        import threading
-
         import numpy as np
 
         vocabulary, dimension = table.shape
         self.table = table
         self.begins = begins
         """Whether each token id's text begins with "\u2581" (a word's first token)."""
-        self.lock = threading.Lock()
-        self.index: dict[str, int] = {}
-        """Each word's number: its ids are ids[starts[i] : starts[i] + counts[i]]."""
-        self.starts = np.zeros(1024, dtype=np.intp)
-        self.counts = np.zeros(1024, dtype=np.intp)
-        self.ids = np.zeros(8192, dtype=np.intp)
-        """Token ids, word after word."""
-        self.size = self.used = 0
+        self.index = WordIndex()
+        """Numbers the words of texts embedded without a model's `PollWords`."""
+        self.values = WordValues(np.intp)
+        """Each word's token ids."""
         self.compact = np.full(vocabulary, -1, dtype=np.intp)
-        """Each token id's row in `rows`; -1: not seen."""
+        """Each token id's row in `rows`; -1: not seen. At most the vocabulary's rows: kept
+        when the words start over."""
         self.rows = np.zeros((1024, dimension), dtype=np.float32)
         self.distinct = 0
 
-    def clear(self) -> None:
-        """Start over, in new arrays: a poll summing outside the lock keeps the old ones."""
+    def widen(self, ids: Any) -> None:
+        """Give the tokens of `ids` not seen yet their float32 rows (under `values`' lock)."""
         import numpy as np
 
-        self.index = {}
-        self.size = self.used = self.distinct = 0
-        self.compact = np.full(self.compact.size, -1, dtype=np.intp)
-        self.rows = np.zeros_like(self.rows)
-
-    def add(self, words: Sequence[str], ids: Any, counts: Any) -> None:
-        """Remember `words`, whose token ids, word after word, are `ids` (`counts` each); new
-        tokens' vectors are widened from `table` into `rows`."""
-        import numpy as np
-
-        table = self.table
         unseen = np.unique(ids[self.compact[ids] < 0])
-        if unseen.size:
-            end = self.distinct + unseen.size
-            if end > self.rows.shape[0]:
-                grown = np.zeros((max(end, 2 * self.rows.shape[0]), self.rows.shape[1]), np.float32)
-                grown[: self.distinct] = self.rows[: self.distinct]
-                self.rows = grown
-            self.rows[self.distinct : end] = table[unseen].astype(np.float32)
-            self.compact[unseen] = np.arange(self.distinct, end)
-            self.distinct = end
-        self.starts = _room(self.starts, self.used + len(words))
-        self.counts = _room(self.counts, self.used + len(words))
-        self.ids = _room(self.ids, self.size + ids.size)
-        span = slice(self.used, self.used + len(words))
-        self.starts[span] = self.size + np.cumsum(counts) - counts
-        self.counts[span] = counts
-        self.ids[self.size : self.size + ids.size] = ids
-        self.index.update(zip(words, range(self.used, self.used + len(words)), strict=True))
-        self.used += len(words)
-        self.size += ids.size
-
-
-def _room(array: Any, needed: int) -> Any:
-    """`array`, or a copy twice as long or more, so that `needed` items fit."""
-    import numpy as np
-
-    if needed <= array.size:
-        return array
-    grown = np.zeros(max(needed, 2 * array.size), dtype=array.dtype)
-    grown[: array.size] = array
-    return grown
+        if not unseen.size:
+            return
+        end = self.distinct + unseen.size
+        rows = self.rows
+        if end > rows.shape[0]:  # a new array: a poll summing outside the lock keeps the old
+            rows = np.zeros((max(end, 2 * rows.shape[0]), rows.shape[1]), np.float32)
+            rows[: self.distinct] = self.rows[: self.distinct]
+        rows[self.distinct : end] = self.table[unseen].astype(np.float32)
+        self.rows = rows
+        self.compact[unseen] = np.arange(self.distinct, end)
+        self.distinct = end
 
 
 def _word_by_word(config: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, int]] | None:

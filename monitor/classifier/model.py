@@ -28,11 +28,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.classifier.ngrams import BlockScores, NgramBlock, telling
+from monitor.classifier.ngrams import BlockScores, NgramBlock, PollWords, WordIndex, telling
 from monitor.errors import ConfigError
 from monitor.models import Reason
 
 if TYPE_CHECKING:
+    from monitor.classifier.embeddings import _WordTokens
     from monitor.classifier.finetune import FineTuned
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,22 @@ class EmbeddingStage:
     coef: Any
     """numpy float64 array, one weight per dimension."""
     intercept: float
+    _words: list[_WordTokens | None] = field(default_factory=list, repr=False)
+    """The stage's own cache of its words' tokens, made on first use (`words` numbers)."""
 
-    def log_odds_many(self, prepared: Sequence[str]) -> Any:
-        """The stage's log-odds of each text (already through `normalize`), as an array."""
+    def log_odds_many(self, prepared: Sequence[str], words: PollWords | None = None) -> Any:
+        """The stage's log-odds of each text (already through `normalize`), as an array;
+        `words`: the texts' words as the model numbered them for its blocks."""
         from monitor.classifier.embeddings import require
 
         if not prepared:
             return self.coef[:0]
-        return require(self.encoder).embed(prepared) @ self.coef + self.intercept
+        encoder = require(self.encoder)
+        if words is None:
+            return encoder.embed(prepared) @ self.coef + self.intercept
+        if not self._words:
+            self._words[:] = [encoder.cache()]  # a race makes two: each one sound
+        return encoder.embed(prepared, words, self._words[0]) @ self.coef + self.intercept
 
 
 @dataclass(slots=True)
@@ -146,6 +155,8 @@ class LearnedModel:
     """Sentence embeddings beside the n-grams, when trained with the `[embeddings]` extra."""
     finetuned: FineTuned | None = None
     """A fine-tuned encoder beside the n-grams, when trained with `[classifier] fine_tune`."""
+    words: WordIndex = field(default_factory=WordIndex, repr=False, compare=False)
+    """Numbers each poll's words once for every block and the embedding stage."""
 
     @property
     def name(self) -> str:
@@ -185,7 +196,7 @@ class LearnedModel:
                 for start in range(0, len(prepared), CHUNK)
                 for found in self.prepared_log_odds_many(prepared[start : start + CHUNK])
             ]
-        totals, word_blocks = self._text_log_odds_many(prepared)
+        totals, word_blocks = self._text_log_odds_many(prepared, self.words.words(prepared))
         explained: list[tuple[float, dict[str, float]]] = []
         for index, total in enumerate(totals.tolist()):
             words: dict[str, float] = {}
@@ -194,7 +205,9 @@ class LearnedModel:
             explained.append((total, words))
         return explained
 
-    def _text_log_odds_many(self, prepared: Sequence[str]) -> tuple[Any, list[BlockScores]]:
+    def _text_log_odds_many(
+        self, prepared: Sequence[str], poll: PollWords
+    ) -> tuple[Any, list[BlockScores]]:
         """The text model's log-odds of each text (a numpy array), and the word blocks'
         breakdowns; the character blocks are only summed (their n-grams are never shown)."""
         import numpy as np
@@ -203,11 +216,11 @@ class LearnedModel:
         words: list[BlockScores] = []
         for block in self.blocks:
             if block.analyzer == "word":  # readable terms: worth their breakdown
-                scores = block.score_many(prepared)
+                scores = block.score_many(prepared, poll)
                 totals = totals + np.asarray(scores.log_odds)
                 words.append(scores)
             else:
-                totals = totals + block.log_odds_many(prepared)
+                totals = totals + block.log_odds_many(prepared, poll)
         return totals, words
 
     def explain(
@@ -267,7 +280,8 @@ class LearnedModel:
                 )
             ]
         prepared = [normalize(text) for text in texts]
-        text_z, words = self._text_log_odds_many(prepared)
+        poll = self.words.words(prepared)
+        text_z, words = self._text_log_odds_many(prepared, poll)
         z = np.asarray(scorer_z, dtype=np.float64)
         blender = self.blender
         blended = (
@@ -277,7 +291,8 @@ class LearnedModel:
             + blender.intercept
         )
         if self.embedding is not None:
-            blended = blended + blender.embedding_weight * self.embedding.log_odds_many(prepared)
+            embedding_z = self.embedding.log_odds_many(prepared, poll)
+            blended = blended + blender.embedding_weight * embedding_z
         if self.finetuned is not None:
             blended = blended + blender.finetuned_weight * self.finetuned.log_odds_many(prepared)
         threshold = min(max(threshold, 0.01), 0.99)
@@ -291,8 +306,8 @@ class LearnedModel:
         ):
             found = strongest.get(index)
             why = detail
-            if found:
-                why += ": " + ", ".join(f'"{term}" {weight:+.2f}' for term, weight in found)
+            if found:  # a list, not a generator: join makes one of it anyway
+                why += ": " + ", ".join([f'"{term}" {weight:+.2f}' for term, weight in found])
             explained.append((moved, Reason("learned", round(change, 4) + 0.0, why)))
         return explained
 

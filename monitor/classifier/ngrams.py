@@ -8,9 +8,10 @@ loop per n-gram made the model cost eight times VADER). Word n-grams, and the ra
 emoji or CJK character, are cut by a regex (or scikit-learn's char_wb algorithm) and hashed by
 Python, then looked up in arrays too. One post alone (`NgramBlock.one_log_odds`) takes the
 plain-Python way, cheaper than numpy's fixed cost per call. A block's character windows are
-also remembered by word across polls (`_WordWindows`), and a word block's token hashes too:
+also remembered by word across polls (`WordValues`), and a word block's token hashes too:
 most words of a poll were seen before, and their rows are copied rather than cut and looked up
-again. Every way gives scikit-learn's
+again; a poll's words are split and numbered once (`WordIndex`) for every block of a model
+and its embedding stage. Every way gives scikit-learn's
 own n-grams and scores (tests).
 
 It stays one module past 600 lines: the packing, the hash table, the word cache and the block
@@ -197,22 +198,97 @@ class _Lookup:
         return found
 
 
-WORD_CACHE = 30_000
-"""Distinct words whose character n-grams a block remembers (a few MB); past that it starts
+WORD_CACHE = 50_000
+"""Distinct words a model numbers and remembers what they give (a few MB); past that it starts
 over. Posts reuse the same words (Zipf): a few thousand cover most of every poll."""
 
 
-class _WordWindows:
-    """What each word gives a block, remembered across polls: the vocabulary rows of its
-    char_wb windows, or the hashes of its word tokens.
+def _fleeting(word: str) -> bool:
+    """A word of digits and signs only ("#40123", "10:45", "$19.99"): order numbers, times
+    and prices seldom come back, so they are cut every time rather than fill the caches (and
+    push out the words that do come back)."""
+    return not any(map(str.isalpha, word)) and any(map(str.isdigit, word))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PollWords:
+    """The words of a poll's texts (`str.split`), each looked up once in a `WordIndex`: every
+    per-word cache of a model (the n-gram blocks', the embedding's) takes its values by these
+    numbers, so a poll is split and looked up once, not once per cache."""
+
+    split: list[list[str]]
+    """Each text's words."""
+    every: list[str]
+    """Every text's words, end to end."""
+    sizes: Any
+    """How many words each text has (numpy)."""
+    ids: Any
+    """Each word's number (numpy): below `passing` it stays the word's for `generation`;
+    from `passing` on it is this poll's only (a `_fleeting` word)."""
+    passing: int
+    index: WordIndex
+    generation: int
+
+
+class WordIndex:
+    """Each distinct word of recent polls, numbered (`PollWords`); past `WORD_CACHE` words it
+    starts over, in a new generation, and every cache keyed by it starts over too. The lock:
+    polls of several sources may score at once."""
+
+    __slots__ = ("generation", "index", "lock")
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.index: dict[str, int] = {}
+        self.generation = 0
+
+    def words(self, texts: Sequence[str]) -> PollWords:
+        """The words of `texts`, numbered; new words get the next numbers, `_fleeting` ones
+        numbers past `WORD_CACHE` that hold for this poll only."""
+        import numpy as np
+
+        split = [text.split() for text in texts]
+        sizes = np.fromiter(map(len, split), dtype=np.intp, count=len(split))
+        every = list(chain.from_iterable(split))
+        with self.lock:
+            index = self.index
+            ids = np.fromiter(map(index.get, every, repeat(-1)), dtype=np.intp, count=len(every))
+            missing = np.flatnonzero(ids < 0).tolist()
+            passing = max(WORD_CACHE, len(index))  # no word of the index has this number
+            if missing:
+                new = dict.fromkeys([every[i] for i in missing])
+                kept = [word for word in new if not _fleeting(word)]
+                if len(index) + len(kept) > WORD_CACHE:
+                    index.clear()
+                    self.generation += 1
+                    new = dict.fromkeys(every)
+                    kept = [word for word in new if not _fleeting(word)]
+                    missing = list(range(len(every)))
+                first = len(index)
+                numbered = dict(zip(kept, range(first, first + len(kept)), strict=True))
+                index.update(numbered)
+                passing = max(WORD_CACHE, len(index))
+                fleeting = [word for word in new if word not in numbered]
+                numbered.update(zip(fleeting, range(passing, passing + len(fleeting)), strict=True))
+                ids[missing] = [numbered[every[i]] for i in missing]
+            generation = self.generation
+        return PollWords(split, every, sizes, ids, passing, self, generation)
+
+
+class WordValues:
+    """What each word gives one cache (a block's windows' rows, its word tokens' hashes, the
+    embedding's token ids), by the word's number in a `WordIndex`, remembered across polls.
 
     char_wb never makes a window across two words, so a post's windows are its words' windows
     (each word padded by a space on each side, as a post alone); the word tokens (runs of two
     or more word characters) never hold a space either, so a post's are its words' tokens, in
     order. Most words of a poll were seen in earlier polls: their values are copied from here,
-    and only new words are cut. The lock: polls of several sources may score at once."""
+    and only new words are cut. The values hold for one index and generation: words numbered
+    by another start it over. The lock: polls of several sources may score at once."""
 
-    __slots__ = ("counts", "index", "lock", "rows", "size", "starts", "used")
+    __slots__ = ("counts", "generation", "index", "lock", "size", "starts", "values")
 
     def __init__(self, dtype: Any = None) -> None:
         import threading
@@ -220,64 +296,63 @@ class _WordWindows:
         import numpy as np
 
         self.lock = threading.Lock()
-        self.index: dict[str, int] = {}
-        """Each word's number: its values are rows[starts[i] : starts[i] + counts[i]]."""
+        self.index: WordIndex | None = None
+        self.generation = -1
         self.starts = np.zeros(1024, dtype=np.intp)
-        self.counts = np.zeros(1024, dtype=np.intp)
-        self.rows = np.zeros(16384, dtype=dtype or np.intp)
+        self.counts = np.full(1024, -1, dtype=np.intp)
+        """Word i's values are values[starts[i] : starts[i] + counts[i]]; -1: not known."""
+        self.values = np.zeros(16384, dtype=dtype or np.intp)
         self.size = 0
-        """Rows in use."""
-        self.used = 0
-        """Words in use."""
-
-    def clear(self) -> None:
-        self.index.clear()
-        self.size = self.used = 0
-
-    def add(self, words: Sequence[str], rows: Any, counts: Any) -> None:
-        """Remember `words`, whose rows, word after word, are `rows` (`counts` each)."""
-        import numpy as np
-
-        self.starts = _room(self.starts, self.used + len(words))
-        self.counts = _room(self.counts, self.used + len(words))
-        self.rows = _room(self.rows, self.size + rows.size)
-        span = slice(self.used, self.used + len(words))
-        self.starts[span] = self.size + np.cumsum(counts) - counts
-        self.counts[span] = counts
-        self.rows[self.size : self.size + rows.size] = rows
-        self.index.update(zip(words, range(self.used, self.used + len(words)), strict=True))
-        self.used += len(words)
-        self.size += rows.size
+        """Values in use."""
 
     def gather(
-        self, every: list[str], compute: Callable[[list[str]], tuple[Any, Any]]
+        self,
+        words: PollWords,
+        compute: Callable[[list[str]], tuple[Any, Any]],
+        positions: Any = None,
     ) -> tuple[Any, Any]:
-        """The values of the words `every`, word after word, and how many each has; words new
-        to the cache get theirs from `compute` (values word after word, and counts)."""
+        """The values of the words of `words` (at `positions` of `words.every`, or all), word
+        after word, and how many each has; words new to the cache get theirs from `compute`
+        (values word after word, and counts)."""
         import numpy as np
 
+        ids = words.ids if positions is None else words.ids[positions]
         with self.lock:
-            index = self.index
-            ids = np.fromiter(map(index.get, every, repeat(-1)), dtype=np.intp, count=len(every))
-            missing = np.flatnonzero(ids < 0).tolist()
-            if missing:
-                new = list(dict.fromkeys([every[i] for i in missing]))
-                if len(index) + len(new) > WORD_CACHE:
-                    self.clear()
-                    new, missing = list(dict.fromkeys(every)), list(range(len(every)))
-                self.add(new, *compute(new))
-                ids[missing] = [self.index[every[i]] for i in missing]
+            if self.index is not words.index or self.generation != words.generation:
+                self.counts = np.full(self.counts.size, -1, dtype=np.intp)
+                self.size = 0
+                self.index, self.generation = words.index, words.generation
+            top = int(ids.max(initial=-1)) + 1
+            self.starts = _room(self.starts, top)
+            self.counts = _room(self.counts, top, -1)
+            unknown = np.flatnonzero(self.counts[ids] < 0)
+            fleeting: Any = None
+            if unknown.size:
+                new, first = np.unique(ids[unknown], return_index=True)
+                at = unknown[first] if positions is None else positions[unknown[first]]
+                values, counts = compute([words.every[i] for i in at.tolist()])
+                self.values = _room(self.values, self.size + values.size)
+                self.starts[new] = self.size + np.cumsum(counts) - counts
+                self.counts[new] = counts
+                self.values[self.size : self.size + values.size] = values
+                self.size += values.size
+                if new[-1] >= words.passing:  # numbered after every other word: the last
+                    fleeting = new >= words.passing
             starts, counts = self.starts[ids], self.counts[ids]
             total = int(counts.sum())
-            # each word's values, word after word: rows[start], rows[start + 1], ...
+            # each word's values, word after word: values[start], values[start + 1], ...
             begun = np.cumsum(counts) - counts
             where = np.arange(total) + np.repeat(starts - begun, counts)
-            return self.rows[where], counts
+            found = self.values[where]
+            if fleeting is not None:  # forgotten: the next poll's are other words
+                self.size -= int(self.counts[new[fleeting]].sum())
+                self.counts[new[fleeting]] = -1
+            return found, counts
 
 
 def _token_hashes(words: list[str]) -> tuple[Any, Any]:
     """The hashes of the word tokens of each of `words`, word after word, and how many each
-    has (`_WordWindows.gather`)."""
+    has (`WordValues.gather`)."""
     import numpy as np
 
     tokens = [_WORD_TOKEN.findall(word) for word in words]
@@ -288,13 +363,14 @@ def _token_hashes(words: list[str]) -> tuple[Any, Any]:
     return hashes, counts
 
 
-def _room(array: Any, needed: int) -> Any:
-    """`array`, or a copy twice as long or more, so that `needed` items fit."""
+def _room(array: Any, needed: int, fill: int = 0) -> Any:
+    """`array`, or a copy twice as long or more (`fill` past its end), so that `needed` items
+    fit."""
     import numpy as np
 
     if needed <= array.size:
         return array
-    grown = np.zeros(max(needed, 2 * array.size), dtype=array.dtype)
+    grown = np.full(max(needed, 2 * array.size), fill, dtype=array.dtype)
     grown[: array.size] = array
     return grown
 
@@ -323,7 +399,9 @@ class NgramBlock:
     _single: tuple[dict[str, int], list[float], list[float]] | None = field(
         default=None, repr=False
     )
-    _words: _WordWindows | None = field(default=None, repr=False)
+    _words: WordValues | None = field(default=None, repr=False)
+    _index: WordIndex | None = field(default=None, repr=False)
+    """Numbers the words of texts given without a model's `PollWords`."""
 
     @classmethod
     def build(
@@ -367,9 +445,9 @@ class NgramBlock:
                 dtype=np.int64,
                 count=hashed_rows.size,
             )
-        words: _WordWindows | None = None  # each word's windows' rows, or its tokens' hashes
+        words: WordValues | None = None  # each word's windows' rows, or its tokens' hashes
         if packed is not None or analyzer == "word":
-            words = _WordWindows(np.intp if packed is not None else np.int64)
+            words = WordValues(np.intp if packed is not None else np.int64)
         return cls(
             analyzer,
             ngram_range,
@@ -381,6 +459,7 @@ class NgramBlock:
             np.fromiter(("_" not in t for t in terms), dtype=bool, count=len(terms)),
             None,
             words,
+            WordIndex() if words is not None else None,
         )
 
     def ngrams(self, text: str) -> list[str]:
@@ -422,13 +501,13 @@ class NgramBlock:
         norm = math.sqrt(squares)
         return dot / norm, {term: value * weight / norm for term, value, weight in values}
 
-    def _found(self, texts: Sequence[str]) -> tuple[Any, Any]:
+    def _found(self, texts: Sequence[str], words: PollWords | None) -> tuple[Any, Any]:
         """(text number, vocabulary row) of every known n-gram occurrence in `texts`; for
         words, in each text's order (unigrams, then bigrams)."""
         import numpy as np
 
         if self.analyzer == "word":
-            return self._found_words(texts)
+            return self._found_words(texts, words)
         if self._packed is not None:
             return self._found_packed(texts)
         grams = [self.ngrams(text) for text in texts]
@@ -492,36 +571,33 @@ class NgramBlock:
         where = np.flatnonzero(found >= 0)
         return owner[position[where]], found[where]
 
-    def _found_by_word(self, texts: Sequence[str], cache: _WordWindows) -> tuple[Any, Any]:
+    def _found_by_word(
+        self, texts: Sequence[str], cache: WordValues, words: PollWords
+    ) -> tuple[Any, Any]:
         """`_found_packed`'s (text, row) pairs, in another order within each text, from each
-        word's remembered rows (`_WordWindows`): only words new to the cache are cut."""
+        word's remembered rows (`WordValues`): only words new to the cache are cut."""
         import numpy as np
-
-        words = [text.split() for text in texts]
-        sizes = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
 
         def windows(new: list[str]) -> tuple[Any, Any]:
             owner, rows = self._found_packed(new)  # each word as a post of its own
             order = np.argsort(owner, kind="stable")
             return rows[order], np.bincount(owner, minlength=len(new))
 
-        rows, counts = cache.gather(list(chain.from_iterable(words)), windows)
-        documents = np.repeat(np.repeat(np.arange(len(texts), dtype=np.intp), sizes), counts)
+        rows, counts = cache.gather(words, windows)
+        documents = np.repeat(np.repeat(np.arange(len(texts), dtype=np.intp), words.sizes), counts)
         return documents, rows
 
-    def _found_words(self, texts: Sequence[str]) -> tuple[Any, Any]:
+    def _found_words(self, texts: Sequence[str], poll: PollWords | None) -> tuple[Any, Any]:
         """Word n-grams without making their strings: each token is hashed once by Python,
         and an n-gram's number is chained from its words' hashes in arrays (`_word_keys`).
-        With a cache (`_WordWindows`), a text's token hashes are its words' remembered ones,
+        With a cache (`WordValues`), a text's token hashes are its words' remembered ones,
         end to end: only new words are cut by the regex and hashed."""
         import numpy as np
 
-        if self._words is not None:
-            words = [text.split() for text in texts]
-            per_text = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
-            values, counts = self._words.gather(list(chain.from_iterable(words)), _token_hashes)
+        if self._words is not None and poll is not None:
+            values, counts = self._words.gather(poll, _token_hashes)
             hashes = values.view(np.uint64)
-            ends = np.cumsum(np.concatenate(([0], counts)))[np.cumsum(per_text)]
+            ends = np.cumsum(np.concatenate(([0], counts)))[np.cumsum(poll.sizes)]
             sizes = np.diff(ends, prepend=0)
             total = int(hashes.size)
         else:
@@ -554,7 +630,15 @@ class NgramBlock:
         where = np.flatnonzero(found >= 0)
         return owner[np.concatenate(starts)[where]], found[where]
 
-    def _tallied(self, texts: Sequence[str], explain: bool) -> tuple[Any, Any, Any, Any]:
+    def _poll_words(self, texts: Sequence[str], words: PollWords | None) -> PollWords | None:
+        """`words`, or the words of `texts` numbered by the block's own index (no model's)."""
+        if words is None and self._index is not None:
+            return self._index.words(texts)
+        return words
+
+    def _tallied(
+        self, texts: Sequence[str], explain: bool, words: PollWords | None
+    ) -> tuple[Any, Any, Any, Any]:
         """(text, vocabulary row, count, first occurrence) of each distinct known n-gram of
         each text, grouped by text. Text and row are packed in one 32-bit number (a shift,
         not a multiplication, so no division unpacks them), which sorts faster than 64."""
@@ -562,9 +646,13 @@ class NgramBlock:
 
         if not explain and self._packed is not None and self._words is not None:
             # order within a text is not needed
-            documents, rows = self._found_by_word(texts, self._words)
+            poll = self._poll_words(texts, words)
+            assert poll is not None
+            documents, rows = self._found_by_word(texts, self._words, poll)
+        elif self.analyzer == "word":
+            documents, rows = self._found_words(texts, self._poll_words(texts, words))
         else:
-            documents, rows = self._found(texts)
+            documents, rows = self._found(texts, words)
         shift = max(len(self.terms), 1).bit_length()
         pairs = (documents << shift) | rows
         if len(texts) << shift < 1 << 31:
@@ -576,23 +664,24 @@ class NgramBlock:
             first = None
         return pairs >> shift, pairs & ((1 << shift) - 1), tallies, first
 
-    def log_odds_many(self, texts: Sequence[str]) -> Any:
-        """Each text's share of the log-odds (a numpy array), without the breakdown."""
+    def log_odds_many(self, texts: Sequence[str], words: PollWords | None = None) -> Any:
+        """Each text's share of the log-odds (a numpy array), without the breakdown; `words`:
+        the texts' words as a model numbered them for all its blocks."""
         import numpy as np
 
-        document, rows, tallies, _ = self._tallied(texts, explain=False)
+        document, rows, tallies, _ = self._tallied(texts, False, words)
         value = (1.0 + np.log(tallies)) * self.idf[rows]
         squares = np.bincount(document, weights=value * value, minlength=len(texts))
         dots = np.bincount(document, weights=value * self.coef[rows], minlength=len(texts))
         norms = np.sqrt(squares)
         return dots / np.where(norms > 0, norms, 1.0)
 
-    def score_many(self, texts: Sequence[str]) -> BlockScores:
+    def score_many(self, texts: Sequence[str], words: PollWords | None = None) -> BlockScores:
         """Each text's share of the log-odds, and each n-gram's part in it, for all texts at
-        once."""
+        once (`words`: as `log_odds_many`)."""
         import numpy as np
 
-        document, rows, tallies, first = self._tallied(texts, explain=True)
+        document, rows, tallies, first = self._tallied(texts, True, words)
         value = (1.0 + np.log(tallies)) * self.idf[rows]
         weighted = value * self.coef[rows]
         squares = np.bincount(document, weights=value * value, minlength=len(texts))

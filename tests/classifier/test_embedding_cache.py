@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.classifier import embeddings
+from monitor.classifier import embeddings, ngrams
 from monitor.classifier.model import normalize
 
 pytestmark = pytest.mark.skipif(
@@ -97,7 +97,7 @@ def test_a_plain_encoder_and_one_with_a_cache_agree(monkeypatch: pytest.MonkeyPa
     plain = embeddings.Encoder(shared.name, shared.table, shared.tokenizer)
     texts = [normalize(text) for text in TEXTS]
     expected = plain.embed(texts)
-    monkeypatch.setattr(embeddings, "WORD_CACHE", 7)
+    monkeypatch.setattr(ngrams, "WORD_CACHE", 7)
     cached = _fresh()
     for start in range(len(texts)):  # each poll overflows the cache or brings new words
         poll = texts[start:] + texts[:start]
@@ -140,3 +140,22 @@ def test_a_tokenizer_that_merges_across_words_is_not_read_word_by_word() -> None
     assert embeddings._word_by_word({**sound, "pre_tokenizer": {"type": "Metaspace"}}) is None
     assert embeddings._word_by_word({**sound, "normalizer": None}) is None
     assert embeddings._word_by_word({**sound, "added_tokens": [{"content": "[CLS]"}]}) is None
+
+
+def test_a_models_numbered_words_give_the_same_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model numbers a poll's words once for its blocks and its embedding stage: the
+    vectors are the tokenizer's, with order numbers (never remembered) and texts that must
+    go whole among them, through polls that start the numbers over."""
+    encoder = _fresh()
+    cache = encoder.cache()
+    index = ngrams.WordIndex()
+    texts = TEXTS + [normalize(text) for text in TEXTS] + ["order #40123 at 10:45 $19.99"]
+    expected = _reduceat_vectors(encoder, _tokenizer_ids(encoder, texts))
+    for limit in (ngrams.WORD_CACHE, 9):
+        monkeypatch.setattr(ngrams, "WORD_CACHE", limit)
+        for start in range(0, len(texts), 7):
+            poll = texts[start:] + texts[:start]
+            got = encoder.embed(poll, index.words(poll), cache)
+            assert np.array_equal(
+                got.view(np.uint32), np.roll(expected, -start, axis=0).view(np.uint32)
+            )

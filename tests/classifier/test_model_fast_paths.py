@@ -139,3 +139,39 @@ def test_token_vectors_sum_as_reduceat_sums_them_bit_for_bit() -> None:
     got = embeddings._segment_sums(table, ids, starts, lengths)
     assert got.dtype == np.float32
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+def test_blocks_sharing_a_polls_numbered_words_score_as_each_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model numbers a poll's words once for all its blocks (`ngrams.WordIndex`): the
+    scores are each block's own, through polls that start the numbers over, and a block
+    also given texts on their own (its own numbers) in between."""
+    char, word = _block((2, 5)), _word_block()
+    posts = POSTS + RAW + ["order #40123 at 10:45", "#40124 still waiting $19.99"]
+    expected_char = _alone(char, posts)
+    expected_word = [word.one_log_odds(post, explain=False)[0] for post in posts]
+    index = ngrams.WordIndex()
+    for limit in (ngrams.WORD_CACHE, 6):
+        monkeypatch.setattr(ngrams, "WORD_CACHE", limit)
+        for start in range(len(posts)):
+            poll = posts[start:] + posts[:start]
+            words = index.words(poll)
+            got_char = char.log_odds_many(poll, words).tolist()
+            got_word = word.score_many(poll, words).log_odds
+            assert got_char == pytest.approx(expected_char[start:] + expected_char[:start])
+            assert got_word == pytest.approx(expected_word[start:] + expected_word[:start])
+            assert char.log_odds_many(poll[::-1]).tolist()[::-1] == pytest.approx(got_char)
+
+
+def test_words_of_digits_and_signs_are_scored_but_not_remembered() -> None:
+    """Order numbers, times and prices seldom come back: a poll full of new ones is scored
+    right every time and leaves the words that do come back in the cache."""
+    block = _block((2, 5))
+    index = ngrams.WordIndex()
+    for poll in range(3):
+        posts = [f"{post} #{poll}{n:04d} 10:{n % 60:02d}" for n, post in enumerate(POSTS)]
+        got = block.log_odds_many(posts, index.words(posts)).tolist()
+        assert got == pytest.approx(_alone(block, posts), abs=1e-12)
+    assert index.index and not any(ngrams._fleeting(word) for word in index.index)
+    assert "hub" in index.index
