@@ -5,7 +5,8 @@ The two run alternately in chunks, so a machine that slows down mid-run (a busy 
 both alike and the ratio stays fair; times are CPU time of this process (`process_time`), so
 other processes on a loaded machine do not count. Prints posts per second for each, their
 ratio, and the classifier's own cost beside VADER: `classify` minus the VADER call it makes
-(the scorer's VADER runs on the cleaned text, timed in the same chunks).
+(the scorer's VADER runs on the cleaned text, timed in the same chunks); and the same for
+`classify_many`, a chunk at a time (as the daemon scores a poll).
 
     .venv/bin/python bench/classify.py                       # generated posts
     .venv/bin/python bench/classify.py FILE.csv [--text-column text]
@@ -77,19 +78,28 @@ def from_csv(path: Path, column: str) -> list[str]:
         return [row[column] for row in reader if (row.get(column) or "").strip()]
 
 
+def each(function: Callable[[str], Any]) -> Callable[[list[str]], None]:
+    """A per-post function as one that takes a chunk."""
+
+    def run(part: list[str]) -> None:
+        for text in part:
+            function(text)
+
+    return run
+
+
 def measure(
-    contenders: dict[str, tuple[Callable[[str], Any], list[str]]], chunk: int
+    contenders: dict[str, tuple[Callable[[list[str]], Any], list[str]]], chunk: int
 ) -> dict[str, float]:
-    """CPU seconds per post for each contender (a function and its inputs, one per post),
-    alternating chunks; the median chunk is reported."""
+    """CPU seconds per post for each contender (a function of a chunk of its inputs, one
+    input per post), alternating chunks; the median chunk is reported."""
     per_post: dict[str, list[float]] = {name: [] for name in contenders}
     count = min(len(inputs) for _, inputs in contenders.values())
     for start in range(0, count, chunk):
         for name, (function, inputs) in contenders.items():
             part = inputs[start : start + chunk]
             began = time.process_time()
-            for text in part:
-                function(text)
+            function(part)
             per_post[name].append((time.process_time() - began) / len(part))
     return {name: statistics.median(times) for name, times in per_post.items()}
 
@@ -115,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         classifier.classify(text)
     seconds = measure(
         {
-            "vader": (analyzer.polarity_scores, texts),
-            "classify": (classifier.classify, texts),
-            "own_vader": (classifier._sentiment.scores, cleaned),
+            "vader": (each(analyzer.polarity_scores), texts),
+            "classify": (each(classifier.classify), texts),
+            "classify_many": (classifier.classify_many, texts),
+            "own_vader": (each(classifier._sentiment.scores), cleaned),
         },
         args.chunk,
     )
@@ -130,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Classifier.classify:       {classify:,.0f} posts/s")
     print(f"ratio classify/VADER:      {ratio:.2f}")
     print(f"classify beside its VADER: {own:.1f} µs/post (preparation, cues, verdict)")
+    many = seconds["classify_many"] * 1e6
+    own_many = many - seconds["own_vader"] * 1e6
+    print(f"classify_many, a chunk:    {many:.1f} µs/post, {own_many:.1f} beside its VADER")
     if args.min_ratio is not None and ratio < args.min_ratio:
         print(f"below the required ratio {args.min_ratio:.2f}", file=sys.stderr)
         return 1

@@ -1,20 +1,23 @@
 """The scorer's shortcuts (issue 16) must change no verdict: each is checked against the plain
 way it replaced, on texts built to hit its edges. Words cut by `translate` where `WORD` cut
 them, the brand's names searched only where their start occurs, a case-blind link regex that
-starts with a class, alternatives merged in the cue scan and an ASCII twin of it."""
+starts with a class, alternatives merged in the cue scan and an ASCII twin of it, the scan
+started at the characters before words (over the post behind a space), numbers blanked by an
+ASCII twin, a poll judged post by post when no model weighs it whole."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.brand import BrandSettings
 from monitor.classifier import Classifier
 from monitor.classifier.cues import CUES
-from monitor.classifier.gate import WORD, _merged, _split_top, expand
-from monitor.classifier.scorer import _URL
+from monitor.classifier.gate import WORD, _check_padding, _merged, _split_top, expand
+from monitor.classifier.scorer import _NUMBER, _NUMBER_ASCII, _URL
 from monitor.classifier.settings import ClassifierSettings
 
 PLAIN_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
@@ -103,5 +106,89 @@ def test_each_cue_merged_matches_where_its_alternatives_do(text: str) -> None:
 @given(TEXTS.filter(str.isascii))
 def test_the_ascii_scan_stops_where_the_unicode_scan_does(text: str) -> None:
     index = SCORER._index
-    found = [m.start() for m in index.scan.finditer(text)]
-    assert [m.start() for m in index.scan_ascii.finditer(text)] == found
+    found = [m.start() for m in index.scan.finditer(" " + text)]
+    assert [m.start() for m in index.scan_ascii.finditer(" " + text)] == found
+
+
+LOOKING_BEHIND = [  # the scan as it was: a lookbehind for the word start, tried everywhere
+    re.compile(r"(?<!\w)" + scan.pattern.removeprefix(r"\W"), scan.flags)
+    for scan in (SCORER._index.scan, SCORER._index.scan_ascii)
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, st.sampled_from(["", "\u00e9", "'", "#", "x", "2", "\u00a0", "\n"]))
+def test_the_scan_stops_at_the_word_starts_a_lookbehind_finds(text: str, lead: str) -> None:
+    """Run over " " + post, the scan (a non-word character, then the keys) stops at each
+    word start where the lookbehind form does, the post's first word included; the
+    positions read in the post's own numbering."""
+    post = lead + text
+    index = SCORER._index
+    padded = [m.start() for m in index.scan.finditer(" " + post)]
+    assert padded == [m.start() for m in LOOKING_BEHIND[0].finditer(post)]
+    if post.isascii():
+        padded = [m.start() for m in index.scan_ascii.finditer(" " + post)]
+        assert padded == [m.start() for m in LOOKING_BEHIND[1].finditer(post)]
+
+
+def test_a_cue_that_could_see_the_scans_leading_space_is_refused() -> None:
+    """A lookbehind for text that may start with a space, or a start anchor, would read the
+    space `fire` puts before the post: building the scan refuses such a cue pattern."""
+    for unsafe in [r"\W(?=ab(?<! b))", r"\W(?=ab(?<!\sb))", r"\W(?=^ab)", r"\W(?=\Aab)"]:
+        with pytest.raises(ValueError):
+            _check_padding(unsafe)
+    _check_padding(r"\W(?=ab(?<!as advertised)|[^ab]c|d(?<=cd))")  # plain words: safe
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["1", "23", "4.5", "x9", "9x", ".7", "8.", " ", "a", "_"]), max_size=10
+    ).map("".join)
+)
+def test_numbers_are_blanked_in_ascii_as_the_unicode_regex_blanks_them(text: str) -> None:
+    assert _NUMBER_ASCII.sub(" ", text) == _NUMBER.sub(" ", text)
+
+
+POLL = [
+    "@acme still waiting on my refund, 3 weeks now!!",
+    "loving the new app 😍",
+    "great, another delay 🙄",
+    "three days to answer... 👏 @acme",
+    "awful week. drowning my sorrows with @acme pizza",
+    "hate my job today, cant wait to get home to @acme",
+    "Bonjour, mon colis est perdu",
+    "WORST SERVICE EVER, never again",
+    "thanks, sorted out in five minutes",
+    "my dog died",
+    "",
+]
+
+
+def test_a_poll_without_a_model_is_judged_as_each_post_alone() -> None:
+    """`classify_many` without a model makes each verdict as soon as its post is scored: the
+    verdicts are those of `classify`, languages, reach, VIPs and stars included."""
+    languages = [None, "en", "und", "en-GB", None, "en", "fr", None, "EN_us", None, None]
+    followers = [None, 50_000, 10, None, 20_000, None, 99_000, 3, None, None, 0]
+    vips = [False, False, True, False, False, True, False, False, False, True, False]
+    ratings = [None, 5, None, 1, None, None, 2, 1, 4, None, 3]
+    alone = [
+        BRANDED.classify(t, language=lang, followers=f, vip=v, rating=r)
+        for t, lang, f, v, r in zip(POLL, languages, followers, vips, ratings, strict=True)
+    ]
+    together = BRANDED.classify_many(
+        POLL, languages=languages, followers=followers, vips=vips, ratings=ratings
+    )
+    assert together == alone
+    assert [v.label.value for v in together].count("unsupported_language") == 1
+
+
+def test_an_eye_roll_reads_as_sarcasm_when_no_cue_fires() -> None:
+    """With no cue fired the scorer skips reading the kinds: an eye-roll or a clap still
+    decides, as when a cue fires."""
+    assert SCORER._cues(SCORER._prepare("lovely 🙄")) == []
+    (reason,) = [r for r in SCORER.classify("lovely 🙄").reasons if r.cue == "irony"]
+    assert reason.detail == "sarcasm: eye-roll emoji"
+    sentiment = [r for r in SCORER.classify("lovely 🙄").reasons if r.cue == "sentiment"]
+    assert sentiment[0].detail.endswith("(praise read as sarcasm, ignored)")
+    assert not [r for r in SCORER.classify("lovely 👏").reasons if r.cue == "irony"]
