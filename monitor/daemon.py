@@ -49,9 +49,10 @@ SHUTDOWN_GRACE_SECONDS = 8.0
 short loses nothing (its transaction never committed, its cursor never moved)."""
 HEARTBEAT_SECONDS = 10.0
 """The scheduler's heartbeat job runs this often (at least twice per systemd `WatchdogSec=`)."""
-TEXT_INDEX_SECONDS = 10
-"""The history view's word index catches up this often: what it has not reached yet, searches
-check one post at a time, so a run every few seconds keeps that tail to a few polls."""
+UPKEEP_SECONDS = 10
+"""The history view's word index catches up this often (what it has not reached yet, searches
+check one post at a time, so a run every few seconds keeps that tail to a few polls), and
+SQLite's WAL is checkpointed."""
 TEXT_INDEX_MAX_SECONDS = 5.0
 """A run's bound (the batch under way is finished); a backlog takes several runs."""
 
@@ -267,16 +268,18 @@ class Daemon:
             log.warning("retention skipped: %s; it runs again tomorrow", err)
         return purged
 
-    def index_text(self) -> None:
-        """The history view's word index, behind the polls (`storage.text_index`). Logged when
-        it falls behind and when it has caught up, not every run: searches find the posts it
-        has not reached either way."""
+    def upkeep(self) -> None:
+        """Work kept off the polls' path: the history view's word index catches up
+        (`storage.text_index`), and SQLite's WAL is copied into the database file
+        (`Database.checkpoint`). The index is logged when it falls behind and when it has
+        caught up, not every run: searches find the posts it has not reached either way."""
         try:
+            self.database.checkpoint()
             run = self.storage.text_index.catch_up(max_seconds=TEXT_INDEX_MAX_SECONDS)
         except StorageUnavailable as err:
             # The outage is announced, once, by delivery's database health (every 2 s); this
             # job only tries again in 10 s.
-            log.debug("text index skipped: %s", err)
+            log.debug("upkeep skipped: %s", err)
             return
         if run.behind and not self._text_index_behind:
             log.warning(
@@ -356,7 +359,7 @@ class Daemon:
             self._deliver_job, interval=self.config.daemon.deliver_interval_seconds
         )
         scheduler.add_job(self.purge_old_posts, id="retention", hours=24, first_run_in=300)
-        scheduler.add_job(self.index_text, id="text-index", seconds=TEXT_INDEX_SECONDS)
+        scheduler.add_job(self.upkeep, id="upkeep", seconds=UPKEEP_SECONDS)
         retrain = self.config.classifier.retrain_check_minutes
         scheduler.add_job(self.refresh_model, id="learn", minutes=retrain, first_run_in=30)
         if self.config.daemon.silence.enabled:

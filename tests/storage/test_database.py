@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 
 from monitor.errors import StorageUnavailable
 from monitor.storage import Database, PostStore
+from monitor.storage.database import CHECKPOINT_PAGES
 from monitor.storage.tables import Base
 from tests.storage.factories import NOW, complaint
 
@@ -89,3 +90,41 @@ def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> N
     first.close()
     second.acquire_single_process_lock()
     second.close()
+
+
+def test_sqlite_polls_leave_the_checkpoint_to_the_daemon(tmp_path: Path) -> None:
+    """A poll that commits past `wal_autocheckpoint` copies the WAL into the database file in
+    its own time; the daemon's upkeep does it every 10 s instead, so polls of a few thousand
+    posts leave every page of theirs to it (SQLite's default would have had them copy at
+    1,000 pages), and the WAL starts over after it."""
+    database = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    database.upgrade()
+    try:
+        posts = PostStore(database)
+        with database.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == (
+                CHECKPOINT_PAGES
+            )
+        for poll in range(40):
+            posts.store_poll(
+                source="s",
+                platform="x",
+                new_posts=[complaint(f"{poll}-{n}") for n in range(100)],
+                cursor={"poll": poll},
+                now=NOW,
+            )
+        assert database.checkpoint() > 1000
+        posts.store_poll(
+            source="s", platform="x", new_posts=[complaint("last")], cursor={}, now=NOW
+        )
+        assert 0 < database.checkpoint() < 100  # the WAL started over
+    finally:
+        database.close()
+
+
+def test_postgres_has_no_checkpoint_of_ours(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    try:
+        assert database.checkpoint() == 0
+    finally:
+        database.close()

@@ -405,7 +405,7 @@ def test_the_daemon_says_when_the_index_fell_behind_and_when_it_caught_up(
         )
         with caplog.at_level(logging.INFO, logger="monitor.daemon"):
             for _ in range(4):  # 5 s a run, 0.2 s pauses: 25 batches of one post a run
-                daemon.index_text()
+                daemon.upkeep()
         said = [r.getMessage() for r in caplog.records if "text index" in r.getMessage()]
         assert len(said) == 2
         assert said[0].startswith("text index behind: 5 stored posts left after")
