@@ -281,6 +281,7 @@ class Daemon:
             # job only tries again in 10 s.
             log.debug("upkeep skipped: %s", err)
             return
+        self.metrics.text_index_behind.set(run.behind)
         if run.behind and not self._text_index_behind:
             log.warning(
                 "text index behind: %d stored posts left after %.1fs (searches check them "

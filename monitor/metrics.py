@@ -267,6 +267,12 @@ class Metrics:
             "1 when the database answered the last scrape's queries, else 0",
             registry=self.registry,
         )
+        self.text_index_behind = Gauge(
+            f"{PREFIX}_text_index_behind_posts",
+            "Stored posts the history view's text index has not reached yet (searches check "
+            "them one by one meanwhile); 0 when it has caught up",
+            registry=self.registry,
+        )
         self.heartbeat_age = Gauge(
             f"{PREFIX}_scheduler_heartbeat_age_seconds",
             "Seconds since the scheduler's heartbeat job last ran",

@@ -403,9 +403,12 @@ def test_the_daemon_says_when_the_index_fell_behind_and_when_it_caught_up(
         daemon.storage.text_index = TextIndex(
             daemon.database, clock, sleep=clock.advance, batch_size=1
         )
+        behind = []
         with caplog.at_level(logging.INFO, logger="monitor.daemon"):
             for _ in range(4):  # 5 s a run, 0.2 s pauses: 25 batches of one post a run
                 daemon.upkeep()
+                behind.append(_gauge(daemon, "complaint_monitor_text_index_behind_posts"))
+        assert behind == [5, 0, 0, 0]
         said = [r.getMessage() for r in caplog.records if "text index" in r.getMessage()]
         assert len(said) == 2
         assert said[0].startswith("text index behind: 5 stored posts left after")
@@ -444,3 +447,11 @@ def test_a_long_unindexed_tail_is_scanned_for_like_a_common_word(sqlite_db: Data
     assert {row.external_id for row in few.search(Search(text="parcel")).rows} == {
         str(n) for n in range(1, 8)
     }
+
+
+def _gauge(daemon: Daemon, name: str) -> float:
+    """A gauge's value as /metrics gives it to Prometheus."""
+    for line in daemon.metrics.exposition().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not exposed")
