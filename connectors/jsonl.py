@@ -51,6 +51,7 @@ from connectors.base import Connector, CursorState, Fetched, SourceSettings
 from monitor.brand import BrandSettings
 from monitor.clock import Clock
 from monitor.errors import TransientError
+from monitor.frozen import builder
 from monitor.models import Author, Post
 from monitor.settings_base import base_dir_from
 
@@ -125,6 +126,8 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
         """Descriptors kept open between polls (the cursor's file and the one before), by
         (device, inode): a file renamed away or deleted is still read to its end through them."""
         weakref.finalize(self, _close_all, self._held)
+        self._url_prefix = f"file://{settings.path}#"
+        """A line without ``url`` gets this and its id (settings are frozen)."""
 
     def fetch(self, cursor: JsonlCursor | None) -> Fetched[JsonlCursor]:
         current = self._open_path()
@@ -187,15 +190,16 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
         more, so its last line is read even without its newline."""
         posts: list[Post] = []
         handle.seek(offset)
+        readline, parse, append = handle.readline, self._parse, posts.append
         while len(posts) < limit:
-            raw = handle.readline()
+            raw = readline()
             if not raw or (not raw.endswith(b"\n") and not rotated):
                 break  # end of file, or a line still being written: read it whole next time
             offset += len(raw)
             line_number += 1
-            post = self._parse(raw, line_number)
+            post = parse(raw, line_number)
             if post is not None:
-                posts.append(post)
+                append(post)
         rest = handle.readline()
         more = rest.endswith(b"\n") or (rotated and bool(rest))
         return _Read(posts, offset, line_number, more)
@@ -298,7 +302,7 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
             if (
                 type(data) is dict
                 and type(data.get("text")) is str
-                and set(map(type, data.values())) <= _PLAIN
+                and _PLAIN.issuperset(map(type, data.values()))
             ):
                 return self._post(data, raw)
         return self._parse_slowly(raw, line_number)
@@ -333,18 +337,18 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
 
     def _post(self, data: dict[str, Any], line: bytes) -> Post:
         """`line`: the line as UTF-8 (undecodable bytes as U+FFFD): a post without an id is
-        named by its hash. (Optional fields are looked at only when present: this runs for
-        every line.)"""
+        named by its hash. (Optional fields are looked at only when present, and the post is
+        built without the frozen dataclass's slow ``__init__`` (`monitor.frozen`): this runs
+        for every line.)"""
         get = data.get
-        settings = self.settings
         external_id = str(get("id") or hashlib.sha256(line).hexdigest()[:32])
         handle = str(get("author") or "unknown")
         followers, name, contact = get("followers"), get("author_name"), get("contact_url")
         language, edited, rating = get("lang"), get("edited_at"), get("rating")
-        return Post(
-            platform=str(get("platform") or settings.platform),
+        return _new_post(
+            platform=str(get("platform") or self.settings.platform),
             external_id=external_id,
-            author=Author(
+            author=_new_author(
                 id=str(get("author_id") or handle),
                 handle=handle,
                 display_name=None if name is None else _optional_str(name),
@@ -352,14 +356,23 @@ class JsonlConnector(Connector[JsonlSettings, JsonlCursor]):
                 verified=bool(get("verified", False)),
             ),
             text=data["text"],
-            url=str(get("url") or f"file://{settings.path}#{external_id}"),
+            url=str(get("url") or self._url_prefix + external_id),
             created_at=_timestamp(get("created_at")) or self.clock.now(),
-            language=language if isinstance(language, str) else None,
+            language=language if type(language) is str else None,
             contact_url=None if contact is None else _optional_str(contact),
-            extra={k: data[k] for k in ("subreddit", "title") if k in data},
+            extra={k: data[k] for k in _EXTRA if k in data}
+            if "subreddit" in data or "title" in data
+            else {},
             edited_at=None if edited is None else _timestamp(edited),
+            revises=(),
             rating=rating if isinstance(rating, int) else None,
         )
+
+
+_new_post = builder(Post)
+_new_author = builder(Author)
+_EXTRA = ("subreddit", "title")
+"""Fields of a line kept in the post's `extra`."""
 
 
 def _timestamp(value: Any) -> datetime | None:

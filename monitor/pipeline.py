@@ -24,6 +24,7 @@ from monitor.brand import BrandMatcher, BrandSettings, author_muted
 from monitor.classifier import Classifier
 from monitor.classifier.language import detect
 from monitor.clock import Clock
+from monitor.frozen import builder
 from monitor.models import Label, Post, Severity, Verdict
 from monitor.storage import NewPost, PostStore
 from monitor.storage.posts import StoredText
@@ -75,7 +76,11 @@ ReviewFn = Callable[[str, Verdict], Verdict]
 
 def alert_priority(severity: Severity, vip: bool) -> int:
     """Best customers and severe complaints first: VIP outranks any severity."""
-    return (100 if vip else 0) + 10 * severity.rank
+    return (100 if vip else 0) + 10 * _RANKS[severity]
+
+
+_RANKS = {severity: severity.rank for severity in Severity}
+"""`Severity.rank`, looked up once (it builds a dict at every call)."""
 
 
 class Pipeline:
@@ -106,8 +111,9 @@ class Pipeline:
         result = connector.poll(cursor)
         fresh, edits = self._drop_stored(result.posts)
         informational = connector.informational  # the brand's own news: no brand filter
-        on_brand = [p for p in fresh if informational or self.matcher.matches(p.text)]
-        edits = [p for p in edits if self.matcher.matches(p.text)]
+        matches = self.matcher.matches
+        on_brand = fresh if informational else [p for p in fresh if matches(p.text)]
+        edits = [p for p in edits if matches(p.text)]
         muted = self._muted(on_brand + edits, now)
         alerted = self._alerted_originals(on_brand)
         everything = self._judge(on_brand + edits, muted, alerted, informational)
@@ -124,7 +130,7 @@ class Pipeline:
             source=connector.name,
             fetched=len(result.posts),
             already_stored=len(result.posts) - len(fresh) - len(edits),
-            muted=sum(1 for p in on_brand if p.key in muted),
+            muted=sum(1 for p in on_brand if p.key in muted) if muted else 0,
             off_brand=len(fresh) - len(on_brand),
             stored=stored.inserted,
             alerts=stored.alerts + stored.edit_alerts,
@@ -135,26 +141,42 @@ class Pipeline:
             edited=stored.edited,
             notices=tuple(on_brand) if informational else (),
             platform=connector.kind,
-            flagged=sum(1 for new in judged if new.verdict.label is Label.COMPLAINT),
+            flagged=[new.verdict.label for new in judged].count(Label.COMPLAINT),
         )
 
     def _drop_stored(self, posts: list[Post]) -> tuple[list[Post], list[Post]]:
         """(new posts, edits): posts stored before (and repeats within the page) are skipped
         before paying to classify, unless the platform says one was edited and its text is not
         the stored one."""
+        platforms = {p.platform for p in posts}
+        if len(platforms) == 1:  # nearly every poll: one platform's posts, in order already
+            (platform,) = platforms
+            return self._drop_stored_of(platform, {p.external_id: p for p in posts})
         unique = list({post.key: post for post in posts}.values())
         fresh: list[Post] = []
         edits: list[Post] = []
-        for platform in {p.platform for p in unique}:
-            mine = [p for p in unique if p.platform == platform]
-            known = self.posts.known_ids(platform, [p.external_id for p in mine])
-            fresh += [p for p in mine if p.external_id not in known]
-            edited = [p for p in mine if p.external_id in known and p.edited_at is not None]
-            if edited:
-                stored = self.posts.stored_texts(platform, [p.external_id for p in edited])
-                edits += [p for p in edited if _is_new_edit(p, stored.get(p.external_id))]
+        for platform in platforms:
+            mine = {p.external_id: p for p in unique if p.platform == platform}
+            new, edited = self._drop_stored_of(platform, mine)
+            fresh += new
+            edits += edited
         order = {post.key: n for n, post in enumerate(unique)}
         return sorted(fresh, key=lambda p: order[p.key]), edits
+
+    def _drop_stored_of(
+        self, platform: str, mine: dict[str, Post]
+    ) -> tuple[list[Post], list[Post]]:
+        """`_drop_stored` for one platform's posts, by id (the last of each id, in the order
+        the ids first came)."""
+        known = self.posts.known_ids(platform, list(mine))
+        if not known:
+            return list(mine.values()), []
+        fresh = [p for i, p in mine.items() if i not in known]
+        edited = [p for i, p in mine.items() if i in known and p.edited_at is not None]
+        if not edited:
+            return fresh, []
+        stored = self.posts.stored_texts(platform, [p.external_id for p in edited])
+        return fresh, [p for p in edited if _is_new_edit(p, stored.get(p.external_id))]
 
     def _muted(self, posts: list[Post], now: datetime) -> set[tuple[str, str]]:
         """Keys of the posts whose author is muted: brand.muted_authors, and the authors muted
@@ -163,6 +185,8 @@ class Pipeline:
             return set()
         muted = self.posts.muted_authors(now)
         brand = self.brand
+        if not muted and not brand.muted_authors:
+            return set()
         return {p.key for p in posts if author_muted(brand, muted, p.platform, p.author.handle)}
 
     def _alerted_originals(self, posts: list[Post]) -> set[str]:
@@ -188,7 +212,11 @@ class Pipeline:
         a post in a language the scorer cannot read goes to a person, and the language is
         stored with the post for routing and the history view."""
         posts = [p if p.language else replace(p, language=detect(p.text)) for p in posts]
-        vips = [self.brand.is_vip(p.author.handle, p.author.followers) for p in posts]
+        brand = self.brand
+        if brand.vip_authors or brand.vip_min_followers is not None:
+            vips = [brand.is_vip(p.author.handle, p.author.followers) for p in posts]
+        else:  # no VIPs configured: nobody is one
+            vips = [False] * len(posts)
         verdicts = self.classifier.classify_many(
             [p.text for p in posts],
             languages=[p.language for p in posts],
@@ -196,27 +224,33 @@ class Pipeline:
             vips=vips,
             ratings=[p.rating for p in posts],
         )
+        second_opinion, route, topic = self.second_opinion, self.route, self.topic
         judged: list[NewPost] = []
+        append = judged.append
         for post, vip, verdict in zip(posts, vips, verdicts, strict=True):
-            if self.second_opinion is not None:
-                verdict = self.second_opinion(post.text, verdict)
+            if second_opinion is not None:
+                verdict = second_opinion(post.text, verdict)
             wants_alert = (
                 (verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE)
-                and not alerted.intersection(post.revises)
                 and not informational
+                and (not alerted or alerted.isdisjoint(post.revises))
             )
-            judged.append(
-                NewPost(
+            append(
+                _new_judged(
                     post=post,
                     verdict=verdict,
                     vip=vip,
                     alert_priority=alert_priority(verdict.severity, vip) if wants_alert else None,
-                    channel=self.route(post, verdict, vip) if wants_alert and self.route else None,
-                    topic=self.topic(post, verdict) if wants_alert and self.topic else None,
-                    muted=post.key in muted,
+                    channel=route(post, verdict, vip) if wants_alert and route else None,
+                    topic=topic(post, verdict) if wants_alert and topic else None,
+                    muted=bool(muted) and post.key in muted,
                 )
             )
         return judged
+
+
+_new_judged = builder(NewPost)
+"""`NewPost(...)` without the frozen dataclass's slow ``__init__`` (one per post judged)."""
 
 
 def _is_new_edit(post: Post, stored: StoredText | None) -> bool:

@@ -167,25 +167,6 @@ def _storable(value: Any, limit: int | None = None) -> bool:
     )
 
 
-def _storable_id(value: Any, limit: int) -> bool:
-    """`value` is an id that `identifier` returns unchanged (and not empty)."""
-    return (
-        _storable(value, limit)
-        and value != ""
-        and (value.isascii() or unicodedata.is_normalized("NFC", value))
-    )
-
-
-def _optional_storable(value: Any, limit: int | None = None) -> bool:
-    """`optional_text(value, limit)` returns `value` unchanged: None, or storable, non-empty."""
-    return value is None or (value != "" and _storable(value, limit))
-
-
-def _utc(value: Any) -> bool:
-    """`timestamp_of` returns `value` itself: a plain datetime already in UTC."""
-    return type(value) is datetime and value.tzinfo is UTC
-
-
 def _json_as_is(value: Any, depth: int = 0) -> bool:
     """`jsonable(value, depth)` would return a value equal to `value` and of the same types:
     plain JSON with str keys, clean strings and finite floats, no deeper than `_MAX_DEPTH`."""
@@ -207,30 +188,73 @@ def _already_normal(post: Post) -> bool:
     """`normalize_post` would return a post equal to `post`, field for field and of the same
     types: then `post` itself is the answer. Any doubt (a subclass, a non-ASCII id not in NFC,
     a naive or non-UTC time, an edit's revision ids, a float rating, an `extra` that is not
-    plain JSON) goes the long way, so hostile input is cleaned exactly as before."""
+    plain JSON) goes the long way, so hostile input is cleaned exactly as before.
+
+    What `_storable` checks string by string is checked here on all the post's strings joined
+    (types and sizes first, then one search for NUL and, for text that is not ASCII, one
+    encoding to UTF-8, which fails on a surrogate and only on one): the same answer in a
+    fraction of the time, for every post of every poll."""
     author = post.author
     if type(post) is not Post or type(author) is not Author:
         return False
-    followers = author.followers
-    rating = post.rating
+    platform, external_id, text, url = post.platform, post.external_id, post.text, post.url
+    handle, author_id = author.handle, author.id
+    if not (
+        type(platform) is str
+        and type(external_id) is str
+        and type(text) is str
+        and type(url) is str
+        and type(handle) is str
+        and type(author_id) is str
+        and 0 < len(platform) <= PLATFORM_LENGTH
+        and 0 < len(external_id) <= EXTERNAL_ID_LENGTH
+        and 0 < len(handle) <= HANDLE_LENGTH
+        and 0 < len(author_id) <= AUTHOR_ID_LENGTH
+    ):
+        return False
+    name, language, contact = author.display_name, post.language, post.contact_url
+    if name is not None and (type(name) is not str or not 0 < len(name) <= NAME_LENGTH):
+        return False
+    if language is not None and (
+        type(language) is not str or not 0 < len(language) <= LANGUAGE_LENGTH
+    ):
+        return False
+    if contact is not None and (type(contact) is not str or contact == ""):
+        return False
+    joined = "".join(
+        (
+            platform,
+            external_id,
+            text,
+            url,
+            handle,
+            author_id,
+            name or "",
+            language or "",
+            contact or "",
+        )
+    )
+    if "\x00" in joined:
+        return False
+    if not joined.isascii():
+        try:
+            joined.encode()  # UTF-8 refuses a surrogate, and nothing else a str can hold
+        except UnicodeEncodeError:
+            return False
+        if not (external_id.isascii() or unicodedata.is_normalized("NFC", external_id)) or not (
+            author_id.isascii() or unicodedata.is_normalized("NFC", author_id)
+        ):
+            return False
+    followers, rating, extra = author.followers, post.rating, post.extra
+    created, edited = post.created_at, post.edited_at
     return (
-        _storable(post.platform, PLATFORM_LENGTH)
-        and post.platform != ""
-        and _storable_id(post.external_id, EXTERNAL_ID_LENGTH)
-        and _storable(author.handle, HANDLE_LENGTH)
-        and author.handle != ""
-        and _storable_id(author.id, AUTHOR_ID_LENGTH)
-        and _optional_storable(author.display_name, NAME_LENGTH)
-        and (followers is None or (type(followers) is int and 0 <= followers <= FOLLOWERS_MAX))
+        (followers is None or (type(followers) is int and 0 <= followers <= FOLLOWERS_MAX))
         and type(author.verified) is bool
-        and _storable(post.text)
-        and _storable(post.url)
-        and _utc(post.created_at)
-        and _optional_storable(post.language, LANGUAGE_LENGTH)
-        and _optional_storable(post.contact_url)
-        and type(post.extra) is dict
-        and _json_as_is(post.extra)
-        and (post.edited_at is None or _utc(post.edited_at))
+        and type(created) is datetime
+        and created.tzinfo is UTC
+        and (edited is None or (type(edited) is datetime and edited.tzinfo is UTC))
+        and type(extra) is dict
+        and (not extra or _json_as_is(extra))
         and type(post.revises) is tuple
         and not post.revises
         and (rating is None or (type(rating) is int and 1 <= rating <= 5))

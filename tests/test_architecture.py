@@ -30,6 +30,7 @@ LEAVES = {
     "monitor.sanitize",
     "monitor.metrics",
     "monitor.systemd_notify",
+    "monitor.frozen",
 }
 """Import nothing of ours but other leaves: every layer may use them."""
 CORE = {

@@ -159,3 +159,34 @@ def test_a_failed_store_keeps_the_cursor_so_the_next_poll_reads_the_same_posts(
     report = poll.pipeline.poll(poll.connector)  # the real database: the cursor never moved
     assert report.stored == 1
     assert [a.post.external_id for a in poll.due()] == ["1"]
+
+
+def test_one_poll_of_several_platforms_keeps_each_platforms_ids_apart(poll: Poll) -> None:
+    poll.write({"id": "1", "author": "dana", "text": COMPLAINT})
+    poll.pipeline.poll(poll.connector)
+    poll.write({"id": "1", "platform": "reddit", "author": "dana", "text": COMPLAINT})
+    poll.write({"id": "1", "author": "dana", "text": COMPLAINT})  # stored before
+    poll.write({"id": "2", "author": "erin", "text": COMPLAINT + " again"})
+    poll.write({"id": "1", "platform": "reddit", "author": "dana", "text": COMPLAINT + "!"})
+    poll.write({"id": "3", "platform": "mastodon", "author": "erin", "text": PRAISE})
+
+    report = poll.pipeline.poll(poll.connector)
+
+    assert (report.fetched, report.already_stored, report.stored) == (5, 2, 3)
+    posts = poll.pipeline.posts
+    assert posts.known_ids("reddit", ["1"]) == {"1"} and posts.known_ids("x", ["2"]) == {"2"}
+    assert posts.stored_texts("reddit", ["1"])["1"].text == COMPLAINT + "!"  # the page's last
+    alerted = sorted((a.post.platform, a.post.external_id) for a in poll.due())
+    assert alerted == [("reddit", "1"), ("x", "1"), ("x", "2")]
+
+
+def test_a_brand_without_vips_or_mutes_has_neither(poll: Poll) -> None:
+    brand = BrandSettings(name="Acme", handles=["acme"])
+    plain = Pipeline(brand, poll.storage.posts, poll.pipeline.classifier, poll.pipeline.clock)
+    poll.write({"id": "1", "author": "grace", "followers": 10**6, "text": COMPLAINT})
+    poll.write({"id": "2", "author": "troll", "text": COMPLAINT + " again"})
+
+    report = plain.poll(poll.connector)
+
+    assert (report.muted, report.alerts) == (0, 2)
+    assert [a.vip for a in poll.due()] == [False, False]

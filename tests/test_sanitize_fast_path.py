@@ -171,3 +171,52 @@ def test_what_the_schema_refuses_is_still_cleaned() -> None:
         cleaned = normalize_post(post, NOW)
         assert cleaned is not post, name
         assert getattr(cleaned, field) == expected, name
+
+
+STRING_FIELDS = [
+    "platform",
+    "external_id",
+    "text",
+    "url",
+    "language",
+    "contact_url",
+    "author.handle",
+    "author.id",
+    "author.display_name",
+]
+HOSTILE = {
+    "a NUL": "re\x00fund",
+    "a lone high surrogate": "late \ud83d",
+    "a lone low surrogate": "\ude00 late",
+    "an emoji as two surrogates": "\ud83d\ude00",
+    "a decomposed é": "cafe\u0301",
+    "a huge value": "a" * 300_000,
+    "nothing": "",
+}
+
+
+def with_field(post: Post, name: str, value: Any) -> Post:
+    if name.startswith("author."):
+        author = dataclasses.replace(post.author, **{name.removeprefix("author."): value})
+        return dataclasses.replace(post, author=author)
+    return dataclasses.replace(post, **{name: value})
+
+
+def test_hostile_text_in_any_string_field_is_cleaned_as_the_full_cleaning_does() -> None:
+    """The quick check looks at all of a post's strings at once: whichever one holds the NUL,
+    the half emoji or the oversized value, the post is cleaned exactly as before."""
+    for name in STRING_FIELDS:
+        for what, value in HOSTILE.items():
+            post = with_field(clean_post(), name, value)
+            cleaned = normalize_post(post, NOW)
+            assert same(cleaned, _rebuilt(post, NOW)), (name, what)
+            if "NUL" in what or "surrogate" in what:
+                assert cleaned is not post, (name, what)  # never taken for clean
+
+
+def test_an_emoji_split_across_two_fields_is_not_taken_for_a_whole_one() -> None:
+    author = Author(id="\ude00" + "42", handle="dana\ud83d", display_name="Dana")
+    post = clean_post(author=author)
+    cleaned = normalize_post(post, NOW)
+    assert same(cleaned, _rebuilt(post, NOW))
+    assert (cleaned.author.handle, cleaned.author.id) == ("dana\ufffd", "\ufffd42")

@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.jsonl import JsonlConnector, JsonlSettings
 from monitor.brand import BrandSettings
+from monitor.clock import FakeClock
 from monitor.models import Post
-from monitor.sanitize import FOLLOWERS_MAX
+from monitor.sanitize import FOLLOWERS_MAX, normalize_post
 
 BRAND = BrandSettings(name="Acme")
 
@@ -62,3 +70,99 @@ def test_a_line_without_an_id_is_named_by_its_bytes_as_before(tmp_path: Path) ->
         hashlib.sha256(valid + b"\n").hexdigest()[:32],
         hashlib.sha256(replaced).hexdigest()[:32],
     ]
+
+
+CLOCK = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+HOSTILE = st.sampled_from(
+    ["\x00", "\ud83d", "\ude00", "e\u0301", "\U0001f600", "Z", "+05:30", "2026-11-23", " ", "a"]
+)
+TEXT = st.one_of(
+    st.lists(HOSTILE, max_size=5).map("".join),
+    st.text(max_size=8),
+    st.just("a" * 200_000),  # a huge field
+)
+TIMESTAMP = st.one_of(
+    st.sampled_from(
+        [
+            "2026-11-23T10:00:00Z",
+            "2026-11-23T10:00:00+05:30",
+            "2026-11-23T10:00:00",  # no offset: not a time we can place
+            "2026-13-45T99:00:00Z",
+            "yesterday",
+            "",
+            "2026-11-23T10:00:00ZZ",
+        ]
+    ),
+    TEXT,
+)
+VALUE = st.one_of(
+    TEXT,
+    TIMESTAMP,
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.lists(TEXT, max_size=2),
+)
+KEYS = st.sampled_from(
+    [
+        "id",
+        "platform",
+        "author",
+        "author_id",
+        "author_name",
+        "followers",
+        "verified",
+        "url",
+        "created_at",
+        "edited_at",
+        "lang",
+        "contact_url",
+        "rating",
+        "subreddit",
+        "title",
+        "other",
+    ]
+)
+LINE = st.builds(
+    lambda fields, text: {**fields, "text": text},
+    st.dictionaries(KEYS, VALUE, max_size=8),
+    TEXT,
+)
+
+
+def same(left: object, right: object) -> bool:
+    """Equal and of the same types all the way down."""
+    if type(left) is not type(right):
+        return False
+    if dataclasses.is_dataclass(left):
+        return all(
+            same(getattr(left, f.name), getattr(right, f.name)) for f in dataclasses.fields(left)
+        )
+    if isinstance(left, dict) and isinstance(right, dict):
+        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+        return len(left) == len(right) and all(map(same, left, right))
+    if isinstance(left, datetime) and isinstance(right, datetime):
+        return left == right and left.tzinfo == right.tzinfo
+    return bool(left == right)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(line=LINE, ascii_only=st.booleans())
+def test_a_line_read_the_quick_way_is_the_post_the_long_way_reads(
+    tmp_path_factory: pytest.TempPathFactory, line: dict[str, object], ascii_only: bool
+) -> None:
+    """Whatever a line holds (NUL, half an emoji, huge fields, bad timestamps, numbers past 64
+    bits), the usual path (orjson, the post built field by field) and the long one (json.loads)
+    read the same post, and the poll then cleans it the same way."""
+    raw = json.dumps(line, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    path = tmp_path_factory.mktemp("feed") / "m.jsonl"
+    path.write_bytes(raw + b"\n")
+    settings_ = JsonlSettings.model_validate({"type": "jsonl", "path": str(path)})
+    connector = JsonlConnector(settings_, BRAND, CLOCK)
+    quick, slow = connector._parse(raw + b"\n", 1), connector._parse_slowly(raw + b"\n", 1)
+    assert quick is not None and slow is not None
+    assert same(quick, slow)
+    (polled,) = connector.poll(None).posts
+    assert same(polled, normalize_post(slow, CLOCK.now()))
