@@ -9,20 +9,22 @@ be 0), then µs/post of each over the original texts (best of --rounds) and thei
 
     .venv/bin/python bench/sentiment_equivalence.py
     .venv/bin/python bench/sentiment_equivalence.py --rounds 7 FILE.csv [FILE.csv ...]
+    .venv/bin/python bench/sentiment_equivalence.py --tree /tmp/before   # an older checkout
+
+`--tree` imports `Sentiment` from another checkout: run it and the default one after the
+other, in the same minute, to compare their µs/post (one process each: two scorers in one
+process slow each other down).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import importlib
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.scorer_equivalence import texts
-from monitor.classifier.sentiment import Sentiment
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILES = [
@@ -30,6 +32,16 @@ DEFAULT_FILES = [
     ROOT.parent / "shared" / "data" / "airline_sentiment_2015.csv",
     ROOT / "monitor" / "classifier" / "seed" / "seed_posts.csv",
 ]
+
+
+def texts(paths: list[Path]) -> list[str]:
+    """Every row's text (read here, not imported from another bench: that would import
+    `monitor` from this checkout before `--tree` is on the path)."""
+    found: list[str] = []
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            found.extend(row["text"] for row in csv.DictReader(handle))
+    return found
 
 
 def variants(text: str) -> list[str]:
@@ -66,10 +78,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path, default=DEFAULT_FILES)
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds; best is kept")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to import from")
     args = parser.parse_args()
+    sys.path.insert(0, str(args.tree.resolve()))
+    module = importlib.import_module("monitor.classifier.sentiment")
 
     corpus = texts(args.files)
-    sentiment = Sentiment()
+    sentiment = module.Sentiment()
     vader = sentiment.analyzer.polarity_scores
     compared = 0
     differences = 0
@@ -81,6 +96,7 @@ def main() -> None:
     emojis = sentiment.analyzer.emojis.keys()
     ascii_share = sum(text.isascii() for text in corpus) / len(corpus)
     emoji_share = sum(not emojis.isdisjoint(text) for text in corpus) / len(corpus)
+    print(f"tree                 {Path(str(module.__file__)).parents[2]}")
     print(
         f"texts                {len(corpus)} ({ascii_share:.1%} ASCII;"
         f" {emoji_share:.1%} with emoji, scored by VADER itself)"

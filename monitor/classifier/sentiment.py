@@ -10,7 +10,9 @@ strips punctuation in one comprehension, and applies VADER 3.3's rules (caps emp
 boosters, "no", negations of the 3 preceding words, "never so/this", "without doubt", idioms,
 "kind of", "least", "but", punctuation emphasis, normalisation) to the lexicon words only, in
 VADER's own float arithmetic order, so every score is identical bit for bit
-(bench/sentiment_equivalence.py and tests/classifier/test_sentiment.py check it).
+(bench/sentiment_equivalence.py and tests/classifier/test_sentiment.py check it). Most lexicon
+words have no rule word in the 3 words before them: they skip the rules that cannot apply,
+and the four scores are rounded without `round`'s trip through decimal digits.
 
 Anything else goes through `polarity_scores` itself: text with emoji, and a VADER whose
 internals may differ (not 3.3.x, missing constants, or disagreeing on the probe sentences
@@ -53,6 +55,10 @@ def _vader_supported(analyzer: Any) -> bool:
         and isinstance(getattr(analyzer, "lexicon", None), dict)
         and isinstance(getattr(analyzer, "emojis", None), dict)
         and not any(emoji.isascii() for emoji in analyzer.emojis)
+        and not any(  # a -0.0 valence would make VADER's "+ 0.0" steps matter
+            valence == 0 and math.copysign(1.0, valence) < 0
+            for valence in analyzer.lexicon.values()
+        )
     )
 
 
@@ -69,6 +75,13 @@ class Sentiment:
             self._booster: dict[str, float] = vader.BOOSTER_DICT
             self._special: dict[str, float] = vader.SPECIAL_CASES
             self._negate = frozenset(vader.NEGATE)
+            self._scorable = frozenset(word for word in self._lexicon if word not in self._booster)
+            """The words VADER scores: in the lexicon and no booster."""
+            self._modifiers = frozenset(
+                [*self._booster, *self._negate, "no", "so", "this", "least"]
+            )
+            """Words that change a lexicon word's valence from up to 3 words before it, with
+            any word containing "n't" (the idioms are checked apart)."""
             self._c_incr: float = vader.C_INCR
             self._n_scalar: float = vader.N_SCALAR
             self._idiom_starts = frozenset(
@@ -99,14 +112,16 @@ class Sentiment:
             words = [s if len(s := w.strip(_PUNCTUATION)) > 2 else w for w in lowered.split()]
             if lowered != text:
                 original = text.split()  # stripping punctuation never changes `isupper`
+            contracted = "n't" in lowered
         else:  # Unicode lower-casing may change a word's length: strip first, as VADER does
             original = [s if len(s := w.strip(_PUNCTUATION)) > 2 else w for w in text.split()]
             words = [word.lower() for word in original]
+            contracted = True  # not looked for: the words before each lexicon word are
         count = len(words)
         if not count:
             return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
-        lexicon = self._lexicon
-        if lexicon.keys().isdisjoint(words):
+        scorable = self._scorable
+        if scorable.isdisjoint(words):
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
         emphasis: list[bool] | None = None
         """Which words are ALL CAPS, when only some are (VADER's `is_cap_diff`)."""
@@ -114,16 +129,40 @@ class Sentiment:
             upper = list(map(str.isupper, original))
             if 0 < count - sum(upper) < count:
                 emphasis = upper
-        booster = self._booster
+        lexicon = self._lexicon
+        modifiers = self._modifiers
+        idiom_starts = self._idiom_starts
+        c_incr = self._c_incr
         last = count - 1
         valences: list[float] = []
         positions: list[int] = []
         for i, word in enumerate(words):
-            if word not in lexicon or word in booster:
+            if word not in scorable:
                 continue
             if word == "kind" and i < last and words[i + 1] == "of":
                 continue
-            valences.append(self._valence(words, i, emphasis))
+            before = words[i - 3 : i] if i > 2 else words[:i]
+            if modifiers.isdisjoint(before) and not (contracted and "n't" in " ".join(before)):
+                # Nothing before can boost, negate or dampen: of VADER's steps only the word's
+                # own valence, "no" before a lexicon word, caps and idioms can change anything
+                # (the others add 0.0 or multiply by nothing, and the valence is never -0.0).
+                valence = lexicon[word]
+                if word == "no" and i != last and words[i + 1] in lexicon:
+                    valence = 0.0
+                if emphasis is not None and emphasis[i]:
+                    if valence > 0:
+                        valence += c_incr
+                    else:
+                        valence -= c_incr
+                if (
+                    i > 2
+                    and words[i - 3] not in lexicon
+                    and (word in idiom_starts or not idiom_starts.isdisjoint(before))
+                ):
+                    valence = self._special_idioms_check(valence, words, i)
+                valences.append(valence)
+            else:
+                valences.append(self._valence(words, i, emphasis))
             positions.append(i)
         if "but" in words:
             _but_check(words.index("but"), valences, positions)
@@ -288,9 +327,28 @@ def _score_valence(valences: list[float], zeros: int, text: str) -> dict[str, fl
         neg_sum -= punct_emph_amplifier
 
     total = pos_sum + math.fabs(neg_sum) + neu_count
-    return {
-        "neg": round(math.fabs(neg_sum / total), 3),
-        "neu": round(math.fabs(neu_count / total), 3),
-        "pos": round(math.fabs(pos_sum / total), 3),
-        "compound": round(compound, 4),
+    neg = math.fabs(neg_sum / total)
+    neu = math.fabs(neu_count / total)
+    pos = math.fabs(pos_sum / total)
+    return {  # rounding keeps a zero as it is (and its sign)
+        "neg": _round(neg, 3, 1000.0) if neg else neg,
+        "neu": _round(neu, 3, 1000.0) if neu else neu,
+        "pos": _round(pos, 3, 1000.0) if pos else pos,
+        "compound": _round(compound, 4, 10000.0) if compound else compound,
     }
+
+
+def _round(value: float, digits: int, scale: float) -> float:
+    """`round(value, digits)` (scale = 10.0 ** digits) for |value| <= 1, a third of its cost.
+
+    `round` converts to decimal digits, rounds the exact binary value half to even, and reads
+    the digits back: the double nearest n / scale, which is what `n / scale` is in IEEE
+    arithmetic. `value * scale` is off the exact product by under 1e-12, so n is the same
+    integer unless the product is within that of a half: then `round` itself decides.
+    """
+    scaled = value * scale
+    below = math.floor(scaled)
+    fraction = scaled - below
+    if -1e-9 < fraction - 0.5 < 1e-9:
+        return round(value, digits)
+    return math.copysign((below if fraction < 0.5 else below + 1) / scale, value)

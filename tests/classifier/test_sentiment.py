@@ -7,12 +7,14 @@ punctuation are scored both ways and compared float bit by float bit.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from vaderSentiment import vaderSentiment as vader
 
-from monitor.classifier.sentiment import Sentiment
+from monitor.classifier.sentiment import Sentiment, _round
 
 _SENTIMENT = Sentiment()
 _VADER = vader.SentimentIntensityAnalyzer()
@@ -162,3 +164,57 @@ def test_a_vader_with_other_rules_is_followed_not_second_guessed(
     text = "the help was not good"
     assert sentiment.scores(text) == sentiment.analyzer.polarity_scores(text)
     assert sentiment.scores(text)["compound"] > 0  # that VADER's reading, not 3.3's
+
+
+def _neighbourhoods() -> list[str]:
+    """Texts where a lexicon word has nothing before it that VADER reads (the fast path's
+    shortcut), and texts that miss it by one word: each rule's words 1 to 4 words before."""
+    fillers = ["", "app ", "the app ", "the app was "]  # 0..3 words between rule and word
+    rules = [
+        *("very", "VERY", "extremely", "kinda", "sort of", "kind of", "barely"),
+        *("not", "NOT", "isn't", "ain't", "never", "without", "no", "nor"),
+        *("so", "this", "never so", "never this", "least", "at least", "very least"),
+        *("without doubt", "without a doubt", "no way or", "the", "bad", "but", "yeah"),
+    ]
+    texts = [
+        f"{start}{rule} {filler}{word} today"
+        for start in ("", "my phone app ")  # some rules need 3 words before the lexicon word
+        for rule in rules
+        for filler in fillers
+        for word in ("good", "GOOD", "bad", "Horrible", "no", "kind")
+    ]
+    return [
+        *texts,
+        "the app is the bomb",
+        "the app is the shit",
+        "a kiss of death for them",
+        "my help was yeah right",
+        "what a bad ass update",
+        "we waited at the bus stop",
+        "no good",
+        "no problem at all",
+        "no",
+        "good app but the bad support",
+        "GOOD app but the bad support",
+        "I AM HAPPY but sad",
+        "GOOD BAD",
+        "caf\u00e9 isn't good, the na\u00efve app was good",
+        "the caf\u00e9 was not good",
+    ]
+
+
+@pytest.mark.parametrize("text", _neighbourhoods())
+def test_words_near_and_just_out_of_reach_of_vaders_rules_score_as_vader(text: str) -> None:
+    assert_same(text)
+
+
+def test_rounding_matches_pythons_round_bit_for_bit() -> None:
+    """Ties (k / 2000, k / 20000) and the floats either side of them, tiny negatives that
+    round to -0.0, zeros and ones."""
+    values = [0.0, -0.0, 1.0, -1.0, 1e-9, -1e-9, 0.0004999, -0.0004999, 0.99995, -0.99995]
+    for k in range(-2000, 2001):
+        for tie in (k / 2000, k / 20000):
+            values += [tie, math.nextafter(tie, 2.0), math.nextafter(tie, -2.0)]
+    for value in values:
+        assert _round(value, 3, 1000.0).hex() == round(value, 3).hex(), value
+        assert _round(value, 4, 10000.0).hex() == round(value, 4).hex(), value
