@@ -184,11 +184,14 @@ class Daemon:
     # -- one pass ----------------------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Poll every source once, then deliver everything due. True when all went well."""
+        """Poll every source once, deliver everything due, then the upkeep that `run` does
+        behind the polls (a `run-once` from cron would otherwise leave the text index ever
+        further behind). True when all went well."""
         for runner in self.runners:
             runner.poll()
         healthy = all(runner.healthy for runner in self.runners)
         report = self.deliver()
+        self.upkeep()
         return healthy and report is not None and report.failed == 0
 
     def deliver(self) -> DeliveryReport | None:

@@ -148,6 +148,7 @@ def test_each_platforms_complaint_reaches_slack_once_and_a_second_poll_adds_noth
     assert everything.daemon.run_once()
     assert everything.alerts_per_platform() == dict.fromkeys(ORDERS, 1)
     assert len(everything.slack.messages) == len(ORDERS)
+    assert everything.daemon.storage.text_index.behind() == 0  # its upkeep ran too
     blob = "\n".join(json.dumps(m.get("blocks")) for m in everything.slack.messages)
     for kind, post_id in posted.items():
         url = everything.harnesses[kind].post_url(post_id)
