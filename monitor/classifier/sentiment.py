@@ -107,11 +107,12 @@ class Sentiment:
         text = text.strip()
         original: list[str] | None = None
         """The words as written, to tell ALL CAPS; None when the text has no capitals."""
+        capitals = False
+        """An ASCII text with capitals: its words as written are cut once known to be needed."""
         if text.isascii():  # lower-casing and punctuation-stripping commute: do each once
             lowered = text.lower()
             words = [s if len(s := w.strip(_PUNCTUATION)) > 2 else w for w in lowered.split()]
-            if lowered != text:
-                original = text.split()  # stripping punctuation never changes `isupper`
+            capitals = lowered != text
             contracted = "n't" in lowered
         else:  # Unicode lower-casing may change a word's length: strip first, as VADER does
             original = [s if len(s := w.strip(_PUNCTUATION)) > 2 else w for w in text.split()]
@@ -125,6 +126,8 @@ class Sentiment:
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
         emphasis: list[bool] | None = None
         """Which words are ALL CAPS, when only some are (VADER's `is_cap_diff`)."""
+        if capitals:  # cut only here: a text with no lexicon word (a quarter) is never split twice
+            original = text.split()  # stripping punctuation never changes `isupper`
         if original is not None:
             upper = list(map(str.isupper, original))
             if 0 < count - sum(upper) < count:
