@@ -26,7 +26,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import MonitorConfig
 from monitor.delivery import Deliverer, DeliveryReport
 from monitor.errors import ConfigError, StorageUnavailable
-from monitor.health import Health, Outage
+from monitor.health import Health, Outage, backoff
 from monitor.learning import Learner
 from monitor.metrics import Heartbeat, Metrics
 from monitor.notify import Notifier
@@ -53,6 +53,8 @@ UPKEEP_SECONDS = 10
 """The history view's word index catches up this often (what it has not reached yet, searches
 check one post at a time, so a run every few seconds keeps that tail to a few polls), and
 SQLite's WAL is checkpointed."""
+UPKEEP_RETRY_CAP_SECONDS = 3600.0
+"""After failures that are not outages, upkeep pauses 10 s, 20 s, 40 s... up to an hour."""
 TEXT_INDEX_MAX_SECONDS = 5.0
 """A run's bound (the batch under way is finished); a backlog takes several runs."""
 
@@ -105,6 +107,8 @@ class Daemon:
         )
         self._model_file: str | None = None
         self._text_index_behind = False
+        self.upkeep_health = Health("text index upkeep", log, self.clock, remind_seconds=3600.0)
+        self._upkeep_retry_at = 0.0
         self._training_blocked: str | None = None
         self.slack_app: SlackApp | None = None
         if isinstance(self.notifier, SlackNotifier):  # buttons, storms, escalation, digest
@@ -275,15 +279,42 @@ class Daemon:
         """Work kept off the polls' path: the history view's word index catches up
         (`storage.text_index`), and SQLite's WAL is copied into the database file
         (`Database.checkpoint`). The index is logged when it falls behind and when it has
-        caught up, not every run: searches find the posts it has not reached either way."""
+        caught up, not every run: searches find the posts it has not reached either way.
+
+        A failure is said once with its error, reminded hourly, and tried again after a
+        growing pause (`backoff`, up to an hour) rather than every 10 s: an outage heals by
+        itself, a damaged index does not, and SQLite reports both as operational errors;
+        "works again" when a run works."""
+        if self.clock.monotonic() < self._upkeep_retry_at:
+            return
         try:
             self.database.checkpoint()
             run = self.storage.text_index.catch_up(max_seconds=TEXT_INDEX_MAX_SECONDS)
-        except StorageUnavailable as err:
-            # The outage is announced, once, by delivery's database health (every 2 s); this
-            # job only tries again in 10 s.
-            log.debug("upkeep skipped: %s", err)
+        except Exception as err:  # said once, paused, tried again: never swallowed
+            failures = self.upkeep_health.failures + 1
+            self._upkeep_retry_at = self.clock.monotonic() + backoff(
+                failures, UPKEEP_SECONDS, UPKEEP_RETRY_CAP_SECONDS
+            )
+            error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            self.upkeep_health.fail(
+                "failed",
+                error,
+                lambda outage: (
+                    f"text index upkeep failed ({outage.error}); searches check the posts it "
+                    "has not reached one by one meanwhile. If the SQLite index is damaged, "
+                    'stop the daemon and run: sqlite3 FILE "INSERT INTO posts_text(posts_text) '
+                    "VALUES('rebuild')\""
+                ),
+                reminder=lambda outage: (
+                    f"text index upkeep still failing after {outage.failures} tries "
+                    f"({outage.error})"
+                ),
+                # an outage is delivery's to announce too; a damaged index is only ours
+                level=logging.WARNING if isinstance(err, StorageUnavailable) else logging.ERROR,
+            )
             return
+        self._upkeep_retry_at = 0.0
+        self.upkeep_health.recover(lambda _outage: "text index upkeep works again")
         self.metrics.text_index_behind.set(run.behind)
         if run.behind and not self._text_index_behind:
             log.warning(

@@ -455,3 +455,37 @@ def _gauge(daemon: Daemon, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} is not exposed")
+
+
+def test_a_damaged_index_is_said_once_retried_after_a_pause_and_said_to_work_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damage that cannot heal by itself is not retried every 10 s nor swallowed: one error
+    naming it (and the fix), runs skipped during a growing pause, "works again" once repaired."""
+    clock = FakeClock(NOW)
+    daemon = Daemon(load_config(config_file(tmp_path)), clock=clock)
+    daemon.prepare()
+    try:
+        _store(daemon.database, {1: "acme refund never came"})
+        with daemon.database.engine.begin() as connection:  # FTS5 loses a shadow table
+            connection.execute(text("ALTER TABLE posts_text_idx RENAME TO posts_text_gone"))
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.upkeep()
+            daemon.upkeep()  # within the pause: not even tried
+            clock.advance(10)
+            daemon.upkeep()  # tried again, fails the same way: nothing new to say
+            assert _found(daemon.database, "refund") == {"1"}  # the search still finds it
+            with daemon.database.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE posts_text_gone RENAME TO posts_text_idx"))
+            daemon.upkeep()  # still pausing: 20 s after the second failure
+            assert daemon.storage.text_index.behind() == 1
+            clock.advance(20)
+            daemon.upkeep()
+        said = [r for r in caplog.records if "upkeep" in r.getMessage()]
+        assert [r.levelname for r in said] == ["WARNING", "INFO"]
+        assert "text index upkeep failed" in said[0].getMessage()
+        assert "VALUES('rebuild')" in said[0].getMessage()
+        assert said[1].getMessage() == "text index upkeep works again"
+        assert daemon.storage.text_index.behind() == 0
+    finally:
+        daemon.close()
