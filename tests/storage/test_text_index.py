@@ -7,6 +7,7 @@ ASCII) however far the index has caught up; edits and deletes keep it exact when
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, bindparam, event, text
 
 from monitor.clock import FakeClock
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.errors import StorageUnavailable
 from monitor.models import Author
 from monitor.storage import Database, NewPost, Storage
 from monitor.storage.database import MIGRATIONS_DIR
@@ -489,3 +491,68 @@ def test_a_damaged_index_is_said_once_retried_after_a_pause_and_said_to_work_aga
         assert daemon.storage.text_index.behind() == 0
     finally:
         daemon.close()
+
+
+def test_polls_keep_writing_while_the_index_catches_up(tmp_path: Path) -> None:
+    """SQLite has one writer at a time: while the index catches up in short batches, polls
+    keep writing, none failing even when it gives up after waiting 300 ms for the lock (the
+    daemon's waits 5 s); every post they stored meanwhile is found, and the index ends exact."""
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    indexing = Database(url)
+    indexing.upgrade()
+    _store(indexing, {n: f"acme parcel no{n}." for n in range(1, 3001)})
+    polling = Database(url)
+    event.listen(polling.engine, "connect", _impatient)
+    posts = Storage(polling, "C1").posts
+    done = threading.Event()
+    failures: list[str] = []
+    polls = 0
+
+    def poll_until_done() -> None:
+        nonlocal polls
+        while not done.is_set():
+            try:
+                posts.store_poll(
+                    source="live",
+                    platform="x",
+                    new_posts=[
+                        NewPost(
+                            make_post(external_id=f"live{polls}-{i}", text=f"acme live{polls}z"),
+                            make_verdict(),
+                            vip=False,
+                            alert_priority=None,
+                        )
+                        for i in range(20)
+                    ],
+                    cursor={"n": polls},
+                    now=NOW,
+                )
+            except StorageUnavailable as err:
+                failures.append(str(err))
+            polls += 1
+
+    poller = threading.Thread(target=poll_until_done)
+    poller.start()
+    try:
+        run = TextIndex(indexing, batch_size=250).catch_up(max_seconds=2.0)
+    finally:
+        done.set()
+        poller.join()
+        polling.close()
+    try:
+        assert failures == []
+        assert run.indexed >= 2500 and polls >= 10, "polls ran all along the catch-up"
+        last = polls - 1
+        assert _found(indexing, f"live{last}z") == {f"live{last}-{i}" for i in range(20)}
+        TextIndex(indexing).catch_up(max_seconds=float("inf"))
+        with indexing.engine.begin() as connection:
+            _integrity_check(connection)
+        assert _found(indexing, "no3000.") == {"3000"}
+    finally:
+        indexing.close()
+
+
+def _impatient(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=300")
+    cursor.close()
