@@ -3,7 +3,9 @@ are a plain, typical complaint and a config that runs; pass a field or a table t
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -132,3 +134,23 @@ def config_file(
     path = directory / name
     path.write_text(toml(defaults), encoding="utf-8")
     return path
+
+
+def same(left: Any, right: Any) -> bool:
+    """Equal and of the same types all the way down: dataclasses field by field, dicts in
+    order, NaN equal to NaN, datetimes in the very same tzinfo object."""
+    if type(left) is not type(right):
+        return False
+    if dataclasses.is_dataclass(left):
+        return all(
+            same(getattr(left, f.name), getattr(right, f.name)) for f in dataclasses.fields(left)
+        )
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, list | tuple):
+        return len(left) == len(right) and all(map(same, left, right))
+    if isinstance(left, float) and math.isnan(left):
+        return math.isnan(right)
+    if isinstance(left, datetime):
+        return bool(left == right) and left.tzinfo is right.tzinfo
+    return bool(left == right)

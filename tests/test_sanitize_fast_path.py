@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from monitor.models import Author, Post
 from monitor.sanitize import _rebuilt, normalize_post
+from tests.factories import same
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PROPERTY = settings(
@@ -107,25 +108,6 @@ def near_misses(draw: st.DrawFn) -> Post:
         value = getattr(other.author, name)
         return dataclasses.replace(post, author=dataclasses.replace(post.author, **{name: value}))
     return post if field is None else dataclasses.replace(post, **{field: getattr(other, field)})
-
-
-def same(left: Any, right: Any) -> bool:
-    """Equal and of the same types all the way down (NaN equals NaN)."""
-    if type(left) is not type(right):
-        return False
-    if dataclasses.is_dataclass(left):
-        return all(
-            same(getattr(left, f.name), getattr(right, f.name)) for f in dataclasses.fields(left)
-        )
-    if isinstance(left, dict):
-        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
-    if isinstance(left, list | tuple):
-        return len(left) == len(right) and all(map(same, left, right))
-    if isinstance(left, float) and math.isnan(left):
-        return math.isnan(right)
-    if isinstance(left, datetime):
-        return left == right and left.tzinfo is right.tzinfo
-    return bool(left == right)
 
 
 @PROPERTY

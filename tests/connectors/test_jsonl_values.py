@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from monitor.brand import BrandSettings
 from monitor.clock import FakeClock
 from monitor.models import Post
 from monitor.sanitize import FOLLOWERS_MAX, normalize_post
+from tests.factories import same
 
 BRAND = BrandSettings(name="Acme")
 
@@ -129,23 +129,6 @@ LINE = st.builds(
     st.dictionaries(KEYS, VALUE, max_size=8),
     TEXT,
 )
-
-
-def same(left: object, right: object) -> bool:
-    """Equal and of the same types all the way down."""
-    if type(left) is not type(right):
-        return False
-    if dataclasses.is_dataclass(left):
-        return all(
-            same(getattr(left, f.name), getattr(right, f.name)) for f in dataclasses.fields(left)
-        )
-    if isinstance(left, dict) and isinstance(right, dict):
-        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
-    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
-        return len(left) == len(right) and all(map(same, left, right))
-    if isinstance(left, datetime) and isinstance(right, datetime):
-        return left == right and left.tzinfo == right.tzinfo
-    return bool(left == right)
 
 
 @settings(derandomize=True, max_examples=300, deadline=None)

@@ -1,12 +1,19 @@
 """Storage scenarios over the shared factories: complaints with the pipeline's priority, numbered
-complaints on a topic, and a way to "send" the outbox."""
+complaints on a topic, a way to "send" the outbox, and polls writing beside other work."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event
+
+from monitor.errors import StorageUnavailable
 from monitor.models import Author, Label, Post, Reason, Severity, Verdict
-from monitor.storage import NewPost, Outbox
+from monitor.storage import Database, NewPost, Outbox, PostStore
 from tests.factories import make_post, make_verdict
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -54,3 +61,54 @@ def send_all(outbox: Outbox, now: datetime = NOW) -> None:
     """Everything due, recorded as sent to channel C1 (as the deliverer would)."""
     for n, due in enumerate(outbox.claim_due(now, LEASE, limit=500)):
         outbox.record_sent(due.alert_id, channel="C1", ts=f"1.{n:06d}", now=now)
+
+
+@dataclass
+class PollsMeanwhile:
+    """What `polls_meanwhile` did, once its block has ended."""
+
+    polls: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def polls_meanwhile(
+    url: str, new_posts: Callable[[int], list[NewPost]]
+) -> Iterator[PollsMeanwhile]:
+    """Polls stored one after another into the SQLite file at `url` (poll n stores
+    `new_posts(n)`) while the block runs, through a connection that gives up after waiting
+    300 ms for the write lock (the daemon's waits 5 s); each give-up is a failure."""
+    polling = Database(url)
+    event.listen(polling.engine, "connect", _impatient)
+    posts = PostStore(polling)
+    done = threading.Event()
+    record = PollsMeanwhile()
+
+    def poll_until_done() -> None:
+        while not done.is_set():
+            try:
+                posts.store_poll(
+                    source="live",
+                    platform="x",
+                    new_posts=new_posts(record.polls),
+                    cursor={"n": record.polls},
+                    now=NOW,
+                )
+            except StorageUnavailable as err:
+                record.failures.append(str(err))
+            record.polls += 1
+
+    poller = threading.Thread(target=poll_until_done)
+    poller.start()
+    try:
+        yield record
+    finally:
+        done.set()
+        poller.join()
+        polling.close()
+
+
+def _impatient(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=300")
+    cursor.close()

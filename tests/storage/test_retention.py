@@ -4,22 +4,28 @@ leaves the rest to the next runs and says so."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from monitor.clock import FakeClock
 from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.errors import StorageUnavailable
 from monitor.models import Label, Person
-from monitor.storage import Database, NewPost, PostStore, Retention, Storage
+from monitor.storage import Database, NewPost, Retention, Storage
 from tests.factories import config_file
-from tests.storage.factories import LEASE, NOW, complaint, numbered, post, send_all, verdict
+from tests.storage.factories import (
+    LEASE,
+    NOW,
+    complaint,
+    numbered,
+    polls_meanwhile,
+    post,
+    send_all,
+    verdict,
+)
 
 
 def test_retention_purges_in_batches_keeps_counts_and_unsent_alerts(storage: Storage) -> None:
@@ -124,44 +130,15 @@ def test_polls_keep_writing_while_a_purge_runs(sqlite_file: str) -> None:
     purging = Database(sqlite_file)
     storage = Storage(purging, "C1")
     old_history(storage, 300)
-    polling = Database(sqlite_file)
-    event.listen(polling.engine, "connect", _impatient)
-    posts = PostStore(polling)
-    done = threading.Event()
-    failures: list[str] = []
-    polls = 0
-
-    def poll_until_done() -> None:
-        nonlocal polls
-        while not done.is_set():
-            try:
-                posts.store_poll(
-                    source="live",
-                    platform="x",
-                    new_posts=[complaint(f"live{polls}-{i}") for i in range(20)],
-                    cursor={"n": polls},
-                    now=NOW,
-                )
-            except StorageUnavailable as err:
-                failures.append(str(err))
-            polls += 1
-
-    poller = threading.Thread(target=poll_until_done)
-    poller.start()
+    live = polls_meanwhile(sqlite_file, lambda n: [complaint(f"live{n}-{i}") for i in range(20)])
     try:
-        run = Retention(purging, pause_seconds=0.12).purge(NOW - timedelta(days=30), batch_size=30)
+        with live as polled:
+            run = Retention(purging, pause_seconds=0.12).purge(
+                NOW - timedelta(days=30), batch_size=30
+            )
     finally:
-        done.set()
-        poller.join()
-        polling.close()
         purging.close()
 
     assert (run.purged, run.caught_up) == (300, True)
-    assert polls >= run.batches, "polls ran all along the purge"
-    assert failures == []
-
-
-def _impatient(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA busy_timeout=300")
-    cursor.close()
+    assert polled.polls >= run.batches, "polls ran all along the purge"
+    assert polled.failures == []

@@ -7,7 +7,6 @@ ASCII) however far the index has caught up; edits and deletes keep it exact when
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,12 +14,11 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, bindparam, event, text
+from sqlalchemy import Connection, bindparam, text
 
 from monitor.clock import FakeClock
 from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.errors import StorageUnavailable
 from monitor.models import Author
 from monitor.storage import Database, NewPost, Storage
 from monitor.storage.database import MIGRATIONS_DIR
@@ -28,7 +26,7 @@ from monitor.storage.history import HistoryStore, Search, _search_query
 from monitor.storage.tables import UTCDateTime
 from monitor.storage.text_index import TextIndex
 from tests.factories import config_file, make_post, make_verdict
-from tests.storage.factories import NOW
+from tests.storage.factories import NOW, polls_meanwhile
 
 OLD_POSTS = {"old-1": "acme refund never came", "old-2": "acme parcel lost, ÉCHEC total"}
 
@@ -501,48 +499,25 @@ def test_polls_keep_writing_while_the_index_catches_up(tmp_path: Path) -> None:
     indexing = Database(url)
     indexing.upgrade()
     _store(indexing, {n: f"acme parcel no{n}." for n in range(1, 3001)})
-    polling = Database(url)
-    event.listen(polling.engine, "connect", _impatient)
-    posts = Storage(polling, "C1").posts
-    done = threading.Event()
-    failures: list[str] = []
-    polls = 0
 
-    def poll_until_done() -> None:
-        nonlocal polls
-        while not done.is_set():
-            try:
-                posts.store_poll(
-                    source="live",
-                    platform="x",
-                    new_posts=[
-                        NewPost(
-                            make_post(external_id=f"live{polls}-{i}", text=f"acme live{polls}z"),
-                            make_verdict(),
-                            vip=False,
-                            alert_priority=None,
-                        )
-                        for i in range(20)
-                    ],
-                    cursor={"n": polls},
-                    now=NOW,
-                )
-            except StorageUnavailable as err:
-                failures.append(str(err))
-            polls += 1
+    def live_posts(n: int) -> list[NewPost]:
+        return [
+            NewPost(
+                make_post(external_id=f"live{n}-{i}", text=f"acme live{n}z"),
+                make_verdict(),
+                vip=False,
+                alert_priority=None,
+            )
+            for i in range(20)
+        ]
 
-    poller = threading.Thread(target=poll_until_done)
-    poller.start()
-    try:
+    with polls_meanwhile(url, live_posts) as polled:
         run = TextIndex(indexing, batch_size=250).catch_up(max_seconds=2.0)
-    finally:
-        done.set()
-        poller.join()
-        polling.close()
     try:
-        assert failures == []
-        assert run.indexed >= 2500 and polls >= 10, "polls ran all along the catch-up"
-        last = polls - 1
+        assert polled.failures == []
+        batches = run.indexed // 250
+        assert batches >= 2 and polled.polls >= batches, "polls ran all along the catch-up"
+        last = polled.polls - 1
         assert _found(indexing, f"live{last}z") == {f"live{last}-{i}" for i in range(20)}
         TextIndex(indexing).catch_up(max_seconds=float("inf"))
         with indexing.engine.begin() as connection:
@@ -550,9 +525,3 @@ def test_polls_keep_writing_while_the_index_catches_up(tmp_path: Path) -> None:
         assert _found(indexing, "no3000.") == {"3000"}
     finally:
         indexing.close()
-
-
-def _impatient(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA busy_timeout=300")
-    cursor.close()
