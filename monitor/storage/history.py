@@ -56,7 +56,7 @@ from monitor.storage.tables import (
     post_from_row,
     verdict_from_row,
 )
-from monitor.storage.text_index import STATE_TABLE, TEXT_TABLE
+from monitor.storage.text_index import STATE_TABLE, TEXT_TABLE, IndexKind, index_kind
 
 FLAGGED_LABEL_SQL: ColumnElement[str] = literal_column(f"'{Label.NOT_COMPLAINT.value}'")
 """Written into the SQL, not bound: the daily counts then match the predicate of the partial
@@ -348,12 +348,7 @@ class HistoryStore:
 
     def _has_text_table(self, session: Session) -> bool:
         if self._text_table is None:
-            self._text_table = session.get_bind().dialect.name == "sqlite" and bool(
-                session.scalar(
-                    text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :n"),
-                    {"n": STATE_TABLE},
-                )
-            )
+            self._text_table = index_kind(session) == IndexKind.FTS5
         return self._text_table
 
     # -- search ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -37,6 +38,19 @@ TEXT_TABLE = "posts_text"
 STATE_TABLE = "text_index_state"
 """SQLite: one row, the largest post id the text table holds (migration 0012)."""
 POSTGRES_INDEX = "ix_posts_text_trgm"
+
+
+class IndexKind(StrEnum):
+    """What migration 0008 could make here (`index_kind`)."""
+
+    FTS5 = "fts5"
+    """SQLite's FTS5 trigram table, with 0012's watermark."""
+    GIN = "gin"
+    """PostgreSQL's pg_trgm GIN index."""
+    NONE = "none"
+    """Neither: the search scans."""
+
+
 BATCH_SIZE = 5000
 """Posts a transaction: FTS5's cost a post stops falling at a few thousand, and a batch takes
 about 50 ms, which a poll waiting for SQLite's write lock hardly notices."""
@@ -70,8 +84,8 @@ class TextIndex:
         self.clock: Clock = clock or SystemClock()
         self.sleep = sleep
         self.batch_size = batch_size
-        self._kind: str | None = None
-        """"fts5", "gin" or "none": what migration 0008 could make here (read once)."""
+        self._kind: IndexKind | None = None
+        """`index_kind`, read once."""
         self._may_clean = True
         """PostgreSQL: False once the role was refused `gin_clean_pending_list` (not the
         index's owner); autovacuum merges the list then."""
@@ -81,9 +95,9 @@ class TextIndex:
         (the batch under way is finished)."""
         started = self.clock.monotonic()
         kind = self._index_kind()
-        if kind == "gin":
+        if kind == IndexKind.GIN:
             return IndexRun(self._clean_pending_list(), self.clock.monotonic() - started, 0)
-        if kind != "fts5":
+        if kind != IndexKind.FTS5:
             return IndexRun(0, 0.0, 0)
         deadline = started + max_seconds
         indexed = 0
@@ -102,7 +116,7 @@ class TextIndex:
 
     def behind(self) -> int:
         """SQLite: stored posts the text table does not hold yet; 0 elsewhere."""
-        if self._index_kind() != "fts5":
+        if self._index_kind() != IndexKind.FTS5:
             return 0
         with self.database.session() as session:
             count = session.scalar(
@@ -113,10 +127,10 @@ class TextIndex:
             )
         return int(count or 0)
 
-    def _index_kind(self) -> str:
+    def _index_kind(self) -> IndexKind:
         if self._kind is None:
             with self.database.session() as session:
-                self._kind = _find_index(session)
+                self._kind = index_kind(session)
         return self._kind
 
     def _clean_pending_list(self) -> int:
@@ -140,7 +154,8 @@ class TextIndex:
         return int(pages or 0)
 
 
-def _find_index(session: Session) -> str:
+def index_kind(session: Session) -> IndexKind:
+    """What migration 0008 could make in this database."""
     if session.get_bind().dialect.name == "postgresql":
         found = session.scalar(
             text(
@@ -149,12 +164,12 @@ def _find_index(session: Session) -> str:
             ),
             {"name": POSTGRES_INDEX},
         )
-        return "gin" if found else "none"
+        return IndexKind.GIN if found else IndexKind.NONE
     found = session.scalar(
         text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name"),
         {"name": STATE_TABLE},
     )
-    return "fts5" if found else "none"
+    return IndexKind.FTS5 if found else IndexKind.NONE
 
 
 def _index_batch(session: Session, batch_size: int) -> int:
