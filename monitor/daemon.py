@@ -288,8 +288,8 @@ class Daemon:
         if self.clock.monotonic() < self._upkeep_retry_at:
             return
         try:
-            self.database.checkpoint()
             run = self.storage.text_index.catch_up(max_seconds=TEXT_INDEX_MAX_SECONDS)
+            self.database.checkpoint()  # after: the index's own pages go too
         except Exception as err:  # said once, paused, tried again: never swallowed
             failures = self.upkeep_health.failures + 1
             self._upkeep_retry_at = self.clock.monotonic() + backoff(
