@@ -46,7 +46,7 @@ class BrandSettings(StrictModel):
         return [handle_key(v) for v in values if v.strip()]
 
     def is_vip(self, handle: str, followers: int | None) -> bool:
-        if handle_key(handle) in self.vip_authors:
+        if self.vip_authors and handle_key(handle) in self.vip_authors:  # none: no key made
             return True
         return (
             self.vip_min_followers is not None

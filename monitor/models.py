@@ -78,7 +78,11 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"low": 1, "medium": 2, "high": 3}[self.value]
+        return _SEVERITY_RANKS[self.value]
+
+
+_SEVERITY_RANKS = {"low": 1, "medium": 2, "high": 3}
+"""`Severity.rank` (built once: alert priorities ask for it once a post)."""
 
 
 @dataclass(frozen=True, slots=True)

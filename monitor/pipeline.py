@@ -76,11 +76,7 @@ ReviewFn = Callable[[str, Verdict], Verdict]
 
 def alert_priority(severity: Severity, vip: bool) -> int:
     """Best customers and severe complaints first: VIP outranks any severity."""
-    return (100 if vip else 0) + 10 * _RANKS[severity]
-
-
-_RANKS = {severity: severity.rank for severity in Severity}
-"""`Severity.rank`, looked up once (it builds a dict at every call)."""
+    return (100 if vip else 0) + 10 * severity.rank
 
 
 class Pipeline:
@@ -212,11 +208,8 @@ class Pipeline:
         a post in a language the scorer cannot read goes to a person, and the language is
         stored with the post for routing and the history view."""
         posts = [p if p.language else replace(p, language=detect(p.text)) for p in posts]
-        brand = self.brand
-        if brand.vip_authors or brand.vip_min_followers is not None:
-            vips = [brand.is_vip(p.author.handle, p.author.followers) for p in posts]
-        else:  # no VIPs configured: nobody is one
-            vips = [False] * len(posts)
+        is_vip = self.brand.is_vip
+        vips = [is_vip(p.author.handle, p.author.followers) for p in posts]
         verdicts = self.classifier.classify_many(
             [p.text for p in posts],
             languages=[p.language for p in posts],
