@@ -247,14 +247,18 @@ def drop_history_indexes(database: Database) -> None:
 
 
 def drop_text_index(database: Database) -> None:
-    """Migration 0008's text index: the pg_trgm index, or SQLite's FTS5 table and triggers."""
+    """Migration 0008's text index: SQLite's FTS5 table and triggers, or PostgreSQL's pg_trgm
+    index (with 0013's copy of the text, its trigger and the watermark)."""
     with database.engine.begin() as connection:
         connection.execute(text(f"DROP INDEX IF EXISTS {TEXT_INDEX}"))
         if connection.dialect.name == "sqlite":
             for trigger in ("posts_text_insert", "posts_text_update", "posts_text_delete"):
                 connection.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
-            connection.execute(text("DROP TABLE IF EXISTS posts_text"))
-            connection.execute(text("DROP TABLE IF EXISTS text_index_state"))
+        else:
+            connection.execute(text("DROP TRIGGER IF EXISTS posts_text_follow ON posts"))
+            connection.execute(text("DROP FUNCTION IF EXISTS posts_text_follow()"))
+        connection.execute(text("DROP TABLE IF EXISTS posts_text"))
+        connection.execute(text("DROP TABLE IF EXISTS text_index_state"))
 
 
 def timed(run: Callable[[], object], repeat: int = 5) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -39,6 +40,13 @@ _PG_SKIP_REASON = _postgres_unavailable()
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    with postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """`postgres_url` for fixtures of any scope; skips where no server answers."""
     if _PG_SKIP_REASON:
         pytest.skip(_PG_SKIP_REASON)
     schema = f"t_{uuid.uuid4().hex[:12]}"

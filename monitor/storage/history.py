@@ -3,12 +3,15 @@ earlier posts, daily counts, the classifier's precision from the team's feedback
 
 Nothing here writes. On PostgreSQL each read runs in a READ ONLY transaction with a statement
 timeout, so a search typed in a browser can neither change the daemon's data nor hold a backend
-for minutes. Searches are ordered newest first and paged by keyset (`PageKey`): page 500 costs
-what page 1 costs, and a post stored while someone pages never shifts the next page.
+for minutes, and REPEATABLE READ, so its statements share one snapshot (a search reads the
+text index and the posts above its watermark in two). Searches are ordered newest first and
+paged by keyset (`PageKey`): page 500 costs what page 1 costs, and a post stored while someone
+pages never shifts the next page.
 
 Indexes that make these fast on 1,000,000 posts are declared in `tables.py` (migration 0007),
 and the text index, which cannot be (migration 0008: `pg_trgm` on PostgreSQL, an FTS5 trigram
-table on SQLite, without positions since 0011); `bench/history_search.py` measures them.
+table on SQLite, without positions since 0011, kept behind the polls since 0012 and 0013:
+`storage.text_index`); `bench/history_search.py` measures them.
 
 It runs past 600 lines because every query shares the read-only session, the keyset paging and
 the filter building above the first query; split by page, each part would import them back.
@@ -288,15 +291,15 @@ class HistoryStore:
         self.database = database
         self.statement_timeout_ms = statement_timeout_ms
         self.text_candidates = text_candidates
-        self._text_table: bool | None = None
-        """SQLite: whether migration 0008 could create the FTS5 table (read once: 0012's
-        watermark is there when it is)."""
+        self._kind: IndexKind | None = None
+        """What migration 0008 could create (read once: the watermark of 0012 / 0013 is there
+        when the table is)."""
 
     @contextmanager
     def _reading(self, *, timeout: bool = True) -> Iterator[Session]:
         with self.database.session() as session:
             if session.get_bind().dialect.name == "postgresql":
-                session.execute(text("SET TRANSACTION READ ONLY"))
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
                 if timeout:
                     session.execute(
                         text(f"SET LOCAL statement_timeout = {int(self.statement_timeout_ms)}")
@@ -304,39 +307,54 @@ class HistoryStore:
             yield session
 
     def _candidates(self, session: Session, search: Search) -> list[int] | None:
-        """SQLite: the ids of the posts that may hold every word of the search, from the FTS5
-        trigram table, or None to scan newest first with LIKE alone: no table, no word long
-        enough for a trigram, or more than `text_candidates` posts (common words). PostgreSQL:
-        None, its ILIKE uses the pg_trgm index by itself.
+        """The ids of the posts that may hold every word of the search, from the text table,
+        or None to scan newest first with LIKE / ILIKE alone: no table, no word long enough
+        for a trigram, or more than `text_candidates` posts (common words).
 
-        A post is a candidate when it holds every trigram of every word, anywhere (the table
-        keeps no positions since migration 0011, so a word cannot be asked for as a phrase).
-        That is a superset of what LIKE finds: a post that holds the word holds its trigrams,
-        and the tokenizer folds all of Unicode's case where LIKE folds only ASCII's. The LIKE
-        conditions stay and decide. Each trigram is quoted, so FTS5's query syntax (`AND`,
-        `NEAR`, `*`, `-`) and LIKE's wildcards in a search are matched literally.
+        SQLite: a post is a candidate when its FTS5 entry holds every trigram of every word,
+        anywhere (the table keeps no positions since migration 0011, so a word cannot be asked
+        for as a phrase). That is a superset of what LIKE finds: a post that holds the word
+        holds its trigrams, and the tokenizer folds all of Unicode's case where LIKE folds only
+        ASCII's. Each trigram is quoted, so FTS5's query syntax (`AND`, `NEAR`, `*`, `-`) and
+        LIKE's wildcards in a search are matched literally. Not `text LIKE '%word%'` on the
+        FTS5 table, which FTS5 serves from the same trigrams: SQLite then reads every
+        candidate's text from `posts` to check it, and a common word ("refund", 5,001
+        candidates) took 23 ms instead of 2 (1,000,000 posts).
 
-        Not `text LIKE '%word%'` on the FTS5 table, which FTS5 serves from the same trigrams:
-        SQLite then reads every candidate's text from `posts` to check it, and a common word
-        ("refund", 5,001 candidates) took 23 ms instead of 2 (1,000,000 posts).
+        PostgreSQL: ILIKE on the indexed copy of the text, which pg_trgm's GIN index serves
+        (migration 0013).
 
-        The table holds the posts up to its watermark (`storage.text_index`, migration 0012);
-        the posts stored since are candidates too, and LIKE alone decides for them. Asked for
-        as ids, not as `id > watermark` beside the list: SQLite then planned a scan of every
-        post newest first."""
+        Either way the LIKE / ILIKE conditions on `posts` stay and decide. The table holds the
+        posts up to its watermark (`storage.text_index`); the posts stored since are
+        candidates too, and LIKE alone decides for them. Asked for as ids, not as
+        `id > watermark` beside the list: SQLite then planned a scan of every post newest
+        first."""
         terms = [term for term in search.terms() if len(term) >= TRIGRAM]
-        if not terms or not self._has_text_table(session):
+        kind = self._text_index(session)
+        if not terms or kind == IndexKind.NONE:
             return None
         if any("\x00" in term for term in terms):
             return None  # FTS5's parser stops at a NUL; `_search_query` finds nothing for one
-        query = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in _trigrams(terms))
-        ids = session.scalars(
-            text(f"SELECT rowid FROM {TEXT_TABLE} WHERE {TEXT_TABLE} MATCH :query LIMIT :limit"),
-            {"query": query, "limit": self.text_candidates + 1},
-        ).all()
+        limit = {"limit": self.text_candidates + 1}
+        if kind == IndexKind.FTS5:
+            query = " AND ".join(
+                '"' + trigram.replace('"', '""') + '"' for trigram in _trigrams(terms)
+            )
+            ids = session.scalars(
+                text(
+                    f"SELECT rowid FROM {TEXT_TABLE} WHERE {TEXT_TABLE} MATCH :query LIMIT :limit"
+                ),
+                {"query": query} | limit,
+            ).all()
+        else:
+            words = " AND ".join(f"text ILIKE :w{n} ESCAPE '\\'" for n in range(len(terms)))
+            ids = session.scalars(
+                text(f"SELECT id FROM {TEXT_TABLE} WHERE {words} LIMIT :limit"),
+                {f"w{n}": like_pattern(term) for n, term in enumerate(terms)} | limit,
+            ).all()
         if len(ids) > self.text_candidates:
             return None
-        tail = session.scalars(  # a rowid range: the few polls since the job's last run
+        tail = session.scalars(  # an id range: the few polls since the job's last run
             text(
                 f"SELECT id FROM posts WHERE id > (SELECT indexed_upto FROM {STATE_TABLE} "
                 "WHERE id = 1) LIMIT :limit"
@@ -346,10 +364,10 @@ class HistoryStore:
         candidates = [*ids, *tail]
         return None if len(candidates) > self.text_candidates else candidates
 
-    def _has_text_table(self, session: Session) -> bool:
-        if self._text_table is None:
-            self._text_table = index_kind(session) == IndexKind.FTS5
-        return self._text_table
+    def _text_index(self, session: Session) -> IndexKind:
+        if self._kind is None:
+            self._kind = index_kind(session)
+        return self._kind
 
     # -- search ------------------------------------------------------------------------------
 
@@ -577,9 +595,9 @@ def _search_query(
             query = query.where(false())
             continue
         pattern = like_pattern(term)
-        # ILIKE folds case on PostgreSQL and uses the pg_trgm index of migration 0008 when
-        # there is one; SQLite's LIKE folds ASCII case already, and its `lower()` would fold
-        # no more. On SQLite it stays as the exact check of the FTS5 table's candidates.
+        # ILIKE folds case on PostgreSQL; SQLite's LIKE folds ASCII case already, and its
+        # `lower()` would fold no more. Either is the exact check of the text index's
+        # candidates, and of every post where there are none.
         matches = (
             PostRow.text.ilike(pattern, escape="\\")
             if postgres

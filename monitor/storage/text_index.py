@@ -1,19 +1,23 @@
-"""The history view's text index, kept behind the polls (migration 0012).
+"""The history view's text index, kept behind the polls (migrations 0012 and 0013).
 
 A poll stores its posts and nothing more; `TextIndex.catch_up`, a maintenance job, indexes
-what the polls stored since its last run, thousands of posts a transaction:
+what the polls stored since its last run, thousands of posts a transaction, into a table the
+polls never write, `posts_text`, up to a watermark `text_index_state.indexed_upto`: batches,
+each its own short transaction with a pause after it (as retention's), for at most
+`max_seconds` a run.
 
-- SQLite: the FTS5 trigram table `posts_text` gets the posts above the watermark
-  `text_index_state.indexed_upto`, in batches, each its own short transaction with a pause
-  after it (as retention's), for at most `max_seconds` a run. FTS5 writes a segment per
-  transaction, so a batch of thousands costs about 10 µs a post where the poll's own trigger
-  cost 23 (`bench/store_poll.py`).
-- PostgreSQL: inserts append to the pg_trgm GIN index's pending list, which `catch_up` merges
-  into the index (`gin_clean_pending_list`); autovacuum would, later.
+- SQLite: `posts_text` is an FTS5 trigram table over `posts` (external content). FTS5 writes a
+  segment per transaction, so a batch of thousands costs about 10 µs a post where the poll's
+  own trigger cost 23 (`bench/store_poll.py`).
+- PostgreSQL: `posts_text` holds a copy of each post's text under a pg_trgm GIN index, which the
+  poll's INSERT into `posts` kept up to date before 0013: about 30 µs of the server's time a
+  post. Ids are taken when a post is inserted but seen when its poll commits, so a post with a
+  smaller id may still appear below the newest one; the job takes a brief SHARE lock on `posts`
+  to read an id below which every poll has committed (`_settled_upto`).
 
 Nothing is ever missing from a search meanwhile: the history search reads the watermark in its
-own snapshot and checks the posts above it with LIKE alone (`HistoryStore`); on PostgreSQL the
-GIN index reads its pending list. A post is found the moment its poll commits.
+own snapshot and checks the posts above it with LIKE / ILIKE alone (`HistoryStore`). A post is
+found the moment its poll commits.
 """
 
 from __future__ import annotations
@@ -25,19 +29,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitor.clock import Clock, SystemClock
+from monitor.errors import StorageUnavailable
 from monitor.storage.database import Database
 
 log = logging.getLogger(__name__)
 
 TEXT_TABLE = "posts_text"
-"""SQLite's FTS5 trigram table over `posts.text` (migration 0008; `detail=none` since 0011)."""
+"""SQLite: the FTS5 trigram table over `posts.text` (migration 0008; `detail=none` since 0011).
+PostgreSQL: a copy of the text under the pg_trgm GIN index (migration 0013)."""
 STATE_TABLE = "text_index_state"
-"""SQLite: one row, the largest post id the text table holds (migration 0012)."""
-POSTGRES_INDEX = "ix_posts_text_trgm"
+"""One row, the largest post id the text table holds (migrations 0012 and 0013)."""
+LOCK_TIMEOUT_MS = 500
+"""PostgreSQL: how long `_settled_upto` waits for the polls under way to commit (a poll takes
+milliseconds); new polls wait behind it meanwhile. Not settled in time: the next run tries."""
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class IndexKind(StrEnum):
@@ -46,7 +54,7 @@ class IndexKind(StrEnum):
     FTS5 = "fts5"
     """SQLite's FTS5 trigram table, with 0012's watermark."""
     GIN = "gin"
-    """PostgreSQL's pg_trgm GIN index."""
+    """PostgreSQL's pg_trgm GIN index on a copy of the text, with 0013's watermark."""
     NONE = "none"
     """Neither: the search scans."""
 
@@ -64,11 +72,12 @@ class IndexRun:
     """What one `catch_up` did."""
 
     indexed: int
-    """SQLite: posts added to the text table; PostgreSQL: pending-list pages merged."""
+    """Posts added to the text table."""
     seconds: float
     behind: int
-    """SQLite: stored posts still above the watermark (the run reached its time bound; the next
-    runs go on, and the search checks them with LIKE meanwhile). 0: caught up."""
+    """Stored posts still above the watermark (the run reached its time bound, or PostgreSQL's
+    polls did not settle in time; the next runs go on, and the search checks them with LIKE
+    meanwhile). 0: caught up."""
 
 
 class TextIndex:
@@ -86,27 +95,27 @@ class TextIndex:
         self.batch_size = batch_size
         self._kind: IndexKind | None = None
         """`index_kind`, read once."""
-        self._may_clean = True
-        """PostgreSQL: False once the role was refused `gin_clean_pending_list` (not the
-        index's owner); autovacuum merges the list then."""
 
     def catch_up(self, max_seconds: float = 5.0) -> IndexRun:
         """Index what the polls stored since the last run, for at most about `max_seconds`
         (the batch under way is finished)."""
         started = self.clock.monotonic()
         kind = self._index_kind()
-        if kind == IndexKind.GIN:
-            return IndexRun(self._clean_pending_list(), self.clock.monotonic() - started, 0)
-        if kind != IndexKind.FTS5:
+        if kind == IndexKind.NONE:
             return IndexRun(0, 0.0, 0)
+        settled = None
+        if kind == IndexKind.GIN:
+            settled = self._settled_upto()
+            if settled is None:
+                return IndexRun(0, self.clock.monotonic() - started, self.behind())
         deadline = started + max_seconds
         indexed = 0
         while True:
             with self.database.session(write=True) as session:
-                batch = _index_batch(session, self.batch_size)
+                batch = _index_batch(session, kind, self.batch_size, settled)
             indexed += batch
             if batch < self.batch_size:
-                behind = 0
+                behind = 0  # posts stored meanwhile are the next run's
                 break
             self.sleep(PAUSE_SECONDS)  # a poll waiting for the write lock takes it now
             if self.clock.monotonic() >= deadline:
@@ -115,8 +124,8 @@ class TextIndex:
         return IndexRun(indexed, self.clock.monotonic() - started, behind)
 
     def behind(self) -> int:
-        """SQLite: stored posts the text table does not hold yet; 0 elsewhere."""
-        if self._index_kind() != IndexKind.FTS5:
+        """Stored posts the text table does not hold yet (0 without a text table)."""
+        if self._index_kind() == IndexKind.NONE:
             return 0
         with self.database.session() as session:
             count = session.scalar(
@@ -133,36 +142,36 @@ class TextIndex:
                 self._kind = index_kind(session)
         return self._kind
 
-    def _clean_pending_list(self) -> int:
-        if not self._may_clean:
-            return 0
+    def _settled_upto(self) -> int | None:
+        """PostgreSQL: the largest post id at a moment when no poll was under way, so every
+        post at or below it is committed (or rolled back) for good: a SHARE lock waits for the
+        transactions writing `posts` and keeps new ones out while the id is read. None when the
+        polls under way did not finish within `LOCK_TIMEOUT_MS`."""
         try:
-            with self.database.session() as session:
-                pages = session.scalar(
-                    text("SELECT gin_clean_pending_list(CAST(:name AS regclass))"),
-                    {"name": POSTGRES_INDEX},
-                )
-        except DBAPIError as err:  # only the index's owner may merge it
-            self._may_clean = False
-            log.warning(
-                "text index: this role may not merge %s's pending list (%s); autovacuum "
-                "merges it instead, and polls may now and then do it themselves",
-                POSTGRES_INDEX,
-                type(err.orig).__name__,
-            )
-            return 0
-        return int(pages or 0)
+            with self.database.session(write=True) as session:
+                session.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
+                session.execute(text("LOCK TABLE posts IN SHARE MODE"))
+                return int(session.scalar(text("SELECT coalesce(max(id), 0) FROM posts")) or 0)
+        except StorageUnavailable as err:
+            if (
+                getattr(getattr(err.__cause__, "orig", None), "sqlstate", None)
+                != LOCK_NOT_AVAILABLE
+            ):
+                raise
+            log.debug("text index: polls under way did not finish in time; the next run tries")
+            return None
 
 
 def index_kind(session: Session) -> IndexKind:
-    """What migration 0008 could make in this database."""
+    """What migration 0008 could make in this database (0012 and 0013 then add the watermark
+    beside it)."""
     if session.get_bind().dialect.name == "postgresql":
         found = session.scalar(
             text(
-                "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND indexname = :name"
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename = :name"
             ),
-            {"name": POSTGRES_INDEX},
+            {"name": STATE_TABLE},
         )
         return IndexKind.GIN if found else IndexKind.NONE
     found = session.scalar(
@@ -172,20 +181,29 @@ def index_kind(session: Session) -> IndexKind:
     return IndexKind.FTS5 if found else IndexKind.NONE
 
 
-def _index_batch(session: Session, batch_size: int) -> int:
-    """The next `batch_size` posts above the watermark into the text table, and the watermark
-    raised past them, in the caller's write transaction (SQLite: no poll writes meanwhile, so
-    no post can take an id below the new watermark unindexed)."""
+def _index_batch(session: Session, kind: IndexKind, batch_size: int, settled: int | None) -> int:
+    """The next `batch_size` posts above the watermark (and at or below `settled`, where one is
+    given) into the text table, and the watermark raised past them, in the caller's write
+    transaction. SQLite: no poll writes meanwhile, so no post can take an id below the new
+    watermark unindexed. PostgreSQL: the lock keeps an edit's trigger (`posts_text_follow`,
+    0013) from changing a copy while this one is taken: the edit waits, or is waited for."""
+    if kind == IndexKind.GIN:
+        session.execute(text(f"LOCK TABLE {TEXT_TABLE} IN SHARE ROW EXCLUSIVE MODE"))
     upto = session.scalar(text(f"SELECT indexed_upto FROM {STATE_TABLE} WHERE id = 1"))
+    bound = "" if settled is None else "AND id <= :settled "
     last = session.scalar(
-        text("SELECT max(id) FROM (SELECT id FROM posts WHERE id > :upto ORDER BY id LIMIT :n)"),
-        {"upto": upto, "n": batch_size},
+        text(
+            f"SELECT max(id) FROM (SELECT id FROM posts WHERE id > :upto {bound}"
+            "ORDER BY id LIMIT :n) AS batch"
+        ),
+        {"upto": upto, "n": batch_size} | ({} if settled is None else {"settled": settled}),
     )
     if last is None:
         return 0
+    key = "rowid" if kind == IndexKind.FTS5 else "id"
     result = session.execute(
         text(
-            f"INSERT INTO {TEXT_TABLE} (rowid, text) "
+            f"INSERT INTO {TEXT_TABLE} ({key}, text) "
             "SELECT id, text FROM posts WHERE id > :upto AND id <= :last"
         ),
         {"upto": upto, "last": last},

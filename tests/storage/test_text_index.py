@@ -1,12 +1,14 @@
 """The history view's text index: without positions (migration 0011, FTS5 `detail=none`) and
-kept behind the polls (0012, `storage.text_index`). A database filled before either is
-searchable after it and after its downgrade; the word search finds what LIKE over every post
-finds (words FTS5 would read as its own syntax, LIKE's wildcards, short words, words beyond
-ASCII) however far the index has caught up; edits and deletes keep it exact whenever they come."""
+kept behind the polls (0012 on SQLite, 0013 on PostgreSQL, `storage.text_index`). A database
+filled before either is searchable after it and after its downgrade; the word search finds what
+LIKE over every post finds (words FTS5 would read as its own syntax, LIKE's wildcards, short
+words, words beyond ASCII) however far the index has caught up; edits and deletes keep it exact
+whenever they come."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,8 @@ from monitor.storage import Database, NewPost, Storage
 from monitor.storage.database import MIGRATIONS_DIR
 from monitor.storage.history import HistoryStore, Search, _search_query
 from monitor.storage.tables import UTCDateTime
-from monitor.storage.text_index import TextIndex
+from monitor.storage.text_index import IndexKind, IndexRun, TextIndex
+from tests.conftest import postgres_schema
 from tests.factories import config_file, make_post, make_verdict
 from tests.storage.factories import NOW, polls_meanwhile
 
@@ -176,7 +179,8 @@ EXPECTED = {
     "ok": ["9", "11"],  # "broke"
     "ref efu": ["1", "10", "12"],
     # Beyond ASCII, SQLite's LIKE folds no case, and FTS5's folding hands it more candidates,
-    # never fewer: what a search finds is what it found by scanning every post.
+    # never fewer: what a search finds is what it found by scanning every post. (PostgreSQL's
+    # ILIKE folds them: there only the scan is the reference.)
     "échec": ["3"],
     "ÉCHEC": ["2"],
     "chec": ["2", "3"],
@@ -198,13 +202,28 @@ INDEXED_BEFORE_SEARCH = {
 its watermark are checked by LIKE alone (migration 0012), and a search must not tell."""
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`database_url` for the module's fixtures: one schema for all their searches."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'monitor.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
 @pytest.fixture(scope="module", params=list(INDEXED_BEFORE_SEARCH))
 def searched(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, module_database_url: str
 ) -> Iterator[tuple[HistoryStore, HistoryStore]]:
-    """The posts above on SQLite, searched through the index and by a scan of every post."""
-    database = Database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'monitor.db'}")
+    """The posts above, searched through the index and by a scan of every post."""
+    database = Database(module_database_url)
     database.upgrade()
+    with database.engine.begin() as connection:  # the indexed fractions share the database
+        connection.execute(text("DELETE FROM posts"))
+        connection.execute(text("UPDATE text_index_state SET indexed_upto = 0"))
     # stored oldest first, as polls do: the text index catches up from the lowest id
     posts = sorted(TEXTS.items(), reverse=True)
     indexed = INDEXED_BEFORE_SEARCH[request.param]
@@ -213,7 +232,7 @@ def searched(
     _store(database, dict(posts[indexed:]))
     assert TextIndex(database).behind() == len(TEXTS) - indexed
     scanning = HistoryStore(database)
-    scanning._text_table = False  # as where migration 0008 could make no table
+    scanning._kind = IndexKind.NONE  # as where migration 0008 could make no table
     yield HistoryStore(database), scanning
     database.close()
 
@@ -223,22 +242,49 @@ def test_a_search_finds_what_a_scan_of_every_post_finds(
     searched: tuple[HistoryStore, HistoryStore], words: str
 ) -> None:
     indexed, scanning = searched
-    for history in (indexed, scanning):
-        found = [row.external_id for row in history.search(Search(text=words)).rows]
-        assert found == EXPECTED[words], (words, history is scanning)
+    found = [row.external_id for row in indexed.search(Search(text=words)).rows]
+    assert found == [row.external_id for row in scanning.search(Search(text=words)).rows]
+    ascii_only = all(TEXTS[int(n)].isascii() for n in [*found, *EXPECTED[words]])
+    if indexed.database.is_sqlite or ascii_only:  # ILIKE folds all of Unicode's case
+        assert found == EXPECTED[words]
 
 
 # -- the index behind the polls (migration 0012, `storage.text_index`) -------------------------
 
 
-def _fts_ids(database: Database, word: str) -> list[int]:
-    """What the FTS5 table itself holds for `word` (each trigram, anywhere)."""
+def _indexed_ids(database: Database, word: str) -> list[int]:
+    """What the text table itself holds for `word`: on SQLite, each of its trigrams anywhere;
+    on PostgreSQL, the word in the indexed copy of the text."""
     with database.engine.begin() as connection:
-        found = connection.scalars(
-            text("SELECT rowid FROM posts_text WHERE posts_text MATCH :trigrams ORDER BY rowid"),
-            {"trigrams": " AND ".join(f'"{word[n : n + 3]}"' for n in range(len(word) - 2))},
+        if database.is_sqlite:
+            trigrams = " AND ".join(f'"{word[n : n + 3]}"' for n in range(len(word) - 2))
+            query = "SELECT rowid FROM posts_text WHERE posts_text MATCH :word ORDER BY rowid"
+        else:
+            trigrams = f"%{word}%"
+            query = "SELECT id FROM posts_text WHERE text ILIKE :word ORDER BY id"
+        return list(connection.scalars(text(query), {"word": trigrams}))
+
+
+def _assert_exact(database: Database) -> None:
+    """The text table holds each post up to the watermark with its current text, and no other:
+    FTS5's own integrity check on SQLite; the copy compared with `posts` on PostgreSQL."""
+    with database.engine.begin() as connection:
+        if database.is_sqlite:
+            _integrity_check(connection)
+            return
+        differences = connection.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT id, text FROM posts WHERE id <= "
+                "(SELECT indexed_upto FROM text_index_state) "
+                "EXCEPT SELECT id, text FROM posts_text) AS missing"
+            )
+        ) + connection.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT id, text FROM posts_text "
+                "EXCEPT SELECT id, text FROM posts) AS extra"
+            )
         )
-        return list(found)
+    assert differences == 0
 
 
 def _watermark(database: Database) -> int:
@@ -258,20 +304,16 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 def test_a_poll_leaves_the_index_alone_and_its_posts_are_found_at_once(
     database: Database,
 ) -> None:
-    """The poll writes no index entry (SQLite) or only a pending-list one (PostgreSQL); the
-    search finds the post before the index catches up, and after."""
+    """The poll writes no index entry; the search finds the post before the index catches up,
+    and after."""
     _store(database, {1: "acme refund never came", 2: "acme parcel lost"})
-    if database.is_sqlite:
-        assert _fts_ids(database, "refund") == []
+    assert _indexed_ids(database, "refund") == []
     assert _found(database, "refund") == {"1"}
     index = TextIndex(database)
     run = index.catch_up()
-    assert run.behind == 0 and index.behind() == 0
-    if database.is_sqlite:
-        assert run.indexed == 2
-        assert len(_fts_ids(database, "refund")) == 1
-        with database.engine.begin() as connection:
-            _integrity_check(connection)
+    assert (run.indexed, run.behind, index.behind()) == (2, 0, 0)
+    assert len(_indexed_ids(database, "refund")) == 1
+    _assert_exact(database)
     assert _found(database, "refund") == {"1"}
     assert index.catch_up().indexed == 0  # nothing new: nothing to do
 
@@ -286,35 +328,35 @@ EDITS_AND_DELETES = {
 
 @pytest.mark.parametrize("case", list(EDITS_AND_DELETES))
 def test_edits_and_deletes_keep_the_index_exact_whenever_they_come(
-    sqlite_db: Database, case: str
+    database: Database, case: str
 ) -> None:
     """FTS5 forgets a post only when told the text it indexed: an edit or a delete of a post
     the index has not reached yet must not tell it anything (the integrity check would fail,
-    and searches would go wrong)."""
+    and searches would go wrong). PostgreSQL's copy follows an edit, and goes with its post."""
     change, indexed_first = EDITS_AND_DELETES[case]
-    _store(sqlite_db, {1: "acme refund never came", 2: "acme parcel lost"})
+    _store(database, {1: "acme refund never came", 2: "acme parcel lost"})
     if indexed_first:
-        TextIndex(sqlite_db).catch_up()
-    with sqlite_db.engine.begin() as connection:
+        TextIndex(database).catch_up()
+    with database.engine.begin() as connection:
         if change == "edit":
             connection.execute(
                 text("UPDATE posts SET text = 'acme wrong size' WHERE external_id = '1'")
             )
         else:
             connection.execute(text("DELETE FROM posts WHERE external_id = '1'"))
-        _integrity_check(connection)
-    TextIndex(sqlite_db).catch_up()
-    with sqlite_db.engine.begin() as connection:
-        _integrity_check(connection)
-    assert _fts_ids(sqlite_db, "refund") == []
-    assert _found(sqlite_db, "refund") == set()
-    assert _found(sqlite_db, "wrong size") == ({"1"} if change == "edit" else set())
-    assert _found(sqlite_db, "parcel") == {"2"}
+    _assert_exact(database)
+    TextIndex(database).catch_up()
+    _assert_exact(database)
+    assert _indexed_ids(database, "refund") == []
+    assert _found(database, "refund") == set()
+    assert _found(database, "wrong size") == ({"1"} if change == "edit" else set())
+    assert _found(database, "parcel") == {"2"}
 
 
 def test_deleting_the_newest_posts_brings_the_watermark_down(sqlite_db: Database) -> None:
     """SQLite gives a new post the id after the largest left: when the newest posts are
-    deleted (retention after a long stop), their ids come back, and must not count as indexed."""
+    deleted (retention after a long stop), their ids come back, and must not count as indexed.
+    (PostgreSQL never gives an id twice.)"""
     _store(sqlite_db, {3: "acme one", 2: "acme two", 1: "acme refund three"})
     TextIndex(sqlite_db).catch_up()
     assert _watermark(sqlite_db) == 3
@@ -324,33 +366,33 @@ def test_deleting_the_newest_posts_brings_the_watermark_down(sqlite_db: Database
     _store(sqlite_db, {4: "acme refund again"})  # takes id 2
     assert _found(sqlite_db, "refund") == {"4"}
     TextIndex(sqlite_db).catch_up()
-    with sqlite_db.engine.begin() as connection:
-        _integrity_check(connection)
-    assert _fts_ids(sqlite_db, "refund") == [2]
+    _assert_exact(sqlite_db)
+    assert _indexed_ids(sqlite_db, "refund") == [2]
 
 
-def test_a_backlog_is_indexed_over_several_runs_each_bounded_in_time(sqlite_db: Database) -> None:
+def test_a_backlog_is_indexed_over_several_runs_each_bounded_in_time(database: Database) -> None:
     """A large import is indexed a batch at a time, pausing between batches for the polls,
     and a run stops at its time bound saying how much is left."""
-    _store(sqlite_db, {n: f"acme parcel no{n}." for n in range(1, 26)})
+    _store(database, {n: f"acme parcel no{n}." for n in range(1, 26)})
     clock = FakeClock(NOW)
-    index = TextIndex(sqlite_db, clock, sleep=clock.advance, batch_size=5)
+    index = TextIndex(database, clock, sleep=clock.advance, batch_size=5)
     first = index.catch_up(max_seconds=0.5)  # each pause is 0.2 s: three batches fit
     assert (first.indexed, first.behind) == (15, 10)
-    assert _found(sqlite_db, "no25.") == {"25"} and _found(sqlite_db, "no1.") == {"1"}
+    assert _found(database, "no25.") == {"25"} and _found(database, "no1.") == {"1"}
     second = index.catch_up(max_seconds=0.5)
     assert (second.indexed, second.behind) == (10, 0)
-    assert len(_fts_ids(sqlite_db, "parcel")) == 25
+    assert len(_indexed_ids(database, "parcel")) == 25
+    _assert_exact(database)
 
 
 def test_the_upgrade_keeps_what_0008_indexed_and_the_downgrade_indexes_the_rest(
     at_0010: Database,
 ) -> None:
     _migrate(at_0010, "0011")
-    _migrate(at_0010, "0012")
-    if at_0010.is_sqlite:
-        assert _watermark(at_0010) == 2  # both old posts, indexed by 0008's trigger
-        assert TextIndex(at_0010).behind() == 0
+    _migrate(at_0010, "0013")
+    assert _watermark(at_0010) == 2  # both old posts: indexed by 0008's trigger, or copied
+    assert TextIndex(at_0010).behind() == 0
+    _assert_exact(at_0010)
     _store(at_0010, {1: "acme refund after the upgrade"})
     assert _found(at_0010, "refund") == {"old-1", "1"}
     _migrate(at_0010, "0011", down=True)
@@ -359,10 +401,14 @@ def test_the_upgrade_keeps_what_0008_indexed_and_the_downgrade_indexes_the_rest(
         if at_0010.is_sqlite:
             _integrity_check(connection)  # the post stored at 0012, and 0008's trigger again
         else:
-            options = connection.scalar(
-                text("SELECT reloptions FROM pg_class WHERE relname = 'ix_posts_text_trgm'")
-            )
-            assert not options
+            options, table = connection.execute(
+                text(
+                    "SELECT c.reloptions, i.tablename FROM pg_class c "
+                    "JOIN pg_indexes i ON i.indexname = c.relname "
+                    "WHERE c.relname = 'ix_posts_text_trgm' AND i.schemaname = current_schema()"
+                )
+            ).one()
+            assert (options, table) == (None, "posts")  # back on posts, as 0008 made it
     assert _found(at_0010, "refund") == {"old-1", "1", "old-3"}
 
 
@@ -374,20 +420,55 @@ def postgres_db(postgres_url: str) -> Iterator[Database]:
     database.close()
 
 
-def test_postgres_merges_the_pending_list_behind_the_polls(postgres_db: Database) -> None:
-    """The GIN index takes a poll's entries in its pending list; `catch_up` merges them."""
+def test_postgres_indexes_only_posts_whose_polls_have_committed(postgres_db: Database) -> None:
+    """PostgreSQL hands out ids as posts are inserted, and a poll commits later: a post with a
+    smaller id may appear after a larger one. The index waits for the poll under way (and the
+    search checks what it has not reached), so no post is left below the watermark unindexed."""
     database = postgres_db
-    with database.engine.begin() as connection:
-        options = connection.scalar(
-            text(
-                "SELECT reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relname = 'ix_posts_text_trgm' AND n.nspname = current_schema()"
-            )
-        )
-    assert options == ["gin_pending_list_limit=65536"]
+    _store(database, {1: "acme first"})
+    slow = database.engine.connect()
+    slow_poll = slow.begin()
+    slow.execute(  # a poll under way: its post has its id, not yet committed
+        text(
+            "INSERT INTO posts (platform, external_id, source, author_id, author_handle,"
+            " author_key, author_verified, url, text, extra, created_at, fetched_at)"
+            " VALUES ('x', 'slow', 's', 'u', 'dana', 'dana', false, 'https://x.com/1',"
+            " 'acme refund slow', '{}', :now, :now)"
+        ).bindparams(bindparam("now", NOW, type_=UTCDateTime()))
+    )
+    _store(database, {2: "acme refund fast"})  # a larger id, committed first
+    index = TextIndex(database)
+    run = index.catch_up()  # waits 0.5 s for the slow poll, then leaves it all to the next
+    assert (run.indexed, run.behind) == (0, 2)
+    slow_poll.commit()
+    slow.close()
+    assert _found(database, "refund") == {"slow", "2"}
+    assert index.catch_up().indexed == 3
+    _assert_exact(database)
+    assert _found(database, "refund") == {"slow", "2"}
+
+
+def test_postgres_keeps_the_copy_of_an_edit_made_while_the_index_copies_it(
+    postgres_db: Database,
+) -> None:
+    """An edit under way when the index catches up: the index waits for it, and copies the
+    edited text, never the text the edit replaced."""
+    database = postgres_db
     _store(database, {1: "acme refund never came"})
-    assert TextIndex(database).catch_up().indexed >= 1  # pages merged
-    assert _found(database, "refund") == {"1"}
+    editing = database.engine.connect()
+    edit = editing.begin()
+    editing.execute(text("UPDATE posts SET text = 'acme wrong size' WHERE external_id = '1'"))
+    done: list[IndexRun] = []
+    copying = threading.Thread(target=lambda: done.append(TextIndex(database).catch_up()))
+    copying.start()
+    copying.join(0.3)
+    assert copying.is_alive()  # waits for the edit's transaction
+    edit.commit()
+    editing.close()
+    copying.join(5)
+    assert done and done[0].indexed == 1
+    _assert_exact(database)
+    assert _found(database, "wrong size") == {"1"} and _found(database, "refund") == set()
 
 
 def test_the_daemon_says_when_the_index_fell_behind_and_when_it_caught_up(
