@@ -183,14 +183,17 @@ class Index:
     row" of "\\w+ times? in a row"), so a post containing none is not searched. "" (in every
     text) when an alternative has no such text."""
     scan: re.Pattern[str]
-    """A character that is no word character, then (looked ahead) a trie of the keys' literal
-    text, each leaf a key's alternatives (see `_scan_pattern`): it stops before each word start
-    where some key's alternatives match. Run over the post behind one space, so that the
-    space stands before its first word: then it stops at the post's word starts' positions,
-    in the post's own numbering. A pattern that starts with a class of characters is tried at
-    those characters only (the engine skips the letters of each word in a C loop); one that
-    starts with `(?<!\\w)` starts a match at every character (about 0.4 µs a post more).
-    `_check_padding` keeps cues from seeing the space."""
+    """A character that is no word character, then a trie of the keys' literal text, each
+    leaf a key's alternatives (see `_scan_pattern`): searched from each character on, it
+    matches from the character before each word start where some key's alternatives match.
+    Run over the post behind one space, so that the space stands before its first word: then
+    its matches start at the post's word starts' positions, in the post's own numbering. A
+    pattern that starts with a class of characters is tried at those characters only (the
+    engine skips the letters of each word in a C loop); one that starts with `(?<!\\w)` starts
+    a match at every character (about 0.4 µs a post more). It consumes what it matches, and
+    `fire` searches again from the character after each match's start: a lookahead instead
+    (zero-width matches, one `finditer`) costs the engine more at every word start than the
+    few searches cost. `_check_padding` keeps cues from seeing the space."""
     leaves: dict[str, _Leaf]
     """Each key the scan finds, by its literal text ("" for DIGIT)."""
     checked: frozenset[str]
@@ -210,9 +213,12 @@ class Index:
         first: dict[int, str] = {}
         keys: set[str] | None = None
         leaves = self.leaves
-        scan = self.scan_ascii if text.isascii() else self.scan
-        for found in scan.finditer(" " + text):  # the space: see `scan`
+        search = (self.scan_ascii if text.isascii() else self.scan).search
+        padded = " " + text  # the space: see `scan`
+        found = search(padded)
+        while found is not None:
             start = found.start()  # the key's place in `text`: one after `found`'s character
+            found = search(padded, start + 1)
             for length in _LENGTHS:  # which key matched here: at most one can (`_plan_scan`)
                 leaf = leaves.get(text[start : start + length])
                 if leaf is None:
@@ -417,9 +423,9 @@ def _plan_scan(by_key: dict[str, _Rules]) -> tuple[dict[str, _Entry], set[str]]:
 
 
 def _scan_pattern(scanned: dict[str, _Entry]) -> str:
-    """A character that is no word character, then a lookahead where some entry's
-    alternatives match: the literals as a trie (a branch per next character, so a position
-    costs a few comparisons, not one per key), then the entry's alternatives.
+    """A character that is no word character, then where some entry's alternatives match:
+    the literals as a trie (a branch per next character, so a position costs a few
+    comparisons, not one per key), then the entry's alternatives.
 
     The scan holds no group: a group open while alternatives run makes the regex engine save
     every group's position at each optional part, and a match copies them all (with a group
@@ -447,7 +453,7 @@ def _scan_pattern(scanned: dict[str, _Entry]) -> str:
                 options.append(rf"(?=\d)(?:{every})")
         return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
 
-    return r"\W(?=" + branches(trie) + ")"
+    return r"\W(?:" + branches(trie) + ")"
 
 
 _LOOKBEHIND = re.compile(r"\(\?<[=!]([^()]*)\)")
@@ -496,26 +502,120 @@ def _first_atom(alternative: str) -> tuple[str, str] | None:
     return token, rest
 
 
+def _leading_run(alternative: str) -> tuple[str, str] | None:
+    """An alternative that starts with a one-character atom repeated any number of times
+    ("\\d*", greedy): the atom and what follows the run; None when it starts otherwise."""
+    token = next(_scan(alternative), (0, "", 0, False))[1]
+    rest = alternative[len(token) :]
+    if _one_character(token) is None or not rest.startswith("*") or rest[1:2] in ("?", "+"):
+        return None
+    return token, rest[1:]
+
+
 def _merged(alternatives: list[str]) -> str:
     """The alternatives as one regex matching where any of them does, those that start with
     the same atom merged behind it, level after level and inside their groups: "ab|ac"
     becomes "a(?:b|c)". The regex engine tries a branch's alternatives one by one, so at a
     word start it then tests each next character once, not once per alternative (the scan's
-    words "i", "#" and the digits each lead dozens). Order is not kept: only the scan, which
-    asks whether any alternative matches, uses it, never `_capture`."""
+    words "i", "#" and the digits each lead dozens). Those that start with the same run
+    ("\\d*") share it too, possessive where no shorter run can matter (`_run`). Order is not
+    kept: only the scan, which asks whether any alternative matches, uses it, never
+    `_capture`."""
     merged: dict[str, list[str]] = {}
+    runs: dict[str, list[str]] = {}
     others: list[str] = []
     for alternative in alternatives:
         atom = _first_atom(alternative)
-        if atom is None:
-            others.append(_merged_groups(alternative))
-        else:
+        run = _leading_run(alternative) if atom is None else None
+        if atom is not None:
             merged.setdefault(atom[0], []).append(atom[1])
+        elif run is not None:
+            runs.setdefault(run[0], []).append(run[1])
+        else:
+            others.append(_merged_groups(alternative))
     parts = [
         atom + (_merged_groups(rests[0]) if len(rests) == 1 else f"(?:{_merged(rests)})")
         for atom, rests in merged.items()
     ]
+    parts += [_run(atom, rests) for atom, rests in runs.items()]
     return "|".join(parts + others)
+
+
+def _run(atom: str, rests: list[str]) -> str:
+    """ "atom*" then any of `rests`, possessive ("\\d*+") when none of them can start with a
+    character the atom matches: then no shorter run can let one match, and the engine,
+    which otherwise backs off one character at a time and tries every rest again after
+    each, gives up at once (a post's order number or "#12345" has a digit run at every
+    scan)."""
+    body = _merged_groups(rests[0]) if len(rests) == 1 else f"(?:{_merged(rests)})"
+    apart = all(
+        firsts is not None and not any(_overlap(atom, first) for first in firsts)
+        for firsts in map(_first_atoms, rests)
+    )
+    return atom + ("*+" if apart else "*") + body
+
+
+_OPTIONAL = re.compile(r"(?:[?*]|\{0(?:,\d*)?\})[?+]?")
+_CLASS_ESCAPES = frozenset(["\\d", "\\w", "\\s", "\\D", "\\W", "\\S"])
+_APART = frozenset(
+    pair
+    for a, b in [("d", "s"), ("d", "W"), ("d", "D"), ("w", "s"), ("w", "W"), ("s", "S")]
+    for pair in [("\\" + a, "\\" + b), ("\\" + b, "\\" + a)]
+)
+"""Pairs of class escapes that share no character (Unicode or ASCII)."""
+
+
+def _one_character(token: str) -> str | None:
+    """The character a literal token matches ("a", "\\+"), the token itself for a class
+    escape ("\\d"), None for anything else (a group, a class in brackets, an anchor)."""
+    if len(token) == 1:
+        return None if token in _SPECIAL else token
+    if token in _CLASS_ESCAPES:
+        return token
+    return token[1] if len(token) == 2 and not token[1].isalnum() and token[1] != "_" else None
+
+
+def _first_atoms(pattern: str) -> list[str] | None:
+    """One-character atoms (as `_one_character` reads them) such that every match of
+    `pattern` starts with a character one of them matches; None when that is not known
+    (a class in brackets, a lookaround, an anchor first) or when it may match nothing."""
+    firsts: list[str] = []
+    rest = pattern
+    while rest:
+        if rest.startswith("(?:"):
+            end = _group_end(rest)
+            parts = [_first_atoms(part) for part in _split_top(rest[3:end])]
+            if any(part is None for part in parts):
+                return None
+            firsts += [atom for part in parts if part is not None for atom in part]
+            rest = rest[end + 1 :]
+        else:
+            token = next(_scan(rest))[1]
+            atom = _one_character(token)
+            if atom is None:
+                return None
+            firsts.append(atom)
+            rest = rest[len(token) :]
+        optional = _OPTIONAL.match(rest)
+        if optional is None:
+            return firsts
+        rest = rest[optional.end() :]
+    return None
+
+
+def _overlap(atom: str, other: str) -> bool:
+    """May two one-character atoms (as `_one_character` reads them) match one character?"""
+    if atom in _CLASS_ESCAPES and other in _CLASS_ESCAPES:
+        return (atom, other) not in _APART
+    if atom not in _CLASS_ESCAPES and other not in _CLASS_ESCAPES:
+        return atom == other
+    escape, char = (atom, other) if atom in _CLASS_ESCAPES else (other, atom)
+    found = {
+        "d": char.isdecimal(),
+        "w": char.isalnum() or char == "_",
+        "s": char.isspace(),
+    }[escape[1].lower()]
+    return found if escape[1].islower() else not found
 
 
 def _merged_groups(alternative: str) -> str:

@@ -677,25 +677,26 @@ class Classifier:
         if "@" in text:
             parts = _MENTION.split(text)
             mentions = parts[1::2]
-            text = " ".join(parts[0::2])
-            pieces = parts[0::2] if mentions else None
+            pieces = parts[0::2]
+            text = " ".join(pieces)
+            if not mentions:
+                pieces = None
         text = " ".join(text.split())
         named = text
         names_brand = False
         lowered = text.lower()
-        if self._brand_names is not None and (not is_ascii or self._may_name_brand(lowered)):
+        starts = self._brand_starts
+        # An ASCII text can name the brand only where one of its names' starts occurs: a
+        # substring test costs a tenth of the case-blind search, which tries every position.
+        if self._brand_names is not None and (
+            not is_ascii or starts is None or any(map(lowered.__contains__, starts))
+        ):
             text, count = self._brand_names.subn(" ", text)
             if count:
                 names_brand = True
                 lowered = text.lower()
-        hashtags = lowered.count("#") if "#" in lowered else 0
+        hashtags = lowered.count("#")
         return _Text(text, named, lowered, mentions, has_link, hashtags, names_brand, pieces)
-
-    def _may_name_brand(self, lowered: str) -> bool:
-        """Could the brand's names match this ASCII text? Only where one's start occurs: a
-        substring test costs a tenth of the case-blind search, which tries every position."""
-        starts = self._brand_starts
-        return starts is None or any(map(lowered.__contains__, starts))
 
     @staticmethod
     def _vader_text(post: _Text) -> str:

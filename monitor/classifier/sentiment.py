@@ -106,9 +106,10 @@ class Sentiment:
         other words' zeros change no sum and only count as neutral)."""
         text = text.strip()
         original: list[str] | None = None
-        """The words as written, to tell ALL CAPS; None when the text has no capitals."""
+        """A non-ASCII text's words as written, to tell ALL CAPS (see `capitals` for ASCII)."""
         capitals = False
-        """An ASCII text with capitals: its words as written are cut once known to be needed."""
+        """An ASCII text with capitals whose ALL CAPS words are not looked for yet: its words
+        as written are cut only once a scored word may be one of them."""
         if text.isascii():  # lower-casing and punctuation-stripping commute: do each once
             lowered = text.lower()
             words = [s if len(s := w.strip(_PUNCTUATION)) > 2 else w for w in lowered.split()]
@@ -124,14 +125,8 @@ class Sentiment:
         scorable = self._scorable
         if scorable.isdisjoint(words):
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
-        emphasis: list[bool] | None = None
+        emphasis = None if original is None else _emphasis(original)
         """Which words are ALL CAPS, when only some are (VADER's `is_cap_diff`)."""
-        if capitals:  # cut only here: a text with no lexicon word (a quarter) is never split twice
-            original = text.split()  # stripping punctuation never changes `isupper`
-        if original is not None:
-            upper = list(map(str.isupper, original))
-            if 0 < count - sum(upper) < count:
-                emphasis = upper
         lexicon = self._lexicon
         modifiers = self._modifiers
         idiom_starts = self._idiom_starts
@@ -152,6 +147,10 @@ class Sentiment:
                 valence = lexicon[word]
                 if word == "no" and i != last and words[i + 1] in lexicon:
                     valence = 0.0
+                if capitals and word.upper() in text:
+                    # Only then may this word be ALL CAPS: most texts with capitals (a first
+                    # word, "I") have none among their scored words, and are not split again.
+                    emphasis, capitals = _emphasis(text.split()), False
                 if emphasis is not None and emphasis[i]:
                     if valence > 0:
                         valence += c_incr
@@ -165,6 +164,8 @@ class Sentiment:
                     valence = self._special_idioms_check(valence, words, i)
                 valences.append(valence)
             else:
+                if capitals:  # boosters before the word may be ALL CAPS too
+                    emphasis, capitals = _emphasis(text.split()), False
                 valences.append(self._valence(words, i, emphasis))
             positions.append(i)
         if "but" in words:
@@ -275,6 +276,13 @@ class Sentiment:
             if n_gram in self._booster:
                 valence = valence + self._booster[n_gram]
         return valence
+
+
+def _emphasis(original: list[str]) -> list[bool] | None:
+    """VADER's `is_cap_diff` over the words as written (punctuation stripped or not: that
+    never changes `isupper`): which are ALL CAPS, when some are and some are not; else None."""
+    upper = list(map(str.isupper, original))
+    return upper if 0 < len(upper) - sum(upper) < len(upper) else None
 
 
 def _but_check(but: int, valences: list[float], positions: list[int]) -> None:

@@ -76,8 +76,38 @@ def test_links_are_blanked_as_the_case_blind_regex_blanks_them(text: str) -> Non
 
 def test_merging_alternatives_keeps_what_they_match() -> None:
     assert _merged(["ab", "ac", "d"]) == "a(?:b|c)|d"
-    assert _merged([r"\d+ days", r"\d{1,2}pm", "2nd"]) == r"\d(?:\d* days|\d{0,1}pm)|2nd"
+    assert _merged([r"\d+ days", r"\d{1,2}pm", "2nd"]) == r"\d(?:\d*+ days|\d{0,1}pm)|2nd"
     assert _merged([r"x(?:foo|fab)y", "a?b"]) == r"x(?:f(?:oo|ab))y|a?b"
+
+
+def test_a_shared_run_is_possessive_only_where_no_shorter_run_could_matter() -> None:
+    """Alternatives that start with the same run share it, and it gives nothing back when
+    no alternative can go on with a character of the run (a space, "nd", "+", "\\s"...);
+    one that may ("\\w", a class, an optional start) keeps it greedy."""
+    days = [r"\d* days", r"\d*(?:nd|th) time", r"\d*\+?\s*h"]
+    assert _merged(days) == r"\d*+(?: days|(?:nd|th) time|\+?\s*h)"
+    for other in [r"\d*\w", r"\d*[ap]m", r"\d*(?:x)?", r"\d*\b", r"\d*(?=x)y", r"\d*2"]:
+        assert _merged([*days, other]).startswith(r"\d*(?:"), other
+
+
+RUNS = [r"\d* days", r"\d*(?:nd|th) time", r"\d*\+?\s*h", r"\d*\w", r"\d*[ap]m", r"\s*\?"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(RUNS), min_size=1, max_size=4),
+    st.lists(
+        st.sampled_from(
+            ["1", "23", "\u0663", " ", "days", "nd", "th", " time", "+", "h", "x", "?"]
+        ),
+        max_size=10,
+    ).map("".join),
+)
+def test_shared_runs_match_where_their_alternatives_do(alternatives: list[str], text: str) -> None:
+    plain = re.compile(f"(?=(?:{'|'.join(alternatives)}))")
+    merged = re.compile(f"(?=(?:{_merged(alternatives)}))")
+    found = [m.start() for m in plain.finditer(text)]
+    assert [m.start() for m in merged.finditer(text)] == found, (merged.pattern, text)
 
 
 CUE_ALTERNATIVES = [
@@ -102,18 +132,48 @@ def test_each_cue_merged_matches_where_its_alternatives_do(text: str) -> None:
         assert [m.start() for m in merged.finditer(text)] == found, (plain.pattern, text)
 
 
+def stops(pattern: re.Pattern[str], text: str) -> list[int]:
+    """Where `pattern`'s matches start, searched again from the character after each start
+    (as `Index.fire` runs the scan)."""
+    found: list[int] = []
+    match = pattern.search(text)
+    while match is not None:
+        found.append(match.start())
+        match = pattern.search(text, match.start() + 1)
+    return found
+
+
 @settings(max_examples=200, deadline=None)
 @given(TEXTS.filter(str.isascii))
 def test_the_ascii_scan_stops_where_the_unicode_scan_does(text: str) -> None:
     index = SCORER._index
-    found = [m.start() for m in index.scan.finditer(" " + text)]
-    assert [m.start() for m in index.scan_ascii.finditer(" " + text)] == found
+    assert stops(index.scan_ascii, " " + text) == stops(index.scan, " " + text)
 
 
+KEYS = SCORER._index.scan.pattern.removeprefix(r"\W")
+"""The scan after its non-word character."""
 LOOKING_BEHIND = [  # the scan as it was: a lookbehind for the word start, tried everywhere
-    re.compile(r"(?<!\w)" + scan.pattern.removeprefix(r"\W"), scan.flags)
+    re.compile(r"(?<!\w)" + KEYS, scan.flags)
     for scan in (SCORER._index.scan, SCORER._index.scan_ascii)
 ]
+LOOKING_AHEAD = [  # the scan as it was: zero-width matches, one `finditer`
+    re.compile(r"\W(?=" + KEYS + ")", scan.flags)
+    for scan in (SCORER._index.scan, SCORER._index.scan_ascii)
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, st.sampled_from(["", "\u00e9", "'", "#", "x", "2", "\u00a0", "\n"]))
+def test_searching_on_after_each_stop_stops_where_a_lookahead_did(text: str, lead: str) -> None:
+    """A scan that consumes its matches, searched again from the character after each
+    start, stops where the lookahead form did: every word start is tried, even inside a
+    match (after "#" in " #cancel", after "'" in "can't")."""
+    padded = " " + lead + text
+    index = SCORER._index
+    assert stops(index.scan, padded) == [m.start() for m in LOOKING_AHEAD[0].finditer(padded)]
+    if padded.isascii():
+        ahead = [m.start() for m in LOOKING_AHEAD[1].finditer(padded)]
+        assert stops(index.scan_ascii, padded) == ahead
 
 
 @settings(max_examples=300, deadline=None)
@@ -124,11 +184,9 @@ def test_the_scan_stops_at_the_word_starts_a_lookbehind_finds(text: str, lead: s
     positions read in the post's own numbering."""
     post = lead + text
     index = SCORER._index
-    padded = [m.start() for m in index.scan.finditer(" " + post)]
-    assert padded == [m.start() for m in LOOKING_BEHIND[0].finditer(post)]
+    assert stops(index.scan, " " + post) == stops(LOOKING_BEHIND[0], post)
     if post.isascii():
-        padded = [m.start() for m in index.scan_ascii.finditer(" " + post)]
-        assert padded == [m.start() for m in LOOKING_BEHIND[1].finditer(post)]
+        assert stops(index.scan_ascii, " " + post) == stops(LOOKING_BEHIND[1], post)
 
 
 def test_a_cue_that_could_see_the_scans_leading_space_is_refused() -> None:

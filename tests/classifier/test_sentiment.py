@@ -208,6 +208,27 @@ def test_words_near_and_just_out_of_reach_of_vaders_rules_score_as_vader(text: s
     assert_same(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I think the app is good",
+        "I think the app is GOOD",
+        "GOODNESS me, the app is good",  # a scored word's capitals inside another word
+        "The app is good and GOOD, I say",
+        "VERY good app, I say",  # an ALL CAPS booster before a scored word in lower case
+        "very GOOD app, I say",
+        "NO good. I AM sure",
+        "Good app. I AM HAPPY",
+        "I AM HAPPY",  # every word ALL CAPS: none stands out
+        "I am happy",
+    ],
+)
+def test_all_caps_words_are_read_where_vader_reads_them(text: str) -> None:
+    """A text with capitals looks for ALL CAPS words only once a scored word may be one
+    (its upper case occurs in the text); the scores are VADER's either way."""
+    assert_same(text)
+
+
 def test_rounding_matches_pythons_round_bit_for_bit() -> None:
     """Ties (k / 2000, k / 20000) and the floats either side of them, tiny negatives that
     round to -0.0, zeros and ones."""
