@@ -20,8 +20,10 @@ are one algorithm, each part written for the others' layout.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -180,8 +182,8 @@ class _Lookup:
 
         mask = np.uint64(self.keys.size - 1)
         slot = _slots(queries, self.shift)
-        rows = self.rows[slot]
-        hit = self.keys[slot] == queries
+        rows = np.take(self.rows, slot)
+        hit = np.take(self.keys, slot) == queries
         found = np.where(hit, rows, -1)
         going = np.flatnonzero((rows >= 0) & ~hit)  # another n-gram sits there: probe on
         slot = slot[going]
@@ -190,8 +192,8 @@ class _Lookup:
                 break
             slot = (slot + np.uint64(1)) & mask
             wanted = queries[going]
-            rows = self.rows[slot]
-            hit = self.keys[slot] == wanted
+            rows = np.take(self.rows, slot)
+            hit = np.take(self.keys, slot) == wanted
             found[going[hit]] = rows[hit]
             keep = (rows >= 0) & ~hit
             going, slot = going[keep], slot[keep]
@@ -206,8 +208,17 @@ over. Posts reuse the same words (Zipf): a few thousand cover most of every poll
 def _fleeting(word: str) -> bool:
     """A word of digits and signs only ("#40123", "10:45", "$19.99"): order numbers, times
     and prices seldom come back, so they are cut every time rather than fill the caches (and
-    push out the words that do come back)."""
+    push out the words that do come back). An ASCII word's letters and digits are those of
+    two sets, looked up in C: half the cost of a Python call per character."""
+    if word.isascii():
+        return _ASCII_LETTERS.isdisjoint(word) and not _ASCII_DIGITS.isdisjoint(word)
     return not any(map(str.isalpha, word)) and any(map(str.isdigit, word))
+
+
+_ASCII_LETTERS = frozenset(string.ascii_letters)
+"""The ASCII characters `str.isalpha` holds for."""
+_ASCII_DIGITS = frozenset(string.digits)
+"""The ASCII characters `str.isdigit` holds for."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -244,12 +255,14 @@ class WordIndex:
         self.index: dict[str, int] = {}
         self.generation = 0
 
-    def words(self, texts: Sequence[str]) -> PollWords:
+    def words(self, texts: Sequence[str], split: list[list[str]] | None = None) -> PollWords:
         """The words of `texts`, numbered; new words get the next numbers, `_fleeting` ones
-        numbers past `WORD_CACHE` that hold for this poll only."""
+        numbers past `WORD_CACHE` that hold for this poll only. `split`: each text's words
+        (`str.split`), where the caller has them already."""
         import numpy as np
 
-        split = [text.split() for text in texts]
+        if split is None:
+            split = [text.split() for text in texts]
         sizes = np.fromiter(map(len, split), dtype=np.intp, count=len(split))
         every = list(chain.from_iterable(split))
         with self.lock:
@@ -325,7 +338,7 @@ class WordValues:
             top = int(ids.max(initial=-1)) + 1
             self.starts = _room(self.starts, top)
             self.counts = _room(self.counts, top, -1)
-            unknown = np.flatnonzero(self.counts[ids] < 0)
+            unknown = np.flatnonzero(np.take(self.counts, ids) < 0)
             fleeting: Any = None
             if unknown.size:
                 new, first = np.unique(ids[unknown], return_index=True)
@@ -338,12 +351,12 @@ class WordValues:
                 self.size += values.size
                 if new[-1] >= words.passing:  # numbered after every other word: the last
                     fleeting = new >= words.passing
-            starts, counts = self.starts[ids], self.counts[ids]
+            starts, counts = np.take(self.starts, ids), np.take(self.counts, ids)
             total = int(counts.sum())
             # each word's values, word after word: values[start], values[start + 1], ...
             begun = np.cumsum(counts) - counts
             where = np.arange(total) + np.repeat(starts - begun, counts)
-            found = self.values[where]
+            found = np.take(self.values, where)
             if fleeting is not None:  # forgotten: the next poll's are other words
                 self.size -= int(self.counts[new[fleeting]].sum())
                 self.counts[new[fleeting]] = -1
@@ -361,6 +374,28 @@ def _token_hashes(words: list[str]) -> tuple[Any, Any]:
         map(hash, chain.from_iterable(tokens)), dtype=np.int64, count=int(counts.sum())
     )
     return hashes, counts
+
+
+def _distinct(pairs: Any) -> tuple[Any, Any, Any]:
+    """`np.unique(pairs, return_index=True, return_counts=True)`, from one sort of each pair
+    packed with its position: the first of a run of equal pairs is then the first position.
+    unique sorts stably for `return_index`, which cost twice as much."""
+    import numpy as np
+
+    bits = pairs.size.bit_length()
+    if pairs.size and int(pairs.max()).bit_length() + bits > 63:
+        return np.unique(pairs, return_index=True, return_counts=True)  # no room to pack
+    packed = np.sort((pairs.astype(np.int64) << bits) | np.arange(pairs.size))
+    found = packed >> bits
+    starts = np.empty(found.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(found[1:], found[:-1], out=starts[1:])
+    at = np.flatnonzero(starts)
+    return (
+        found[at].astype(pairs.dtype),
+        packed[at] & ((1 << bits) - 1),
+        np.diff(at, append=found.size),
+    )
 
 
 def _room(array: Any, needed: int, fill: int = 0) -> Any:
@@ -447,7 +482,7 @@ class NgramBlock:
             )
         words: WordValues | None = None  # each word's windows' rows, or its tokens' hashes
         if packed is not None or analyzer == "word":
-            words = WordValues(np.intp if packed is not None else np.int64)
+            words = WordValues(np.int32 if packed is not None else np.int64)
         return cls(
             analyzer,
             ngram_range,
@@ -509,7 +544,9 @@ class NgramBlock:
         if self.analyzer == "word":
             return self._found_words(texts, words)
         if self._packed is not None:
-            return self._found_packed(texts)
+            padded = [_padded(text) for text in texts]
+            lengths = np.fromiter(map(len, padded), dtype=np.intp, count=len(padded))
+            return self._found_packed("".join(padded), lengths)
         grams = [self.ngrams(text) for text in texts]
         sizes = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
         total = int(sizes.sum())
@@ -518,19 +555,17 @@ class NgramBlock:
         known = found >= 0
         return np.repeat(np.arange(len(texts), dtype=np.intp), sizes)[known], found[known]
 
-    def _found_packed(self, texts: Sequence[str]) -> tuple[Any, Any]:
-        """The char_wb windows of `texts`, cut from one array of the whole poll: each window's
-        number is the previous (n-1)-window's, shifted, with one more character. Windows that
-        hold two spaces in a row span two words and are dropped; the few that hold a character
-        too wide to pack (an emoji, CJK) are sliced as strings and found by hash."""
+    def _found_packed(self, joined: str, lengths: Any) -> tuple[Any, Any]:
+        """The char_wb windows of texts, each `_padded`, end to end in `joined` (`lengths`: a
+        numpy array of theirs), cut from one array of the whole poll: each window's number is the
+        previous (n-1)-window's, shifted, with one more character. Windows that hold two spaces
+        in a row span two words and are dropped; the few that hold a character too wide to
+        pack (an emoji, CJK) are sliced as strings and found by hash."""
         import numpy as np
 
         assert self._packed is not None
-        padded = [_padded(text) for text in texts]
-        lengths = np.fromiter(map(len, padded), dtype=np.intp, count=len(padded))
-        joined = "".join(padded)
         codes = _codes(joined)
-        owner = np.repeat(np.arange(len(texts), dtype=np.intp), lengths)
+        owner = np.repeat(np.arange(lengths.size, dtype=np.intp), lengths)
         space = codes == _SPACE_CODE
         double = space[:-1] & space[1:]
         wide = codes >= 1 << PACK_BITS
@@ -571,21 +606,27 @@ class NgramBlock:
         where = np.flatnonzero(found >= 0)
         return owner[position[where]], found[where]
 
-    def _found_by_word(
-        self, texts: Sequence[str], cache: WordValues, words: PollWords
-    ) -> tuple[Any, Any]:
-        """`_found_packed`'s (text, row) pairs, in another order within each text, from each
-        word's remembered rows (`WordValues`): only words new to the cache are cut."""
+    def _pairs_by_word(
+        self, texts: Sequence[str], cache: WordValues, words: PollWords, shift: int
+    ) -> Any:
+        """`_found_packed`'s (text, row) pairs, each packed as `_tallied` packs them (the text
+        shifted left by `shift`), in another order within each text, from each word's
+        remembered rows (`WordValues`, 32-bit): only words new to the cache are cut. Each
+        text's number is shifted before it is repeated for its windows, in 32 bits where they
+        fit: a third of the passes over the poll's windows."""
         import numpy as np
 
         def windows(new: list[str]) -> tuple[Any, Any]:
-            owner, rows = self._found_packed(new)  # each word as a post of its own
+            # each word as a post of its own: `_padded`, a word of `str.split` is " word "
+            lengths = np.fromiter(map(len, new), dtype=np.intp, count=len(new)) + 2
+            owner, rows = self._found_packed(" " + "  ".join(new) + " ", lengths)
             order = np.argsort(owner, kind="stable")
             return rows[order], np.bincount(owner, minlength=len(new))
 
         rows, counts = cache.gather(words, windows)
-        documents = np.repeat(np.repeat(np.arange(len(texts), dtype=np.intp), words.sizes), counts)
-        return documents, rows
+        width: Any = np.int32 if len(texts) << shift < 1 << 31 else np.int64
+        texts_shifted = np.arange(len(texts), dtype=width) << shift
+        return np.repeat(np.repeat(texts_shifted, words.sizes), counts) | rows
 
     def _found_words(self, texts: Sequence[str], poll: PollWords | None) -> tuple[Any, Any]:
         """Word n-grams without making their strings: each token is hashed once by Python,
@@ -644,21 +685,22 @@ class NgramBlock:
         not a multiplication, so no division unpacks them), which sorts faster than 64."""
         import numpy as np
 
+        shift = max(len(self.terms), 1).bit_length()
         if not explain and self._packed is not None and self._words is not None:
             # order within a text is not needed
             poll = self._poll_words(texts, words)
             assert poll is not None
-            documents, rows = self._found_by_word(texts, self._words, poll)
-        elif self.analyzer == "word":
-            documents, rows = self._found_words(texts, self._poll_words(texts, words))
+            pairs = self._pairs_by_word(texts, self._words, poll, shift)
         else:
-            documents, rows = self._found(texts, words)
-        shift = max(len(self.terms), 1).bit_length()
-        pairs = (documents << shift) | rows
-        if len(texts) << shift < 1 << 31:
-            pairs = pairs.astype(np.int32)
+            if self.analyzer == "word":
+                documents, rows = self._found_words(texts, self._poll_words(texts, words))
+            else:
+                documents, rows = self._found(texts, words)
+            pairs = (documents << shift) | rows
+            if len(texts) << shift < 1 << 31:
+                pairs = pairs.astype(np.int32)
         if explain:  # where each word first came orders the reason's words
-            pairs, first, tallies = np.unique(pairs, return_index=True, return_counts=True)
+            pairs, first, tallies = _distinct(pairs)
         else:
             pairs, tallies = np.unique(pairs, return_counts=True)
             first = None
@@ -670,9 +712,9 @@ class NgramBlock:
         import numpy as np
 
         document, rows, tallies, _ = self._tallied(texts, False, words)
-        value = (1.0 + np.log(tallies)) * self.idf[rows]
+        value = _sublinear(tallies) * np.take(self.idf, rows)
         squares = np.bincount(document, weights=value * value, minlength=len(texts))
-        dots = np.bincount(document, weights=value * self.coef[rows], minlength=len(texts))
+        dots = np.bincount(document, weights=value * np.take(self.coef, rows), minlength=len(texts))
         norms = np.sqrt(squares)
         return dots / np.where(norms > 0, norms, 1.0)
 
@@ -682,8 +724,8 @@ class NgramBlock:
         import numpy as np
 
         document, rows, tallies, first = self._tallied(texts, True, words)
-        value = (1.0 + np.log(tallies)) * self.idf[rows]
-        weighted = value * self.coef[rows]
+        value = _sublinear(tallies) * np.take(self.idf, rows)
+        weighted = value * np.take(self.coef, rows)
         squares = np.bincount(document, weights=value * value, minlength=len(texts))
         dots = np.bincount(document, weights=weighted, minlength=len(texts))
         norms = np.sqrt(squares)
@@ -697,8 +739,33 @@ class NgramBlock:
             bounds,
             first,
             document,
-            self._readable[rows],
+            np.take(self._readable, rows),
         )
+
+
+_SUBLINEAR_COUNTS = 1024
+"""Counts whose sublinear term frequency is read from a table (an n-gram seldom comes more
+than a few times in a post)."""
+
+
+@functools.cache
+def _sublinear_table() -> Any:
+    import numpy as np
+
+    counts = np.arange(1, _SUBLINEAR_COUNTS, dtype=np.float64)
+    return np.concatenate(([np.nan], 1.0 + np.log(counts)))  # no count is 0
+
+
+def _sublinear(tallies: Any) -> Any:
+    """scikit-learn's sublinear term frequency, 1 + log(count), of each count (a numpy array
+    of counts of 1 or more), from a table the same `np.log` made: the same numbers, without a
+    logarithm per n-gram (a quarter of the weighing here, more where numpy's log is not
+    vectorised, as without AVX-512)."""
+    import numpy as np
+
+    if not tallies.size or int(tallies.max()) >= _SUBLINEAR_COUNTS:
+        return 1.0 + np.log(tallies)
+    return np.take(_sublinear_table(), tallies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -732,22 +799,25 @@ class BlockScores:
 
 def telling(
     blocks: Sequence[BlockScores], direction: Any, scale: float
-) -> dict[int, list[tuple[str, float]]]:
+) -> tuple[list[int], list[str], list[float]]:
     """For each text, the (at most) three word n-grams that moved its score most in the
     direction it moved, strongest first, equal ones in the order the text has them; never the
-    _user_/_url_ stand-ins."""
+    _user_/_url_ stand-ins. As one run for every text, each text's after the one before
+    (text i's are [bounds[i]:bounds[i + 1]]): (bounds, the n-grams, their weights times
+    `scale`), so the caller's loop makes no list nor tuple per text."""
     import numpy as np
 
+    texts = len(direction)
     if not blocks:
-        return {}
+        return [0] * (texts + 1), [], []
     document = np.concatenate([b.documents for b in blocks])
     shares = np.concatenate([b.shares for b in blocks])
-    order_in_text = np.concatenate([b.first + n * (1 << 40) for n, b in enumerate(blocks)])
+    offsets = np.cumsum([0] + [int(b.first.max(initial=-1)) + 1 for b in blocks])
+    order_in_text = np.concatenate([b.first + offsets[n] for n, b in enumerate(blocks)])
     readable = np.concatenate([b.readable for b in blocks])
-    terms = [b.terms for b in blocks]
     which = np.concatenate([np.full(b.rows.size, n) for n, b in enumerate(blocks)])
     rows = np.concatenate([b.rows for b in blocks])
-    keep = (shares * direction[document] > 0) & readable
+    keep = (shares * np.take(direction, document) > 0) & readable
     weights = shares[keep] * scale
     document, order_in_text, which, rows = (
         document[keep],
@@ -755,17 +825,35 @@ def telling(
         which[keep],
         rows[keep],
     )
-    order = np.lexsort((order_in_text, -np.abs(weights), document))
+    order = _strongest_first(document, np.abs(weights), order_in_text)
     document = document[order]
     rank = np.arange(order.size) - np.searchsorted(document, document)
-    top = order[rank < 3]
-    telling: dict[int, list[tuple[str, float]]] = {}
-    for text, block, row, weight in zip(
-        document[rank < 3].tolist(),
-        which[top].tolist(),
-        rows[top].tolist(),
-        weights[top].tolist(),
-        strict=True,
-    ):
-        telling.setdefault(text, []).append((terms[block][row], weight))
-    return telling
+    chosen = rank < 3
+    top = order[chosen]
+    bounds = np.searchsorted(document[chosen], np.arange(texts + 1)).tolist()
+    found = rows[top].tolist()
+    if len(blocks) == 1:  # a model's one word block: its terms read in C
+        terms = list(map(blocks[0].terms.__getitem__, found))
+    else:
+        terms = [blocks[b].terms[r] for b, r in zip(which[top].tolist(), found, strict=True)]
+    return bounds, terms, weights[top].tolist()
+
+
+def _strongest_first(document: Any, magnitude: Any, order_in_text: Any) -> Any:
+    """`np.lexsort((order_in_text, -magnitude, document))`: by text, the largest magnitude
+    first, then in the text's order. From one sort of a 64-bit key (text, rank of the
+    magnitude among the distinct ones, order) where it fits: lexsort's three stable sorts
+    cost five times as much. Every key differs (no n-gram is twice in a text's order), so
+    the sort needs no stability to give lexsort's order."""
+    import numpy as np
+
+    if not magnitude.size:
+        return np.zeros(0, dtype=np.intp)
+    distinct, rank = np.unique(magnitude, return_inverse=True)
+    rank_bits = (distinct.size - 1).bit_length()
+    order_bits = int(order_in_text.max()).bit_length()
+    if np.isnan(distinct[-1]) or int(document.max()).bit_length() + rank_bits + order_bits > 63:
+        return np.lexsort((order_in_text, -magnitude, document))  # NaN sorts apart
+    stronger = distinct.size - 1 - rank.astype(np.int64)
+    key = (document.astype(np.int64) << (rank_bits + order_bits)) | (stronger << order_bits)
+    return np.argsort(key | order_in_text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -681,17 +681,16 @@ def alert_columns(
 
 def reasons_json_column(column: Sequence[Sequence[Reason]]) -> list[str]:
     """`reasons_json` of each verdict's reasons: each verdict's remembered JSON joined in
-    C, and only a verdict with a reason not remembered yet (a detail new to this post) taken
-    the long way: a whole poll taken the long way for one such verdict, as most polls have,
-    cost about 2 µs a post."""
-    text = cast(Callable[[int], str], _REASON_TEXTS.get)  # a None makes join raise
+    C, and only the reasons not remembered yet (a learned model's, new to each post) taken
+    the long way, one by one (a `TypeError` from the join to find them cost 0.5 µs a post)."""
+    remembered = _REASON_TEXTS.get
     found: list[str] = []
     append = found.append
     for reasons in column:
-        try:
-            append(f"[{','.join(map(text, map(id, reasons)))}]")
-        except TypeError:  # a reason not remembered yet: join refuses its None
-            append(reasons_json(reasons))
+        texts = list(map(remembered, map(id, reasons)))
+        append(
+            _joined(reasons, texts) if None in texts else f"[{','.join(cast(list[str], texts))}]"
+        )
     return found
 
 
@@ -701,26 +700,43 @@ def reasons_json(reasons: Sequence[Reason]) -> str:
     classifier memoises its `Reason`s (about 2,700 distinct ones in 10,000 posts), and a dict
     per reason written anew each time cost three times as much. Where a reason's JSON would
     send `json_dumps` to json.dumps (a null, a value orjson refuses), `json_dumps` of them."""
-    texts = list(map(_reason_text, reasons))
-    if None in texts:
-        return json_dumps([_reason_dict(r) for r in reasons])
+    return _joined(reasons, list(map(_REASON_TEXTS.get, map(id, reasons))))
+
+
+def _joined(reasons: Sequence[Reason], texts: list[str | None]) -> str:
+    """`reasons_json` of `reasons`, given the JSON remembered of each (None: not yet)."""
+    for at, known in enumerate(texts):
+        if known is None:
+            written = _reason_text(reasons[at])
+            if written is None:
+                return json_dumps([_reason_dict(r) for r in reasons])
+            texts[at] = written
     return f"[{','.join(cast(list[str], texts))}]"
 
 
 def _reason_text(reason: Reason) -> str | None:
-    """orjson's JSON of a reason's dict, remembered; None where `json_dumps` would not use it
-    (not remembered: rare, and asked again)."""
-    text = _REASON_TEXTS.get(id(reason))
+    """orjson's JSON of a reason's dict; None where `json_dumps` would not use it. Remembered
+    from its second sighting on: a learned model gives every post a reason of its own, and
+    10,000 of those remembered at once pushed out the scorer's common reasons every couple of
+    polls of 5,000 posts (`_REASONS_SEEN`)."""
+    key = id(reason)
+    text = _REASON_TEXTS.get(key)
     if text is not None:
         return text
     text = orjson_text(_reason_dict(reason))
-    if text is not None:
+    if text is None:
+        return None
+    if _REASONS_SEEN.get(key) is reason:
         with _REASONS_LOCK:  # every id in `_REASON_TEXTS` is a kept reason's, at every moment
             if len(_REASONS_KEPT) >= _REASONS_REMEMBERED:
                 _REASON_TEXTS.clear()
                 _REASONS_KEPT.clear()
-            _REASONS_KEPT[id(reason)] = reason
-            _REASON_TEXTS[id(reason)] = text
+            _REASONS_KEPT[key] = reason
+            _REASON_TEXTS[key] = text
+    else:
+        if len(_REASONS_SEEN) >= _REASONS_REMEMBERED:
+            _REASONS_SEEN.clear()
+        _REASONS_SEEN[key] = reason
     return text
 
 
@@ -731,6 +747,9 @@ so a text found by id (without the lock: sources may be polled in threads) is th
 _REASON_TEXTS: dict[int, str] = {}
 """A reason's JSON by its id (`id(reason)`: a frozen dataclass hashes its fields in Python)."""
 _REASONS_LOCK = threading.Lock()
+_REASONS_SEEN: dict[int, Reason] = {}
+"""Reasons seen once, by id, kept alive (so an id found here is the reason's while it is):
+a one-off reason fills this, never `_REASON_TEXTS`; cleared when full."""
 
 
 def _reason_dict(reason: Reason) -> dict[str, Any]:

@@ -8,13 +8,17 @@ post as before, so these hold the fast ways to the plain ones, bit for bit where
 from __future__ import annotations
 
 import random
+import re
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.classifier import embeddings, ngrams
-from monitor.classifier.model import normalize
+from monitor.classifier.model import normalize, normalized_words
 from monitor.classifier.ngrams import NgramBlock
 
 POSTS = [
@@ -82,15 +86,15 @@ def test_polls_scored_at_once_by_several_threads_score_the_same() -> None:
         assert got == pytest.approx(expected[shift:] + expected[:shift], abs=1e-12)
 
 
-def _word_block() -> NgramBlock:
-    """A word (1-2) block whose vocabulary is most of the posts' own unigrams and bigrams."""
-    plain = NgramBlock.build("word", (1, 2), [], [], [])
+def _word_block(span: tuple[int, int] = (1, 2)) -> NgramBlock:
+    """A word block whose vocabulary is most of the posts' own n-grams."""
+    plain = NgramBlock.build("word", span, [], [], [])
     seen = sorted({gram for post in POSTS + RAW for gram in plain.ngrams(post)})
     terms = seen[::3] + seen[1::3]
     generator = random.Random(11)
     idf = [1.0 + generator.random() * 4 for _ in terms]
     coef = [generator.uniform(-2, 2) for _ in terms]
-    return NgramBlock.build("word", (1, 2), terms, idf, coef)
+    return NgramBlock.build("word", span, terms, idf, coef)
 
 
 RAW = ["tabs\tand\nnew-lines,too", " don't\u00a0stop ", "a_b __c d2d 3", "x  y", "élan vital's"]
@@ -124,14 +128,20 @@ def test_word_n_grams_from_remembered_words_score_as_one_post_at_a_time(
         check(posts[start:] + posts[:start], start)
 
 
-def test_token_vectors_sum_as_reduceat_sums_them_bit_for_bit() -> None:
+@pytest.mark.parametrize("together", [embeddings._SUMMED_TOGETHER, 1, 5])
+def test_token_vectors_sum_as_reduceat_sums_them_bit_for_bit(
+    together: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Models were trained on reduceat's sums: any other order of float32 additions would
-    move a post's embedding, so the fast sum must round every addition the same way."""
+    move a post's embedding, so the fast sum must round every addition the same way, however
+    many posts' sums are added to together."""
+    monkeypatch.setattr(embeddings, "_SUMMED_TOGETHER", together)
     generator = np.random.default_rng(3)
     table = generator.normal(0, 0.05, size=(500, 16)).astype(np.float16)
     table[:3] = np.float16(1e-6)  # subnormal in float16
     table[3] = -0.0
     lengths = np.array([1, 2, 7, 8, 9, 15, 16, 17, 64, 128, 129, 130, 131, 200, 256, 300, 3])
+    lengths = np.concatenate([lengths, generator.integers(1, 90, size=70)])
     ids = generator.integers(0, table.shape[0], size=int(lengths.sum()))
     ids[:5] = [0, 1, 2, 3, 3]
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
@@ -175,3 +185,120 @@ def test_words_of_digits_and_signs_are_scored_but_not_remembered() -> None:
         assert got == pytest.approx(_alone(block, posts), abs=1e-12)
     assert index.index and not any(ngrams._fleeting(word) for word in index.index)
     assert "hub" in index.index
+
+
+def test_words_of_digits_and_signs_are_told_as_character_by_character() -> None:
+    """`_fleeting` looks ASCII words up in two sets: the same answer as `str.isalpha` and
+    `str.isdigit` asked of each character, for every pair of ASCII characters and beyond."""
+
+    def plain(word: str) -> bool:
+        return not any(c.isalpha() for c in word) and any(c.isdigit() for c in word)
+
+    ascii_pairs = [chr(a) + chr(b) for a in range(128) for b in range(128)]
+    others = ["#40123", "10:45", "$19.99", "refund", "café", "\u0663\u0664", "#\u0663", "\u00b2"]
+    for word in ascii_pairs + others:
+        assert ngrams._fleeting(word) == plain(word), word
+
+
+@st.composite
+def ranked_words(draw: st.DrawFn) -> tuple[list[int], list[float], list[int]]:
+    """Word n-grams of a few texts: the text of each, magnitudes with many ties, and an
+    order in the text that differs for every one (as `first` does)."""
+    texts = draw(st.lists(st.integers(0, 3), min_size=1, max_size=60))
+    tied = st.sampled_from([0.5, 0.25, 1.0, 2.0, 1e-300, 3.0])
+    magnitudes = draw(st.lists(tied, min_size=len(texts), max_size=len(texts)))
+    return texts, magnitudes, draw(st.permutations(range(len(texts))))
+
+
+@settings(max_examples=400, deadline=None)
+@given(ranked_words())
+def test_the_strongest_words_come_in_lexsorts_order(
+    drawn: tuple[list[int], list[float], list[int]],
+) -> None:
+    """One sort of a packed key gives lexsort's order: by text, the strongest first, equal
+    ones (many here) in the text's order."""
+    texts, magnitudes, order = drawn
+    document, magnitude = np.array(texts), np.array(magnitudes)
+    order_in_text = np.array(order, dtype=np.intp)
+    expected = np.lexsort((order_in_text, -magnitude, document))
+    assert ngrams._strongest_first(document, magnitude, order_in_text).tolist() == expected.tolist()
+
+
+def test_the_strongest_words_of_keys_too_wide_or_nan_are_lexsorted() -> None:
+    document = np.array([0, 0, 1, 1, 1])
+    magnitude = np.array([1.0, np.nan, 2.0, 2.0, 0.5])
+    order_in_text = np.array([3, 1, 4, 2, 1 << 60])
+    for case in (magnitude, np.array([1.0, 1.5, 2.0, 2.0, 0.5])):
+        expected = np.lexsort((order_in_text, -case, document))
+        assert ngrams._strongest_first(document, case, order_in_text).tolist() == expected.tolist()
+    assert ngrams._strongest_first(document[:0], magnitude[:0], order_in_text[:0]).size == 0
+
+
+PLAIN_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+PLAIN_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
+NORMALIZE_PIECES = [
+    "http://", "HTTPS://", "hTTp://", "https:/", "www.", "WWW.", "wWw", "\u017f", "@", "@@",
+    "a@", "acme", "_", "x" * 31, " ", "  ", "\t", "\n", "\u00a0", "\u2028", "\u3000", "\u03a3",
+    "\u0130", "ΟΔΟΣ", "é", "😡", ".", "#1", "w.", "W.",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(NORMALIZE_PIECES), max_size=14).map("".join))
+def test_normalize_gives_what_the_plain_regexes_and_lower_case_gave(text: str) -> None:
+    """Links and handles found by patterns that start with their literal, and the text
+    lowered before it is split: the same text and words as the plain way."""
+    plain = PLAIN_HANDLE.sub(" _user_ ", PLAIN_URL.sub(" _url_ ", text))
+    plain = " ".join(plain.split()).lower()
+    assert normalize(text) == plain
+    assert normalized_words(text) == plain.split()
+
+
+def test_sublinear_term_frequencies_from_the_table_are_numpys_logarithms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counts = np.array([1, 2, 3, 7, 1, 1000, 1023, 2, 4])
+    expected = 1.0 + np.log(counts)
+    assert np.array_equal(ngrams._sublinear(counts), expected)  # from the table
+    assert np.array_equal(
+        ngrams._sublinear(np.append(counts, 5000)), np.append(expected, 1.0 + np.log(5000))
+    )
+    assert ngrams._sublinear(counts[:0]).size == 0
+    monkeypatch.setattr(ngrams, "_SUBLINEAR_COUNTS", 4)  # past the table: computed
+    assert np.array_equal(ngrams._sublinear(counts), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_distinct_pairs_their_first_places_and_counts_are_uniques(dtype: type) -> None:
+    generator = np.random.default_rng(5)
+    for size in (0, 1, 2, 50, 3000):
+        pairs: np.ndarray[Any, Any] = generator.integers(0, max(size // 3, 1), size=size)
+        pairs = pairs.astype(dtype)
+        expected = np.unique(pairs, return_index=True, return_counts=True)
+        got = ngrams._distinct(pairs)
+        assert [a.tolist() for a in got] == [a.tolist() for a in expected]
+        assert got[0].dtype == pairs.dtype
+    wide = np.array([1 << 62, 5, 1 << 62, 5, 7], dtype=np.int64)  # no room for the places
+    expected = np.unique(wide, return_index=True, return_counts=True)
+    assert [a.tolist() for a in ngrams._distinct(wide)] == [a.tolist() for a in expected]
+
+
+@pytest.mark.parametrize("spans", [[(1, 2)], [(1, 2), (1, 3)]])
+def test_the_words_told_are_each_texts_strongest_three(spans: list[tuple[int, int]]) -> None:
+    """`telling` gives, text after text, what sorting each text's readable n-grams that moved
+    it its way (strongest first, equal ones in the text's order) gives, block after block."""
+    posts = POSTS + RAW + ["hub hub blinking", "blinking hub hub"]
+    scores = [_word_block(span).score_many(posts) for span in spans]
+    direction = np.array([1, -1, -1] * len(posts))[: len(posts)]
+    bounds, terms, weights = ngrams.telling(scores, direction, 0.5)
+    for index in range(len(posts)):
+        moved = [
+            (term, share * 0.5)
+            for block in scores
+            for term, share in block.contributions(index).items()
+            if share * direction[index] > 0 and "_" not in term
+        ]
+        expected = sorted(moved, key=lambda item: abs(item[1]), reverse=True)[:3]
+        told = slice(bounds[index], bounds[index + 1])
+        assert list(zip(terms[told], weights[told], strict=True)) == expected
+    assert ngrams.telling([], direction, 0.5) == ([0] * (len(posts) + 1), [], [])
