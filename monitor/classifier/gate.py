@@ -5,12 +5,16 @@ cue pattern is split into its alternatives, every alternative is expanded until 
 literal text ("(?:still|been) waiting" becomes "still waiting" and "been waiting"), and the
 alternatives are grouped by the first letters of that text (a key): a cue counts only where a
 word of the post starts with its key. All keys then go into one regex, a trie of their letters
-at each word start ending in each key's alternatives (`_scan_pattern`): one `finditer` over the
-post says where some key matches, and there a small regex of that key captures each of its rules'
+at each word start ending in each key's alternatives (`_scan_pattern`): one scan over the post
+says where some key matches, and there a small regex of that key captures each of its rules'
 match (`_capture`), so each cue reports its own first match without being searched again;
 alternatives that start with no literal are searched when the text they must contain occurs.
 Tests check that the scan always equals running each key's rules one by one, and never reports a
 cue its full pattern would not match.
+
+Over 600 lines and kept whole: the regex rewriting (expanding alternatives, merging them into a
+trie, sharing leading runs) and the scan that relies on its shapes are one algorithm, checked
+as one by those tests; split, each half would depend on the other's private invariants.
 """
 
 from __future__ import annotations
