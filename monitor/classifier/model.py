@@ -63,6 +63,11 @@ found: a pattern that starts with a lookbehind is tried at every position (3 µs
 0.8), one that starts with its literal is searched for it."""
 
 
+_SAID = '"%s" %+.2f'
+"""How a reason words a term and its weight: `%` by `map` formats a poll's terms from C, a
+quarter cheaper than an f-string evaluated for each (and the same text)."""
+
+
 def normalize(text: str) -> str:
     """What the n-grams see: links and @handles become placeholders (the brand's handle would
     otherwise be the strongest "feature" of every post), case folded, spaces collapsed."""
@@ -265,7 +270,7 @@ class LearnedModel:
             key=lambda item: abs(item[1]),
             reverse=True,
         )[:3]
-        terms = ", ".join(f'"{term}" {weight:+.2f}' for term, weight in telling)
+        terms = ", ".join(map(_SAID.__mod__, telling))
         detail = f"{self.name}, learned from {self.examples:,} team labels"
         detail += f": {terms}" if terms else ""
         return combined, Reason("learned", round(shift, 4) + 0.0, detail)
@@ -314,7 +319,7 @@ class LearnedModel:
         combined = blended - logit(self.decision_threshold) + logit(threshold)
         shift = combined - z
         bounds, terms, weights = telling(words, np.where(shift >= 0, 1, -1), blender.text_weight)
-        said = [f'"{term}" {weight:+.2f}' for term, weight in zip(terms, weights, strict=True)]
+        said = list(map(_SAID.__mod__, zip(terms, weights, strict=True)))
         detail = f"{self.name}, learned from {self.examples:,} team labels"
         lead = detail + ": "
         explained: list[tuple[float, Reason]] = []

@@ -450,10 +450,11 @@ class Classifier:
         is never held at once: ~2 µs a post less, most of it the garbage collector's."""
         verdicts: list[Verdict] = []
         score, verdict = self._score, self._verdict
+        supported = self._languages.get  # a tag judged supported before needs no call
         for text, language, audience, vip, rating in zip(
             texts, languages, followers, vips, ratings, strict=True
         ):
-            if language is not None and not self._is_supported(language):
+            if language is not None and not (supported(language) or self._is_supported(language)):
                 verdicts.append(self._unsupported(language, followers=audience, vip=vip))
             else:
                 verdicts.append(verdict(score(text, rating), audience, vip))
@@ -493,7 +494,7 @@ class Classifier:
     def _score(self, text: str, rating: int | None = None) -> _Scored:
         post = self._prepare(text)
         sentiment = self._sentiment.scores(self._vader_text(post))
-        fired = self._cues(post)
+        fired = self._index.fire(post.lowered)
         kinds: set[str] = set()
         hard = False
         """A problem stated, beyond asking for help."""
@@ -586,7 +587,7 @@ class Classifier:
 
         if not targeted and problem:
             reasons.append(_NO_TARGET_PROBLEM)
-        elif negative and post.pieces is not None and self._mentioned_late(post):
+        elif negative and post.pieces and post.pieces[0] and self._mentioned_late(post.pieces):
             # "awful week. drowning my sorrows with @brand pizza": the brand is the bright spot
             mood = sum(r.weight for r in reasons if r.weight > 0)
             reasons.append(Reason("elsewhere", -mood, _LATE_MENTION))
@@ -626,16 +627,13 @@ class Classifier:
         kept = [(cue, matched) for cue, matched in fired if cue.name not in drop]
         return kept, {cue.kind for cue, _ in kept}, any(cue.name in _HARD for cue, _ in kept)
 
-    def _mentioned_late(self, post: _Text) -> bool:
+    def _mentioned_late(self, pieces: list[str]) -> bool:
         """Is the brand first @-mentioned after a clause of its own, with nothing wrong said
         from there on? "hate my job today, can't wait to get home to @games" vents about the
-        job; the problem, if any, is before the handle and not addressed to it."""
-        pieces = post.pieces
-        if pieces is None:
-            return False
+        job; the problem, if any, is before the handle and not addressed to it. `pieces`: the
+        text around the handles of a post that does not open with one (half of those with one
+        do: the caller asks only about the others)."""
         lead = pieces[0]
-        if not lead:  # the post opens with the handle (half of those with one)
-            return False
         cut = max(map(lead.rfind, _BREAKS))
         if cut < 0:
             return False
@@ -710,10 +708,6 @@ class Classifier:
         if post.mentions or post.names_brand or not _SECOND_PERSON.isdisjoint(post.vocabulary):
             return True
         return self._brand_names is None and "#" in post.lowered
-
-    def _cues(self, post: _Text) -> list[tuple[Cue, str]]:
-        """Every cue the post's words select and its text matches, each once, in CUES order."""
-        return self._index.fire(post.lowered, post.cut)
 
     def _sentiment_reason(self, compound: float, problem: bool, sarcastic: bool) -> Reason:
         detail = f"VADER compound {compound:+.3f}"

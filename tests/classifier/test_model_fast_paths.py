@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.classifier import embeddings, ngrams
+from monitor.classifier import model as model_module
 from monitor.classifier.model import normalize, normalized_words
 from monitor.classifier.ngrams import NgramBlock
 
@@ -302,3 +303,10 @@ def test_the_words_told_are_each_texts_strongest_three(spans: list[tuple[int, in
         told = slice(bounds[index], bounds[index + 1])
         assert list(zip(terms[told], weights[told], strict=True)) == expected
     assert ngrams.telling([], direction, 0.5) == ([0] * (len(posts) + 1), [], [])
+
+
+def test_a_reasons_terms_are_worded_as_the_f_string_worded_them() -> None:
+    weights = [0.005, -0.005, 0.015, 2.675, -2.675, 1e-300, -1e-300, 0.0, -0.0, 123456.789, 0.1]
+    for term in ("refund", 'say "no"', "%s", "é 😡"):
+        for weight in weights:
+            assert model_module._SAID % (term, weight) == f'"{term}" {weight:+.2f}'

@@ -244,7 +244,7 @@ def test_a_poll_without_a_model_is_judged_as_each_post_alone() -> None:
 def test_an_eye_roll_reads_as_sarcasm_when_no_cue_fires() -> None:
     """With no cue fired the scorer skips reading the kinds: an eye-roll or a clap still
     decides, as when a cue fires."""
-    assert SCORER._cues(SCORER._prepare("lovely 🙄")) == []
+    assert SCORER._index.fire(SCORER._prepare("lovely 🙄").lowered) == []
     (reason,) = [r for r in SCORER.classify("lovely 🙄").reasons if r.cue == "irony"]
     assert reason.detail == "sarcasm: eye-roll emoji"
     sentiment = [r for r in SCORER.classify("lovely 🙄").reasons if r.cue == "sentiment"]
