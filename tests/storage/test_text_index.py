@@ -405,7 +405,9 @@ def test_the_upgrade_keeps_what_0008_indexed_and_the_downgrade_indexes_the_rest(
                 text(
                     "SELECT c.reloptions, i.tablename FROM pg_class c "
                     "JOIN pg_indexes i ON i.indexname = c.relname "
-                    "WHERE c.relname = 'ix_posts_text_trgm' AND i.schemaname = current_schema()"
+                    "AND i.schemaname = current_schema() "
+                    "WHERE c.relname = 'ix_posts_text_trgm' "
+                    "AND c.relnamespace = current_schema()::regnamespace"  # not another test's
                 )
             ).one()
             assert (options, table) == (None, "posts")  # back on posts, as 0008 made it
