@@ -1,13 +1,16 @@
 """The scorer's shortcuts (issue 16) must change no verdict: each is checked against the plain
 way it replaced, on texts built to hit its edges. Words cut by `translate` where `WORD` cut
 them, the brand's names searched only where their start occurs, a case-blind link regex that
-starts with a class, alternatives merged in the cue scan and an ASCII twin of it, the scan
-started at the characters before words (over the post behind a space), numbers blanked by an
-ASCII twin, a poll judged post by post when no model weighs it whole."""
+starts with a class, alternatives merged in the cue scan (shared runs possessive where they
+can give nothing back) and an ASCII twin of it, the scan started at the characters before
+words (over the post behind a space) and searched again after each start, numbers blanked by
+an ASCII twin, a poll judged post by post when no model weighs it whole, in batches taken
+through each stage together."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -15,10 +18,14 @@ from hypothesis import strategies as st
 
 from monitor.brand import BrandSettings
 from monitor.classifier import Classifier
+from monitor.classifier import scorer as scorer_module
 from monitor.classifier.cues import CUES
 from monitor.classifier.gate import WORD, _check_padding, _merged, _split_top, expand
-from monitor.classifier.scorer import _NUMBER, _NUMBER_ASCII, _URL
+from monitor.classifier.scorer import _NUMBER, _NUMBER_ASCII, _URL, AT_ONCE
 from monitor.classifier.settings import ClassifierSettings
+from monitor.classifier.training import train
+from monitor.models import Verdict
+from tests.classifier.feedback_data import team_feedback
 
 PLAIN_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 WORD_PIECES = [
@@ -40,6 +47,7 @@ BRANDED = Classifier(
 )
 SEARCHING = Classifier(BRANDED.settings, BRANDED.brand)
 SEARCHING._brand_starts = None  # the search on every post, as before the shortcut
+MODEL = train(team_feedback(), SCORER, version=1, now=datetime(2026, 1, 1, tzinfo=UTC)).model
 
 
 @settings(max_examples=400, deadline=None)
@@ -223,22 +231,51 @@ POLL = [
 ]
 
 
-def test_a_poll_without_a_model_is_judged_as_each_post_alone() -> None:
-    """`classify_many` without a model makes each verdict as soon as its post is scored: the
-    verdicts are those of `classify`, languages, reach, VIPs and stars included."""
-    languages = [None, "en", "und", "en-GB", None, "en", "fr", None, "EN_us", None, None]
-    followers = [None, 50_000, 10, None, 20_000, None, 99_000, 3, None, None, 0]
-    vips = [False, False, True, False, False, True, False, False, False, True, False]
-    ratings = [None, 5, None, 1, None, None, 2, 1, 4, None, 3]
-    alone = [
-        BRANDED.classify(t, language=lang, followers=f, vip=v, rating=r)
-        for t, lang, f, v, r in zip(POLL, languages, followers, vips, ratings, strict=True)
+LANGUAGES = [None, "en", "und", "en-GB", None, "en", "fr", None, "EN_us", None, None]
+FOLLOWERS = [None, 50_000, 10, None, 20_000, None, 99_000, 3, None, None, 0]
+VIPS = [False, False, True, False, False, True, False, False, False, True, False]
+RATINGS = [None, 5, None, 1, None, None, 2, 1, 4, None, 3]
+
+
+def judged_alone(classifier: Classifier) -> list[Verdict]:
+    return [
+        classifier.classify(t, language=lang, followers=f, vip=v, rating=r)
+        for t, lang, f, v, r in zip(POLL, LANGUAGES, FOLLOWERS, VIPS, RATINGS, strict=True)
     ]
-    together = BRANDED.classify_many(
-        POLL, languages=languages, followers=followers, vips=vips, ratings=ratings
+
+
+def judged_together(classifier: Classifier) -> list[Verdict]:
+    return classifier.classify_many(
+        POLL, languages=LANGUAGES, followers=FOLLOWERS, vips=VIPS, ratings=RATINGS
     )
-    assert together == alone
+
+
+@pytest.mark.parametrize("at_once", [1, 3, 4, AT_ONCE])
+def test_a_poll_without_a_model_is_judged_as_each_post_alone(
+    at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`classify_many` without a model makes each verdict as soon as its post is scored,
+    taking `AT_ONCE` posts through each stage together: wherever those batches split the
+    poll, an unsupported language among them, the verdicts are those of `classify`,
+    languages, reach, VIPs and stars included."""
+    monkeypatch.setattr(scorer_module, "AT_ONCE", at_once)
+    together = judged_together(BRANDED)
+    assert together == judged_alone(BRANDED)
     assert [v.label.value for v in together].count("unsupported_language") == 1
+
+
+@pytest.mark.parametrize("at_once", [1, 3, AT_ONCE])
+def test_a_poll_with_a_model_is_scored_in_batches_as_each_post_alone(
+    at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a learned model, the scorer's evidence is gathered in the same batches before
+    the model weighs the whole poll (its batch arithmetic aside, a post scores as alone)."""
+    monkeypatch.setattr(scorer_module, "AT_ONCE", at_once)
+    learned = BRANDED.with_model(MODEL)
+    together, alone = judged_together(learned), judged_alone(learned)
+    assert [v.label for v in together] == [v.label for v in alone]
+    assert [v.score for v in together] == pytest.approx([v.score for v in alone], abs=1e-12)
+    assert [v.reasons for v in together] == [v.reasons for v in alone]
 
 
 def test_an_eye_roll_reads_as_sarcasm_when_no_cue_fires() -> None:
