@@ -47,3 +47,22 @@ def test_bench_history_fills_a_small_history_and_prints_its_table(
         assert re.fullmatch(r"[\d,]+\.\d", row.removeprefix(operation).strip()), row
     [purge] = [line for line in lines if line.startswith("purge of one day")]
     assert "(1,000 posts;" in purge  # the oldest day purged while polls ran, not FAILED
+
+
+def test_bench_postgres_store_costs_stores_into_each_schema_variant(
+    postgres_url: str,  # skips, saying why, where no server answers
+) -> None:
+    """Every variant's statements still name what the migrations create (an index renamed
+    would stop the script), and each prints its figures; our own invented posts, not ../shared."""
+    command = [sys.executable, "bench/postgres_store_costs.py", "--posts", "200", "--rounds", "1"]
+    command += ["--texts", "tests/classifier/invented_posts.csv"]
+    command += ["--database-url", POSTGRES_ADMIN_URL]
+
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("store_poll on PostgreSQL, polls of 100, 200 posts")
+    figures = [line for line in lines if re.search(r"\s[\d.]+\s+[\d.]+\s+([\d.]+|n/a)", line)]
+    assert [line.split("  ")[1].strip() for line in figures[:1]] == ["as shipped"]
+    assert len(figures) == 4, done.stdout
