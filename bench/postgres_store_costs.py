@@ -16,8 +16,6 @@ import argparse
 import os
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from store_poll import TEXTS, new_posts
+from store_poll import TEXTS, new_posts, scratch_schema, store_polls
 
 from monitor.storage import Database, Storage
 
@@ -117,38 +115,21 @@ def one_round(
     admin: Engine, url: str, ddl: list[str], items: list[Any], per_poll: int
 ) -> tuple[float, float, float | None]:
     """(wall, client CPU, server CPU) per post, storing `items` into a fresh schema."""
-    schema = f"bench_costs_{uuid.uuid4().hex[:8]}"
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    joiner = "&" if "?" in url else "?"
-    database = Database(
-        f"{url}{joiner}options=-csearch_path%3D{schema}&application_name={APPLICATION}"
-    )
-    try:
+    with scratch_schema(url, f"&application_name={APPLICATION}") as schema_url:
+        database = Database(schema_url or url)
         database.upgrade()
         with database.engine.begin() as connection:
             for statement in ddl:
                 connection.execute(text(statement))
         posts = Storage(database, "C1").posts
-        now = datetime(2026, 11, 23, tzinfo=UTC)
         first, rest = items[:1], items[1:]
-        posts.store_poll(source="s", platform="x", new_posts=first, cursor={"n": 0}, now=now)
+        store_polls(posts, first, per_poll)  # the pool's connection opened: its backend counts
         server_before = _server_cpu(admin)
         wall, cpu = time.perf_counter(), time.process_time()
-        for start in range(0, len(rest), per_poll):
-            posts.store_poll(
-                source="s",
-                platform="x",
-                new_posts=rest[start : start + per_poll],
-                cursor={"n": start + 1},
-                now=now,
-            )
+        store_polls(posts, rest, per_poll)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         server_after = _server_cpu(admin)
-    finally:
         database.close()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     per_post = 1e6 / len(rest)
     server = None
     if server_before is not None and server_after is not None:

@@ -13,11 +13,13 @@ same machine in the same minute.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,38 +80,51 @@ def new_posts(texts: Path, count: int) -> list[Any]:
 
 
 def one_round(items: list[Any], per_poll: int, database_url: str | None) -> tuple[float, float]:
-    from sqlalchemy import create_engine, text
-
     from monitor.storage import Database, Storage
 
-    now = datetime(2026, 11, 23, tzinfo=UTC)
-    with tempfile.TemporaryDirectory() as tmp:
-        url, schema = database_url or f"sqlite:///{tmp}/store.db", None
-        if database_url:
-            schema = f"bench_store_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(database_url)
-            with admin.begin() as connection:
-                connection.execute(text(f"CREATE SCHEMA {schema}"))
-            url += f"{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-        database = Database(url)
+    with tempfile.TemporaryDirectory() as tmp, scratch_schema(database_url) as url:
+        database = Database(url or f"sqlite:///{tmp}/store.db")
         database.upgrade()
-        posts = Storage(database, "C1").posts
         wall, cpu = time.perf_counter(), time.process_time()
-        for start in range(0, len(items), per_poll):
-            posts.store_poll(
-                source="s",
-                platform="x",
-                new_posts=items[start : start + per_poll],
-                cursor={"n": start},
-                now=now,
-            )
+        store_polls(Storage(database, "C1").posts, items, per_poll)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         database.close()
-        if schema is not None:
-            with admin.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
     return wall, cpu
+
+
+def store_polls(posts: Any, items: list[Any], per_poll: int) -> None:
+    """`items` stored by `PostStore` `posts` in polls of `per_poll`, as one source would."""
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    for start in range(0, len(items), per_poll):
+        posts.store_poll(
+            source="s",
+            platform="x",
+            new_posts=items[start : start + per_poll],
+            cursor={"n": start},
+            now=now,
+        )
+
+
+@contextlib.contextmanager
+def scratch_schema(database_url: str | None, options: str = "") -> Iterator[str | None]:
+    """A PostgreSQL URL whose tables go in a schema of their own, dropped afterwards (`options`:
+    more of the URL's query); None, for a fresh SQLite file, when no URL is given."""
+    if not database_url:
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_store_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    joiner = "&" if "?" in database_url else "?"
+    try:
+        yield f"{database_url}{joiner}options=-csearch_path%3D{schema}{options}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 if __name__ == "__main__":
