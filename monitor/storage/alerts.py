@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    delete,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from monitor.brand import handle_key, placeholder_author
@@ -215,7 +224,7 @@ class AlertStore:
             AlertRow.sent_at,
             now,
             sla,
-            AlertRow.state == AlertState.OPEN.value,
+            AlertRow.state == literal(AlertState.OPEN.value, literal_execute=True),
             AlertRow.escalated_at.is_(None),
         )
 
@@ -236,7 +245,7 @@ class AlertStore:
             AlertRow.claimed_at,
             now,
             reminder,
-            AlertRow.state == AlertState.CLAIMED.value,
+            AlertRow.state == literal(AlertState.CLAIMED.value, literal_execute=True),
             AlertRow.reminded_at.is_(None),
         )
 
@@ -269,11 +278,12 @@ class AlertStore:
     ) -> list[Alert]:
         """Sent alerts meeting `conditions` whose `since` is older than their severity's period.
 
-        Two steps: the candidates from `alerts` alone, on `ix_alerts_escalation` or
-        `ix_alerts_reminder` (bounded by the shortest period), then those of them overdue for
-        their severity, with their posts. In one query PostgreSQL read every verdict: it takes
-        "open and never escalated" for a tenth of all alerts (most closed ones were never
-        escalated either), where it is a few dozen."""
+        Two steps: the candidates from `alerts` alone, on the partial index
+        `ix_alerts_escalation_due` or `ix_alerts_reminder_due` (bounded by the shortest period;
+        the state is written into the SQL, as SQLite matches a partial index's condition only
+        to literals), then those of them overdue for their severity, with their posts. In one
+        query PostgreSQL read every verdict: it takes "open and never escalated" for a tenth of
+        all alerts (most closed ones were never escalated either), where it is a few dozen."""
         overdue = [
             and_(ClassificationRow.severity == severity.value, since <= now - period)
             for severity, period in periods.items()

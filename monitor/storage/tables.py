@@ -163,6 +163,12 @@ class ClassificationRow(Base):
     post: Mapped[PostRow] = relationship(back_populates="classification")
 
 
+ESCALATION_DUE = f"state = '{AlertState.OPEN.value}' AND escalated_at IS NULL"
+"""The partial index's condition: a query must say it in these words, with the state a literal
+(`AlertStore._overdue`), for SQLite to use the index."""
+REMINDER_DUE = f"state = '{AlertState.CLAIMED.value}' AND reminded_at IS NULL"
+
+
 class AlertRow(Base):
     """The transactional outbox: written with the post, sent by the deliverer, never dropped.
 
@@ -177,6 +183,22 @@ class AlertRow(Base):
         Index("ix_alerts_sent_at", "sent_at"),
         Index("ix_alerts_escalation", "state", "escalated_at", "sent_at"),
         Index("ix_alerts_reminder", "state", "reminded_at", "claimed_at"),
+        # The escalation and reminder scans' candidates exactly, for PostgreSQL (migration
+        # 0014): at 1M posts it answered the escalation scan from the reminder index by the
+        # state alone, reading every open alert (30,000, 15-19 ms), as it cannot know that few
+        # open alerts are still unescalated. SQLite seeks the two above on all three columns.
+        Index(
+            "ix_alerts_escalation_due",
+            "sent_at",
+            sqlite_where=text(ESCALATION_DUE),
+            postgresql_where=text(ESCALATION_DUE),
+        ),
+        Index(
+            "ix_alerts_reminder_due",
+            "claimed_at",
+            sqlite_where=text(REMINDER_DUE),
+            postgresql_where=text(REMINDER_DUE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

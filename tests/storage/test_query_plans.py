@@ -302,3 +302,35 @@ def test_training_reads_the_labels_once_and_each_alert_by_its_index(storage: Sto
     scans = full_scans(storage.database, statements)
     assert all(re.match(r"(SCAN|Seq Scan on|Index Scan on) feedback\b", s) for s in scans), scans
     assert storage.feedback.examples().by_kind["resolved"] > 500
+
+
+@pytest.mark.parametrize(
+    ("operation", "index", "seek"),
+    [
+        ("escalation scan", "ix_alerts_escalation_due", "state=? AND escalated_at=?"),
+        ("reminder scan", "ix_alerts_reminder_due", "state=? AND reminded_at=?"),
+    ],
+)
+def test_escalation_and_reminder_candidates_are_found_without_reading_other_alerts(
+    storage: Storage, operation: str, index: str, seek: str
+) -> None:
+    """At 1M posts PostgreSQL answered the escalation scan from an index on the state alone and
+    read all 30,000 open alerts for the 60 never escalated (migration 0014): there the
+    candidates' query must take the partial index that holds exactly them. SQLite seeks 0006's
+    index on the state and the never-set column (or takes the partial index)."""
+    database = storage.database
+    first, *_rest = captured(database, recurring(storage)[operation])
+    sql, parameters = first
+    with database.engine.connect() as connection:
+        if database.is_sqlite:
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            plan = "\n".join(str(detail) for *_ids, detail in rows)
+        else:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)
+            plan = "\n".join(str(line) for (line,) in rows)
+        connection.rollback()
+    if database.is_sqlite:
+        assert index in plan or seek in plan, plan
+    else:
+        assert index in plan, plan
