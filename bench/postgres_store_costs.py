@@ -50,7 +50,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
             "DROP INDEX ix_posts_fetched_at_platform_id",
         ],
     ),
-    "without alerts' 5 secondary indexes": (
+    "without alerts' 7 secondary indexes": (
         "claim, storms, escalation, reminders, digest",
         [
             "DROP INDEX ix_alerts_due",
@@ -58,6 +58,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
             "DROP INDEX ix_alerts_sent_at",
             "DROP INDEX ix_alerts_escalation",
             "DROP INDEX ix_alerts_reminder",
+            "DROP INDEX ix_alerts_escalation_due",
+            "DROP INDEX ix_alerts_reminder_due",
         ],
     ),
 }
