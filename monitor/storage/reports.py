@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, select, true
 from sqlalchemy.orm import Session
 
 from monitor.models import Alert, AlertState, DeliveryStatus
@@ -70,14 +70,8 @@ class Reports:
         by_label: dict[str, int] = {}
         muted = 0  # stored and judged, not alerted: the author was muted
         with self.database.session() as session:
-            verdict = select(ClassificationRow).where(ClassificationRow.post_id == PostRow.id)
-            for (platform, label, was_muted), count in _counts(  # one pass over the posts, each
-                session,  # looking up its verdict (joined, PostgreSQL hashed every verdict)
-                select(
-                    PostRow.platform,
-                    verdict.with_only_columns(ClassificationRow.label).scalar_subquery(),
-                    verdict.with_only_columns(ClassificationRow.muted).scalar_subquery(),
-                ).where(recent),
+            for (platform, label, was_muted), count in _counts(
+                session, _posts_with_verdicts(self.database.is_sqlite).where(recent)
             ).items():
                 by_platform[platform] = by_platform.get(platform, 0) + count
                 if label is not None:
@@ -237,6 +231,25 @@ def _counts(session: Session, query: Select[*tuple[Any, ...]]) -> dict[Any, int]
     if len(columns) == 1:
         return {row[0]: int(row[1]) for row in rows}
     return {tuple(row[:-1]): int(row[-1]) for row in rows}
+
+
+def _posts_with_verdicts(sqlite: bool) -> Select[*tuple[Any, ...]]:
+    """Each post's platform with its verdict's label and muted flag, in one pass over the
+    posts, each looking up its verdict on its unique index. Joined plainly, PostgreSQL hashed
+    every verdict ever stored; a scalar subquery a column looked each verdict up twice (40 of
+    the 117 ms for a week at 1M posts), so PostgreSQL looks it up once, LATERAL, which
+    SQLite has not: its plain join already looks each verdict up once, on the index."""
+    if sqlite:
+        return select(PostRow.platform, ClassificationRow.label, ClassificationRow.muted).outerjoin(
+            ClassificationRow, ClassificationRow.post_id == PostRow.id
+        )
+    verdict = (
+        select(ClassificationRow.label, ClassificationRow.muted)
+        .where(ClassificationRow.post_id == PostRow.id)
+        .limit(1)  # one at most (unique), and PostgreSQL may not flatten it into a hash join
+        .lateral()
+    )
+    return select(PostRow.platform, verdict.c.label, verdict.c.muted).outerjoin(verdict, true())
 
 
 def _oldest_open(until: datetime, count: int) -> Select[tuple[int]]:
