@@ -279,11 +279,11 @@ class AlertStore:
         """Sent alerts meeting `conditions` whose `since` is older than their severity's period.
 
         Two steps: the candidates from `alerts` alone, on the partial index
-        `ix_alerts_escalation_due` or `ix_alerts_reminder_due` (bounded by the shortest period;
-        the state is written into the SQL, as SQLite matches a partial index's condition only
-        to literals), then those of them overdue for their severity, with their posts. In one
-        query PostgreSQL read every verdict: it takes "open and never escalated" for a tenth of
-        all alerts (most closed ones were never escalated either), where it is a few dozen."""
+        `ix_alerts_escalation_due` or `ix_alerts_reminder_due` on PostgreSQL (bounded by the
+        shortest period; the state written into the SQL, as `ESCALATION_DUE` says why), then
+        those of them overdue for their severity, with their posts. In one query PostgreSQL
+        read every verdict: it takes "open and never escalated" for a tenth of all alerts (most
+        closed ones were never escalated either), where it is a few dozen."""
         overdue = [
             and_(ClassificationRow.severity == severity.value, since <= now - period)
             for severity, period in periods.items()

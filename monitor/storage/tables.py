@@ -164,8 +164,9 @@ class ClassificationRow(Base):
 
 
 ESCALATION_DUE = f"state = '{AlertState.OPEN.value}' AND escalated_at IS NULL"
-"""The partial index's condition: a query must say it in these words, with the state a literal
-(`AlertStore._overdue`), for SQLite to use the index."""
+"""The partial index's condition: a query says it with the state a literal
+(`AlertStore._overdue`), so a planner can match it without the value (SQLite matches only
+literals, and so would a generic plan of PostgreSQL's)."""
 REMINDER_DUE = f"state = '{AlertState.CLAIMED.value}' AND reminded_at IS NULL"
 
 
