@@ -9,8 +9,9 @@ over to brands they were never checked on. Patterns run on lower-cased text in w
 The scorer does not run these patterns as written: `monitor.classifier.gate` splits them into
 literal-prefixed pieces and runs only the pieces a post's words could match.
 
-The module is one long table on purpose: every cue with its weight and the reason for it, read
-and tuned together.
+The module runs past 600 lines on purpose: it is one long table, every cue with its weight and
+the reason for it, read and tuned together; split by kind, a cue's neighbours (what it sets
+aside, what it must not double) would sit in another file.
 """
 
 from __future__ import annotations

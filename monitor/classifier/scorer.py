@@ -512,11 +512,11 @@ class Classifier:
         is half a MB, VADER's lexicon 7,500 words) from the CPU's caches: on
         bench/pipeline.py's posts that cost ~9 µs a post more, a quarter of the scorer."""
         prepare, fire, vader_text = self._prepare, self._index.fire, self._vader_text
+        scores = self._sentiment.scores
         posts_and_ratings = zip(texts, ratings, strict=True)
         while batch := list(islice(posts_and_ratings, AT_ONCE)):
             posts = [prepare(text) for text, _ in batch]
             fired = [fire(post.lowered) for post in posts]
-            scores = self._sentiment.scores
             sentiments = [scores(vader_text(post)) for post in posts]
             for (text, rating), post, cues, sentiment in zip(
                 batch, posts, fired, sentiments, strict=True
