@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +34,8 @@ from typing import Any, ClassVar, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import String, cast, create_engine, text, update
+from _scratch import scratch_schema
+from sqlalchemy import String, cast, text, update
 
 from connectors.base import Connector, CursorState, Fetched, SourceSettings
 from monitor.brand import BrandSettings
@@ -497,19 +497,13 @@ def sqlite_database() -> Iterator[Database]:
 
 @contextmanager
 def postgres_database(url: str) -> Iterator[Database]:
-    schema = f"bench_history_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database = Database(f"{url}?options=-csearch_path%3D{schema}")
-    try:
-        database.upgrade()
-        yield database
-    finally:
-        database.close()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with scratch_schema(url, "bench_history") as schema:
+        database = Database(schema)
+        try:
+            database.upgrade()
+            yield database
+        finally:
+            database.close()
 
 
 def main() -> int:

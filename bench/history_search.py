@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _scratch import schema_exists, scratch_schema
 from sqlalchemy import create_engine, func, insert, select, text
 
 from monitor.storage.database import Database
@@ -394,26 +394,14 @@ def sqlite_database(count: int, keep: Path | None) -> Iterator[tuple[Database, b
 
 @contextmanager
 def postgres_database(url: str, count: int, keep: bool) -> Iterator[tuple[Database, bool]]:
-    schema = f"bench_search_{count}" if keep else f"bench_search_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        reuse = bool(
-            connection.scalar(
-                text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
-                {"s": schema},
-            )
-        )
-        if not reuse:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database = Database(f"{url}?options=-csearch_path%3D{schema}")
-    try:
-        yield database, reuse
-    finally:
-        database.close()
-        if not keep:
-            with admin.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    name = f"bench_search_{count}" if keep else None
+    reuse = name is not None and schema_exists(url, name)
+    with scratch_schema(url, "bench_search", name=name, keep=keep) as schema:
+        database = Database(schema)
+        try:
+            yield database, reuse
+        finally:
+            database.close()
 
 
 def run(kind: str, args: argparse.Namespace) -> list[tuple[str, str, float, int]]:

@@ -29,6 +29,7 @@ real tweets (cycled to --posts, made unique and on-brand) are what the README fi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import csv
 import gc
@@ -42,7 +43,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,8 @@ def run_pipeline(
 
     `stages_timed` puts timers around each stage (two CPU-clock reads per call, one of them per
     post around VADER): that run gives the breakdown only, never the headline figures."""
+    from _scratch import scratch_schema
+
     from monitor.classifier.model import ModelStore
     from monitor.clock import SystemClock
     from monitor.config import parse_config
@@ -170,16 +172,17 @@ def run_pipeline(
     from tests.fakes.slack import FakeSlack
 
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack:
+    with contextlib.ExitStack() as opened:
+        tmp = opened.enter_context(tempfile.TemporaryDirectory())
+        slack = opened.enter_context(FakeSlack())
         if model:  # as `train` would leave it: in the state directory, made current
             models = ModelStore(Path(tmp))
             models.directory.mkdir(parents=True)
             shutil.copy(model, models.directory / Path(model).name)
             models.promote(Path(model).name)
         url = database_url or f"sqlite:///{tmp}/bench.db"
-        schema = _create_schema(url) if url.startswith("postgresql") else None
-        if schema is not None:  # this run's own tables: another run may share the server
-            url += f"{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        if url.startswith("postgresql"):  # this run's own tables: another run may share the server
+            url = opened.enter_context(scratch_schema(url, "bench_pipeline"))
         config = parse_config(
             {
                 "daemon": {"state_dir": tmp},
@@ -236,8 +239,6 @@ def run_pipeline(
             figures["delivery_seconds"] = time.perf_counter() - started
             figures["sent"] = len(slack.messages)
         daemon.close()
-        if schema is not None:
-            _drop_schema(database_url or "", schema)
     return figures
 
 
@@ -354,28 +355,6 @@ def _time_stages(pipeline: Any, runner: Any) -> StageClock:
         clock.wrap(scorer, "scores", STAGES[7])
     clock.wrap(pipeline.posts, "store_poll", STAGES[9])
     return clock
-
-
-def _create_schema(url: str) -> str:
-    """A fresh PostgreSQL schema for one run, so runs (and the tests) never meet."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_pipeline_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    return schema
-
-
-def _drop_schema(url: str, schema: str) -> None:
-    """A PostgreSQL run leaves no tables behind."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
 
 
 def areas(stats: pstats.Stats) -> dict[str, float]:

@@ -22,9 +22,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _scratch import scratch_schema
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from store_poll import TEXTS, new_posts, scratch_schema, store_polls
+from store_poll import TEXTS, new_posts, store_polls
 
 from monitor.storage import Database, Storage
 
@@ -117,8 +118,8 @@ def one_round(
     admin: Engine, url: str, ddl: list[str], items: list[Any], per_poll: int
 ) -> tuple[float, float, float | None]:
     """(wall, client CPU, server CPU) per post, storing `items` into a fresh schema."""
-    with scratch_schema(url, f"&application_name={APPLICATION}") as schema_url:
-        database = Database(schema_url or url)
+    with scratch_schema(url, "bench_store", options=f"&application_name={APPLICATION}") as schema:
+        database = Database(schema)
         database.upgrade()
         with database.engine.begin() as connection:
             for statement in ddl:

@@ -15,17 +15,18 @@ their own, dropped at the end. The machine's other load shows in the figures (2 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, insert, text
+from _scratch import scratch_schema
+from sqlalchemy import insert
 
 from monitor.clock import FakeClock
 from monitor.silence import SilenceSettings, SilenceWatch
@@ -86,15 +87,11 @@ def main() -> None:
     parser.add_argument("--url", help="a PostgreSQL URL (default: SQLite in a temporary file)")
     args = parser.parse_args()
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as directory:
-        url = args.url or f"sqlite:///{directory}/monitor.db"
-        admin = None
+    with contextlib.ExitStack() as opened:
+        directory = opened.enter_context(tempfile.TemporaryDirectory())
+        url = f"sqlite:///{directory}/monitor.db"
         if args.url:
-            admin = create_engine(args.url)
-            with admin.begin() as connection:
-                connection.execute(text(f"create schema {schema}"))
-            url = f"{args.url}?options=-csearch_path%3D{schema}"
+            url = opened.enter_context(scratch_schema(args.url, "bench_silence"))
         database = Database(url)
         try:
             database.upgrade()
@@ -117,10 +114,6 @@ def main() -> None:
             print(f"notices on the first pass: {len(notices)} (sources silent 2 h or more)")
         finally:
             database.close()
-            if admin is not None:
-                with admin.begin() as connection:
-                    connection.execute(text(f"drop schema {schema} cascade"))
-                admin.dispose()
 
 
 if __name__ == "__main__":

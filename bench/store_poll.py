@@ -18,11 +18,11 @@ import csv
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from _scratch import scratch_schema
 
 TEXTS = Path(__file__).resolve().parents[2] / "shared/data/customer_service_uva2015.csv"
 
@@ -82,7 +82,8 @@ def new_posts(texts: Path, count: int) -> list[Any]:
 def one_round(items: list[Any], per_poll: int, database_url: str | None) -> tuple[float, float]:
     from monitor.storage import Database, Storage
 
-    with tempfile.TemporaryDirectory() as tmp, scratch_schema(database_url) as url:
+    scratch = scratch_schema(database_url, "bench_store") if database_url else None
+    with tempfile.TemporaryDirectory() as tmp, scratch or contextlib.nullcontext() as url:
         database = Database(url or f"sqlite:///{tmp}/store.db")
         database.upgrade()
         wall, cpu = time.perf_counter(), time.process_time()
@@ -103,28 +104,6 @@ def store_polls(posts: Any, items: list[Any], per_poll: int) -> None:
             cursor={"n": start},
             now=now,
         )
-
-
-@contextlib.contextmanager
-def scratch_schema(database_url: str | None, options: str = "") -> Iterator[str | None]:
-    """A PostgreSQL URL whose tables go in a schema of their own, dropped afterwards (`options`:
-    more of the URL's query); None, for a fresh SQLite file, when no URL is given."""
-    if not database_url:
-        yield None
-        return
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_store_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    joiner = "&" if "?" in database_url else "?"
-    try:
-        yield f"{database_url}{joiner}options=-csearch_path%3D{schema}{options}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 if __name__ == "__main__":
