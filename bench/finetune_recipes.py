@@ -15,6 +15,10 @@ settings:
 - `joint=W`: one fine-tune on the team's labels plus the seed set at weight W;
 - `seedalone=N`: the encoder fine-tuned on the seed set alone for N epochs (no team labels), its
   log-odds >= 0 judged on the tail: what the first stage knows before any team label;
+- `refit`: once the blend and cut-off are fitted on the held-out fifth, fine-tune the encoder
+  again on all the team's labels (same start and seed) and ship that one with them;
+- `seed=N`: the random seed of the fine-tune on the team's labels (shuffling, dropout, the
+  head's start; the seed stage keeps seed 0), to see how much a figure owes to one draw;
 - any other `NAME=VALUE`: a module constant of `monitor.classifier.finetune` or `training`.
 
 The seed stage (it does not depend on the team's labels) is fitted once per epoch count and kept
@@ -29,6 +33,8 @@ and a recipe's fit time excludes it when it was read from the cache (marked "cac
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import resource
 import subprocess
@@ -64,19 +70,26 @@ def run(recipe: str, file: str, fraction: float, threads: int, cache: Path) -> d
     cached = False
     real_seed_stage = training.seed_stage
 
-    def seed_stage(epochs: int) -> Any:
+    def seed_stage(epochs: int, _directory: Path | None = None) -> Any:
         nonlocal cached
         path = cache / f"seed-{epochs}-{threads}.safetensors"
         if path.exists():
             cached = True
             return finetune.FineTuned.from_bytes(path.read_bytes(), finetune.ENCODER)
         started = time.perf_counter()
-        encoder = real_seed_stage(epochs)
+        fit, finetune.fit = finetune.fit, real_fit  # the seed stage keeps seed 0
+        try:
+            encoder = real_seed_stage(epochs)
+        finally:
+            finetune.fit = fit
         print(f"  seed stage {epochs} epochs: {time.perf_counter() - started:.0f} s", flush=True)
         path.write_bytes(encoder.to_bytes())
         return encoder
 
     training.seed_stage = seed_stage  # type: ignore[assignment]
+    real_fit = finetune.fit
+    if "seed" in settings:
+        finetune.fit = functools.partial(real_fit, seed=int(settings.pop("seed")))
     if "seedalone" in settings:
         started = time.perf_counter()
         encoder = seed_stage(int(settings["seedalone"]))
@@ -84,6 +97,18 @@ def run(recipe: str, file: str, fraction: float, threads: int, cache: Path) -> d
         z = encoder.log_odds_many([normalize(r.text) for r in judge_on])
         alone = training._figures([r.label for r in judge_on], [int(v >= 0) for v in z.tolist()])
         return {"recipe": recipe, "seconds": seconds, "cached": cached} | alone.as_dict() | rss()
+    if "refit" in parts:
+        real_fit_finetuned = training._fit_finetuned
+
+        def fit_then_refit(
+            texts: Any, labels: Any, weight: Any, stacked: Any, says: Any, epochs: int, *rest: Any
+        ) -> Any:
+            tuned = real_fit_finetuned(texts, labels, weight, stacked, says, epochs, *rest)
+            start = training.seed_stage(training.SEED_EPOCHS) if training.SEED_EPOCHS else None
+            again = finetune.fit(texts, labels, weight, epochs=epochs, start=start)
+            return dataclasses.replace(tuned, encoder=again)
+
+        training._fit_finetuned = fit_then_refit  # type: ignore[assignment]
     if "base" in parts:  # the fine-tune as it was before the seed stage
         training.SEED_EPOCHS = 0
     if "minilm" in parts:
@@ -94,13 +119,13 @@ def run(recipe: str, file: str, fraction: float, threads: int, cache: Path) -> d
         module = finetune if hasattr(finetune, name) else training
         setattr(module, name, type(getattr(module, name))(float(value)))
     if joint:
-        real_fit = finetune.fit
+        fit_seeded = finetune.fit
         seed_texts, seed_labels = training.seed_posts()
 
         def fit_with_seed(texts: Any, labels: Any, weights: Any, **kwargs: Any) -> Any:
             import numpy as np
 
-            return real_fit(
+            return fit_seeded(
                 list(texts) + seed_texts,
                 np.concatenate([np.asarray(labels), seed_labels]).tolist(),
                 np.concatenate(
