@@ -227,11 +227,14 @@ class Daemon:
         self.database_health.fail("unavailable", str(err), said, reminder=said, level=logging.ERROR)
 
     def _database_up(self) -> None:
-        self.database_health.recover(
+        outage = self.database_health.recover(
             lambda outage: (
                 f"database is back after {outage.seconds(self.clock.now()):.0f}s; delivery resumed"
             )
         )
+        if outage is not None:  # an outage the daemon saw end: the sources need not sit it out
+            for runner in self.runners:
+                runner.database_is_back()
 
     def purge_old_posts(self) -> int:
         """`[retention]`: posts older than `days`, labeled examples older than `feedback_days`;

@@ -215,6 +215,9 @@ class SourceRunner:
         self._quarantine_told: set[str] = set()
         self._failing_since: float | None = None
         """Monotonic time the current outage began: how long it has lasted."""
+        self._waiting_on_database = False
+        """The last poll failed only because the database did not answer (see
+        `database_is_back`)."""
         self._told: SourceState | None = None
         """The failure people were told about and not yet told is over."""
         self._told_budget: str | None = None
@@ -268,6 +271,19 @@ class SourceRunner:
         self._tell_budget()
         self._record()
         return report
+
+    def database_is_back(self) -> bool:
+        """The database answered the daemon again: a source paused only because it could not
+        store its poll polls at its next turn instead of sitting out its backoff (up to
+        `backoff_cap`), so posts that piled up during the outage reach people within a poll
+        interval of the database's return. True when this source was woken."""
+        if not self._waiting_on_database or self._resume_at is None:
+            return False
+        self._waiting_on_database = False
+        self._resume_at = None
+        self.paused_until = None
+        log.info("source=%s: the database answers again; polling at its next turn", self.name)
+        return True
 
     def release(self) -> None:
         """Hand the source to another replica at once (at shutdown)."""
@@ -401,11 +417,11 @@ class SourceRunner:
         self.paused_until = self.clock.now() + timedelta(seconds=delay)
         if self._failing_since is None:
             self._failing_since = self.clock.monotonic()
-        what = "database" if isinstance(err, StorageUnavailable) else "source"
+        self._waiting_on_database = isinstance(err, StorageUnavailable)
         message = str(err)
 
         def logged(outage: Outage) -> str:
-            return f"{what}={self.name} {outage.state}: {message}; next try in {delay:.0f}s"
+            return f"source={self.name} {outage.state}: {message}; next try in {delay:.0f}s"
 
         self.health.fail(failure.state, message, logged, quiet=failure.unexpected)
         self._tell_failure(failure, message)
@@ -442,6 +458,7 @@ class SourceRunner:
         self.paused_until = None
         self._resume_at = None
         self._failing_since = None
+        self._waiting_on_database = False
 
         def logged(outage: Outage) -> str:
             return (

@@ -233,8 +233,42 @@ def test_a_vanished_database_is_a_transient_failure_of_the_database(
 
     assert runner.poll() is None
     assert runner.state is SourceState.FAILING
-    assert "database=x failing: database unavailable" in caplog.text
+    assert "source=x failing: database unavailable" in caplog.text
     assert world.notices == []
+
+
+def test_a_source_paused_by_the_database_polls_as_soon_as_the_database_is_back(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = world.x_source()
+    path = world.tmp_path / "monitor.db"
+    world.storage.database.close()
+    path.rename(world.tmp_path / "kept.db")
+    path.mkdir()  # the database is gone for a while
+    assert runner.poll() is None
+    assert runner.poll() is None, "paused for its backoff (30 s)"
+
+    path.rmdir()
+    (world.tmp_path / "kept.db").rename(path)  # it is back, with everything it held
+    caplog.set_level(logging.INFO, logger="monitor.sources")
+    assert runner.database_is_back()
+    report = runner.poll()  # no time has passed: the backoff is not sat out
+
+    assert report is not None and report.stored == 1
+    assert runner.state is SourceState.OK
+    assert "source=x: the database answers again" in caplog.text
+    assert not runner.database_is_back(), "nothing left to wake"
+
+
+def test_a_source_paused_by_its_platform_keeps_its_pause_when_the_database_is_back(
+    world: World,
+) -> None:
+    runner = _x_answers(Fault.status(503))(world)
+    assert runner.poll() is None
+    assert not runner.database_is_back()
+    assert runner.poll() is None, "still paused: the platform, not the database, failed"
+    world.clock.advance(31)
+    assert runner.poll() is not None
 
 
 def test_another_replica_holding_the_lease_means_standby_not_failure(world: World) -> None:
