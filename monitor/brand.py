@@ -148,6 +148,20 @@ def author_muted(
     return brand.is_muted(handle) or (platform, handle_key(handle)) in slack_muted
 
 
+ACCOUNT_PLATFORMS = frozenset({"x", "bluesky", "mastodon", "reddit", "hackernews"})
+"""Platforms where a handle names one account that only its owner posts from. Elsewhere (app
+store reviews, feeds, the JSONL bridge's own platform) an author's name is whatever they typed,
+so a customer calling themselves "acme" is still a customer."""
+
+
+def brand_account(brand: BrandSettings, platform: str, handle: str) -> bool:
+    """Written by one of the brand's own `handles` (its support team replying in public, its
+    own announcements): never a complaint about the brand, so never an alert. The handle must
+    match exactly, with its instance or domain where it has one ("acme@mastodon.social",
+    "acme.bsky.social"): anyone can take "acme" on another Mastodon instance."""
+    return platform in ACCOUNT_PLATFORMS and handle_key(handle) in brand.handles
+
+
 PLACEHOLDER_AUTHORS = frozenset({"", "unknown", "[deleted]", "[removed]"})
 """Handles connectors give posts whose author they do not know (a JSONL line without
 ``author``, a deleted Reddit account): muting one would silence everyone who shares it, and

@@ -3,8 +3,9 @@
 fetch → drop what is stored (keeping edits of stored posts whose text changed) → drop posts off
 the brand → classify (scorer, learned model, optional second opinion near the threshold) →
 store posts, verdicts, pending alerts and the new cursor in ONE transaction. A muted author's
-posts are stored and judged like any other, and never alerted; an edit replaces the stored text
-and verdict, and alerts only when the post now qualifies and never had an alert.
+posts are stored and judged like any other, and never alerted; the brand's own posts (its
+support team replying in public) are stored as not complaints, saying why; an edit replaces the
+stored text and verdict, and alerts only when the post now qualifies and never had an alert.
 
 Delivery is separate (`monitor.delivery`): an alert written here is sent even if Slack is down
 now, or the process dies before it gets to it.
@@ -20,12 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Connector
-from monitor.brand import BrandMatcher, BrandSettings, author_muted
+from monitor.brand import BrandMatcher, BrandSettings, author_muted, brand_account
 from monitor.classifier import Classifier
 from monitor.classifier.language import detect
 from monitor.clock import Clock
 from monitor.frozen import builder
-from monitor.models import Label, Post, Severity, Verdict
+from monitor.models import Label, Post, Reason, Severity, Verdict
 from monitor.storage import NewPost, PostStore
 from monitor.storage.posts import StoredText
 
@@ -56,13 +57,15 @@ class PollReport:
     flagged: int = 0
     """New posts the classifier called complaints (muted authors' included; `alerts` counts
     the alerts written)."""
+    brand_own: int = 0
+    """New posts by the brand's own accounts: stored as not complaints (`brand_own_verdict`)."""
 
     def summary(self) -> str:
         return (
             f"source={self.source} fetched={self.fetched} new={self.stored} "
             f"alerts={self.alerts} already_stored={self.already_stored} muted={self.muted} "
-            f"off_brand={self.off_brand} edited={self.edited} quarantined={self.quarantined} "
-            f"more={str(self.more).lower()} took={self.seconds:.2f}s"
+            f"brand_own={self.brand_own} off_brand={self.off_brand} edited={self.edited} "
+            f"quarantined={self.quarantined} more={str(self.more).lower()} took={self.seconds:.2f}s"
         )
 
 
@@ -72,6 +75,18 @@ TopicFn = Callable[[Post, Verdict], str | None]
 """(post, verdict) → what the complaint is about (storms group alerts by it)."""
 ReviewFn = Callable[[str, Verdict], Verdict]
 """(text, verdict) → the verdict after a second opinion on posts near the threshold."""
+
+
+BRAND_OWN = "brand_own_post"
+"""The cue of the reason that says a post is the brand's own (it weighs nothing: it decides)."""
+
+
+def brand_own_verdict(verdict: Verdict, handle: str) -> Verdict:
+    """A post by one of the brand's own accounts (`brand.brand_account`) is not a complaint,
+    whatever its words ("sorry your order hasn't arrived, DM us"): the classifier's score stays
+    for the record, and the first reason says why it is not flagged."""
+    why = Reason(BRAND_OWN, 0.0, f"written by the brand's own account @{handle}")
+    return replace(verdict, label=Label.NOT_COMPLAINT, reasons=(why, *verdict.reasons))
 
 
 def alert_priority(severity: Severity, vip: bool) -> int:
@@ -138,6 +153,7 @@ class Pipeline:
             notices=tuple(on_brand) if informational else (),
             platform=connector.kind,
             flagged=[new.verdict.label for new in judged].count(Label.COMPLAINT),
+            brand_own=sum(1 for new in judged if _by_the_brand(new.verdict)),
         )
 
     def _drop_stored(self, posts: list[Post]) -> tuple[list[Post], list[Post]]:
@@ -218,10 +234,13 @@ class Pipeline:
             ratings=[p.rating for p in posts],
         )
         second_opinion, route, topic = self.second_opinion, self.route, self.topic
+        brand = self.brand
         judged: list[NewPost] = []
         append = judged.append
         for post, vip, verdict in zip(posts, vips, verdicts, strict=True):
-            if second_opinion is not None:
+            if brand.handles and brand_account(brand, post.platform, post.author.handle):
+                verdict = brand_own_verdict(verdict, post.author.handle)
+            elif second_opinion is not None:
                 verdict = second_opinion(post.text, verdict)
             wants_alert = (
                 (verdict.is_complaint or verdict.label is Label.UNSUPPORTED_LANGUAGE)
@@ -240,6 +259,10 @@ class Pipeline:
                 )
             )
         return judged
+
+
+def _by_the_brand(verdict: Verdict) -> bool:
+    return bool(verdict.reasons) and verdict.reasons[0].cue == BRAND_OWN
 
 
 _new_judged = builder(NewPost)

@@ -7,7 +7,8 @@ running daemon.
 
 Each post is judged as `Pipeline` would judge it today: first the brand filters (a post the
 current terms no longer match, or whose author is muted now, would not be stored, let alone
-flagged), then `classify` with today's VIP list and follower counts.
+flagged), then `classify` with today's VIP list and follower counts, and a post by one of
+the brand's own accounts is not a complaint, as in polls.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from monitor.brand import BrandMatcher, BrandSettings, author_muted
+from monitor.brand import BrandMatcher, BrandSettings, author_muted, brand_account
 from monitor.classifier import ClassifierLike
 from monitor.models import Label, Reason, Severity, Verdict
+from monitor.pipeline import BRAND_OWN, brand_own_verdict
 from monitor.storage import PostStore, StoredVerdict
 
 TOP_REASONS = 3
@@ -99,6 +101,8 @@ def replay(
             verdict = classifier.classify(
                 stored.text, language=stored.language, followers=stored.author_followers, vip=vip
             )
+            if brand_account(brand, stored.platform, stored.author_handle):
+                verdict = brand_own_verdict(verdict, stored.author_handle)
             change = _compare(stored, verdict)
         if change is None:
             report.unchanged += 1
@@ -161,10 +165,16 @@ def _compare(stored: StoredVerdict, verdict: Verdict) -> Change | None:
 
 
 def top_reasons(reasons: tuple[Reason, ...], count: int = TOP_REASONS) -> list[Reason]:
-    """The strongest `count`, plus the note that raised severity (a VIP, a large audience):
-    it weighs nothing in the score, yet it is why a severity changed."""
+    """The strongest `count`, after the note that the post is the brand's own and before the
+    note that raised severity (a VIP, a large audience): they weigh nothing in the score, yet
+    they are why a verdict or a severity changed."""
     strongest = sorted(reasons, key=lambda r: abs(r.weight), reverse=True)[:count]
-    return strongest + [r for r in reasons if r.cue == "reach" and r not in strongest]
+    own = [r for r in reasons if r.cue == BRAND_OWN]
+    return (
+        own
+        + [r for r in strongest if r.cue != BRAND_OWN]
+        + [r for r in reasons if r.cue == "reach" and r not in strongest]
+    )
 
 
 def _reason_text(reason: Reason) -> str:

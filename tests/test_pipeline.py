@@ -24,6 +24,7 @@ from monitor.errors import StorageUnavailable
 from monitor.models import Alert, Label, Post, Severity, Verdict
 from monitor.pipeline import Pipeline, alert_priority
 from monitor.storage import Database, Storage
+from monitor.storage.history import HistoryStore
 
 BRAND = BrandSettings(
     name="Acme",
@@ -35,6 +36,7 @@ BRAND = BrandSettings(
 COMPLAINT = "@acme you charged my card twice and support hasn't answered in 4 days"
 LEASE = timedelta(minutes=2)
 PRAISE = "Loving the new @acme app update, checkout is so much faster!"
+START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -58,7 +60,7 @@ def poll(database_url: str, tmp_path: Path) -> Iterator[Poll]:
     database = Database(database_url)
     database.upgrade()
     storage = Storage(database)
-    clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    clock = FakeClock(START)
     feed = tmp_path / "feed.jsonl"
     feed.touch()
     settings = JsonlSettings(type="jsonl", name="feed", path=feed)
@@ -102,6 +104,35 @@ def test_off_brand_posts_are_dropped_and_muted_ones_stored_without_an_alert(poll
     assert (report.off_brand, report.muted, report.stored) == (1, 1, 2)
     assert [a.post.external_id for a in poll.due()] == ["3"]
     assert poll.pipeline.posts.known_ids("x", ["1", "2", "3"]) == {"2", "3"}
+
+
+AGENT_REPLY = "@dana so sorry your Acme order hasn't arrived, please DM us your order number ^JS"
+
+
+def test_the_brands_own_replies_are_stored_as_not_complaints_and_say_why(poll: Poll) -> None:
+    poll.write({"id": "1", "author": "dana", "text": "@acme my order hasn't arrived"})
+    poll.write({"id": "2", "author": "ACME", "text": AGENT_REPLY})  # its support team, in public
+    poll.write({"id": "3", "author": "erin", "text": AGENT_REPLY})
+
+    report = poll.pipeline.poll(poll.connector)
+
+    assert (report.stored, report.brand_own, report.alerts) == (3, 1, 2)
+    assert "brand_own=1" in report.summary()
+    assert [a.post.external_id for a in poll.due()] == ["1", "3"], "the same words from a customer"
+    [own] = [v for v in poll.storage.posts.stored_verdicts(START) if v.external_id == "2"]
+    shown = HistoryStore(poll.storage.database).post(own.post_id)  # what the history view says
+    assert shown is not None and shown.verdict is not None
+    assert shown.verdict.label is Label.NOT_COMPLAINT
+    assert shown.verdict.reasons[0].detail == "written by the brand's own account @ACME"
+
+
+def test_a_name_anyone_can_type_is_not_the_brands_account(poll: Poll) -> None:
+    """A store review's nickname is free text: a customer calling themselves "acme" is heard."""
+    poll.write({"id": "1", "author": "acme", "text": AGENT_REPLY, "platform": "app_store"})
+
+    report = poll.pipeline.poll(poll.connector)
+
+    assert (report.brand_own, report.alerts) == (0, 1)
 
 
 def test_vips_and_severe_complaints_go_first(poll: Poll) -> None:

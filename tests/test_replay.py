@@ -202,6 +202,18 @@ def test_posts_todays_filters_would_skip_are_no_longer_flagged(post_store: PostS
     assert "(3 would now be skipped: off-brand or muted)" in summary_line(report)
 
 
+def test_a_post_by_a_handle_the_brand_now_lists_as_its_own_is_no_longer_flagged(
+    post_store: PostStore,
+) -> None:
+    # dana's refund complaint was stored as a complaint; the team then lists "dana" among the
+    # brand's handles (say, its support agent's account): polls would not flag dana's posts now.
+    report = run(post_store, brand={"handles": ["acme", "dana"]})
+    gone = by_url(report, ChangeKind.NO_LONGER_FLAGGED)
+    assert set(gone) == {url("refund")}
+    assert gone[url("refund")].new_label == "not_complaint"
+    assert gone[url("refund")].reasons[0] == "written by the brand's own account @dana"
+
+
 def dump(post_store: PostStore) -> dict[str, list[tuple[Any, ...]]]:
     with post_store.database.engine.connect() as connection:
         return {
