@@ -12,7 +12,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 
 @contextlib.contextmanager
@@ -30,9 +30,22 @@ def scratch_schema(
         yield f"{url}{joiner}options=-csearch_path%3D{schema}{options}"
     finally:
         if not keep:
-            with admin.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            _drop(admin, schema)
         admin.dispose()
+
+
+def drop_schema(url: str, name: str) -> None:
+    """Drop a schema a run kept (`history_search.py --keep`), once it is no longer wanted."""
+    admin = create_engine(url)
+    try:
+        _drop(admin, name)
+    finally:
+        admin.dispose()
+
+
+def _drop(admin: Engine, schema: str) -> None:
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 def schema_exists(url: str, name: str) -> bool:

@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _scratch import schema_exists, scratch_schema
-from sqlalchemy import create_engine, func, insert, select, text
+from _scratch import drop_schema, schema_exists, scratch_schema
+from sqlalchemy import func, insert, select, text
 
 from monitor.storage.database import Database
 from monitor.storage.history import HistoryStore, Search
@@ -445,10 +445,7 @@ def drop_kept(kind: str, args: argparse.Namespace) -> None:
     if kind == "sqlite":
         (args.keep / f"history-{args.posts}.db").unlink(missing_ok=True)
         return
-    admin = create_engine(args.postgres_url)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS bench_search_{args.posts} CASCADE"))
-    admin.dispose()
+    drop_schema(args.postgres_url, f"bench_search_{args.posts}")
 
 
 def main() -> None:
