@@ -44,6 +44,7 @@ Why it is built the way it is:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -655,9 +656,15 @@ def _daily_usage(usage: dict[str, object], day: str) -> int | None:
     return None
 
 
+_X_HANDLE = re.compile(r"^[a-z0-9_]{1,15}$")
+"""A brand handle that can be an X account (`from:` takes only those; "acme.bsky.social" or
+"acme@mastodon.social" belong to other platforms)."""
+
+
 def default_searches(brand: BrandSettings, mentions: str | None = None) -> list[str]:
     """Recent-search queries for the brand's terms: no retweets, the brand's languages, its
-    exclusions (posts we would drop anyway cost reads), split to fit X's query length.
+    exclusions and its own accounts' posts (posts we would drop, or store as the brand's own,
+    anyway cost reads), split to fit X's query length.
 
     With `mentions` (the account whose mentions are read), ``-@<mentions>`` leaves out what the
     mentions query already returns (replies to it included: they start with the @mention), so
@@ -672,6 +679,7 @@ def default_searches(brand: BrandSettings, mentions: str | None = None) -> list[
     elif langs:
         suffix.append("(" + " OR ".join(langs) + ")")
     suffix.extend(f"-{t}" for t in (_x_term(e) for e in brand.exclude) if t)
+    suffix.extend(f"-from:{h}" for h in brand.handles if _X_HANDLE.match(h))
     if mentions:
         suffix.append(f"-@{mentions}")
     tail = " ".join(suffix)

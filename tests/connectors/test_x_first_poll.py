@@ -182,8 +182,10 @@ def test_an_old_starting_point_stays_inside_recent_searchs_seven_days(
 def test_item_23_the_default_search_leaves_out_what_the_mentions_query_reads(
     make: Make, x: FakeXApi
 ) -> None:
-    assert default_searches(BRAND, mentions="acme") == ["acme -is:retweet lang:en -@acme"]
-    assert default_searches(BRAND) == ["acme -is:retweet lang:en"]
+    assert default_searches(BRAND, mentions="acme") == [
+        "acme -is:retweet lang:en -from:acme -@acme"
+    ]
+    assert default_searches(BRAND) == ["acme -is:retweet lang:en -from:acme"]
     source = make(searches=None)  # the default search, built from [brand]
     cursor = poll(source, None).cursor
     mention = x.post("@acme my acme order is late", author="dana")
@@ -194,6 +196,21 @@ def test_item_23_the_default_search_leaves_out_what_the_mentions_query_reads(
     assert ids(result) == [mention, found]
     assert result.posts[0].extra["query"] == MENTIONS
     assert result.cursor["reads"]["count"] == 2  # one read per post, not 3
+
+
+def test_the_default_search_does_not_pay_for_the_brands_own_posts(make: Make, x: FakeXApi) -> None:
+    """The pipeline would store them as the brand's own and alert nobody: X charges per read."""
+    brand = BrandSettings(name="Acme", handles=["acme", "acme.bsky.social"], terms=["acme"])
+    assert default_searches(brand) == ["acme -is:retweet lang:en -from:acme"], "X handles only"
+    source = make(searches=None, mentions_username=None)
+    cursor = poll(source, None).cursor
+    x.post("so sorry about your acme order, please DM us ^JS", author="acme")
+    customer = x.post("acme broke my order again", author="dana")
+
+    result = poll(source, cursor)
+
+    assert ids(result) == [customer]
+    assert result.cursor["reads"]["count"] == 1
 
 
 def test_item_23_a_post_both_queries_return_is_counted_once(make: Make, x: FakeXApi) -> None:

@@ -21,7 +21,8 @@ answers it 403 as on a plan without it.
 
 Search matching is deliberately small, not X's parser: quoted phrases and words are OR-ed
 (substring, case-insensitive), ``-word`` and ``-"phrase"`` exclude, ``lang:xx`` filters,
-``-is:retweet`` drops retweets, other ``op:value`` tokens and parentheses are ignored.
+``-is:retweet`` drops retweets, ``-from:user`` that user's posts, other ``op:value`` tokens and
+parentheses are ignored.
 """
 
 from __future__ import annotations
@@ -343,7 +344,12 @@ class FakeXApi(FakeServer):
         params = request.query
         if "query" not in params:
             return _invalid("query", "", "The `query` query parameter can not be empty")
-        return self._timeline(params, lambda t: _matches(params["query"], t), "next_token", 10)
+        names = {id_: str(user["username"]).lower() for id_, user in self.users.items()}
+
+        def wanted(tweet: _Tweet) -> bool:
+            return _matches(params["query"], tweet, names.get(tweet.author_id, ""))
+
+        return self._timeline(params, wanted, "next_token", 10)
 
     @route("GET", r"/2/users/(?P<user_id>[^/]+)/mentions")
     def _mentions(self, request: Request, user_id: str) -> Response:
@@ -521,7 +527,7 @@ def _invalid(parameter: str, value: str, message: str) -> Response:
     return Response(400, {"errors": errors, **PROBLEMS[400]})
 
 
-def _matches(query: str, tweet: _Tweet) -> bool:
+def _matches(query: str, tweet: _Tweet, author: str = "") -> bool:
     text = tweet.text.lower()
     try:
         tokens = shlex.split(query.replace("(", " ").replace(")", " "))
@@ -535,6 +541,9 @@ def _matches(query: str, tweet: _Tweet) -> bool:
             continue
         if lowered == "-is:retweet":
             if tweet.is_retweet:
+                return False
+        elif lowered.startswith("-from:"):
+            if author and lowered.removeprefix("-from:") == author:
                 return False
         elif lowered.startswith("lang:"):
             langs.append(lowered.removeprefix("lang:"))
