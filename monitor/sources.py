@@ -274,7 +274,7 @@ class SourceRunner:
 
     def database_is_back(self) -> bool:
         """The database answered the daemon again: a source paused only because it could not
-        store its poll polls at its next turn instead of sitting out its backoff (up to
+        store its poll tries again at its next turn instead of sitting out its backoff (up to
         `backoff_cap`), so posts that piled up during the outage reach people within a poll
         interval of the database's return. True when this source was woken."""
         if not self._waiting_on_database or self._resume_at is None:
