@@ -163,6 +163,11 @@ class Daemon:
         if self.slack_app is not None:
             self.slack_app.verify_channels()
         self._load_model()
+        if self.config.brand.handles:  # a rule that keeps posts from people: said, like a mute
+            log.info(
+                "the brand's own accounts, whose posts are stored and never alerted: %s",
+                ", ".join(f"@{handle}" for handle in self.config.brand.handles),
+            )
         log.info(
             "ready: database=%s sources=%s notifier=%s classifier=%s",
             self.database.display_url,

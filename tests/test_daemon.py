@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -80,6 +81,25 @@ def test_complaints_reach_slack_once_escaped_and_others_do_not(
     write_feed(tmp_path / "feed.jsonl", {"c4": "@acme my order arrived broken, need a refund"}, "a")
     assert main(["run", "--once", "--config", str(config)]) == 0
     assert len(slack.messages) == 4
+
+
+def test_the_brands_own_reply_is_stored_and_sent_to_no_one(
+    tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    reply = "@dana so sorry your Acme refund is late, please DM us your order number ^JS"
+    line = {"id": "r1", "platform": "x", "author": "acme", "text": reply, "lang": "en"}
+    feed.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    write_feed(feed, {"c1": reply}, "a")  # the same words from dana, a customer
+    caplog.set_level(logging.INFO)
+
+    assert main(["run", "--once", "--config", str(write_config(tmp_path, slack))]) == 0
+
+    assert len(slack.messages) == 1
+    assert "the brand's own accounts, whose posts are stored and never alerted: @acme" in (
+        caplog.text
+    )
+    assert "new=2 alerts=1" in caplog.text and "brand_own=1" in caplog.text
 
 
 @pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "invalid_auth"])
