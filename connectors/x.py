@@ -44,7 +44,6 @@ Why it is built the way it is:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -656,11 +655,6 @@ def _daily_usage(usage: dict[str, object], day: str) -> int | None:
     return None
 
 
-_X_HANDLE = re.compile(r"^[a-z0-9_]{1,15}$")
-"""A brand handle that can be an X account (`from:` takes only those; "acme.bsky.social" or
-"acme@mastodon.social" belong to other platforms)."""
-
-
 def default_searches(brand: BrandSettings, mentions: str | None = None) -> list[str]:
     """Recent-search queries for the brand's terms: no retweets, the brand's languages, its
     exclusions and its own accounts' posts (posts we would drop, or store as the brand's own,
@@ -679,7 +673,8 @@ def default_searches(brand: BrandSettings, mentions: str | None = None) -> list[
     elif langs:
         suffix.append("(" + " OR ".join(langs) + ")")
     suffix.extend(f"-{t}" for t in (_x_term(e) for e in brand.exclude) if t)
-    suffix.extend(f"-from:{h}" for h in brand.handles if _X_HANDLE.match(h))
+    # only handles that can be X usernames: "acme.bsky.social" belongs to another platform
+    suffix.extend(f"-from:{h}" for h in brand.handles if _USERNAME.match(h))
     if mentions:
         suffix.append(f"-@{mentions}")
     tail = " ".join(suffix)
