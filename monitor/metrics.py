@@ -38,7 +38,15 @@ from monitor.errors import (
 
 PREFIX: Final = "complaint_monitor"
 
-POST_STAGES: Final = ("fetched", "stored", "flagged", "alerted", "quarantined")
+POST_STAGES: Final = (
+    "fetched",
+    "stored",
+    "flagged",
+    "alerted",
+    "quarantined",
+    "muted",
+    "brand_own",
+)
 """The posts a poll counts, each a counter ``complaint_monitor_posts_<stage>_total``."""
 
 ERROR_KINDS: Final = (
@@ -124,6 +132,10 @@ class PollLike(Protocol):
     def alerts(self) -> int: ...
     @property
     def quarantined(self) -> int: ...
+    @property
+    def muted(self) -> int: ...
+    @property
+    def brand_own(self) -> int: ...
     @property
     def seconds(self) -> float: ...
 
@@ -294,6 +306,8 @@ class Metrics:
             "flagged": report.flagged,
             "alerted": report.alerts,
             "quarantined": report.quarantined,
+            "muted": report.muted,
+            "brand_own": report.brand_own,
         }
         for stage, count in counts.items():
             self.posts[stage].labels(*labels).inc(count)

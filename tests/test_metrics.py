@@ -35,7 +35,9 @@ from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 from tests.fakes.x_api import FakeXApi
 
-BRAND = BrandSettings(name="Acme", handles=["acme"], terms=["acme"])
+BRAND = BrandSettings(
+    name="Acme", handles=["acme", "acmehelp"], terms=["acme"], muted_authors=["sam"]
+)
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 COMPLAINT = "@acme still waiting on my refund for order 48213, three weeks now"
 PRAISE = "Thanks @acme, sorted out in five minutes. Great service."
@@ -85,6 +87,8 @@ def world(database_url: str) -> Iterator[World]:
     ):
         x.add_user("acme")
         x.add_user("dana", followers=10)
+        x.add_user("sam")
+        x.add_user("acmehelp")
         settings = XSettings.model_validate(
             {
                 "type": "x",
@@ -142,6 +146,8 @@ def test_a_poll_and_a_delivery_show_in_the_scrape(world: World) -> None:
     assert value(before, "complaint_monitor_posts_flagged_total", **source) == 1
     assert value(before, "complaint_monitor_posts_alerted_total", **source) == 1
     assert value(before, "complaint_monitor_posts_quarantined_total", **source) == 0
+    assert value(before, "complaint_monitor_posts_muted_total", **source) == 0
+    assert value(before, "complaint_monitor_posts_brand_own_total", **source) == 0
     assert value(before, "complaint_monitor_outbox_pending") == 1
     assert value(before, "complaint_monitor_x_read_budget_used", source="x-mentions") == 3
     assert value(before, "complaint_monitor_x_read_budget_left", source="x-mentions") == 9_997
@@ -161,6 +167,27 @@ def test_a_poll_and_a_delivery_show_in_the_scrape(world: World) -> None:
     assert value(after, "complaint_monitor_outbox_pending") == 0
     assert value(after, "complaint_monitor_outbox_oldest_pending_age_seconds") == 0
     assert value(after, "complaint_monitor_database_up") == 1
+
+
+def test_posts_kept_from_slack_by_a_mute_or_by_the_brands_own_account_are_counted(
+    world: World,
+) -> None:
+    """A complaint that made no alert shows in the scrape as the rule that held it back, so a
+    mute or a brand handle left in the config is visible rather than silent."""
+    world.x.post(COMPLAINT, author="sam")  # muted in the config
+    world.x.post(
+        "@acme @dana so sorry your order hasn't arrived, still waiting on the courier? DM us",
+        author="acmehelp",
+    )
+    world.x.post(COMPLAINT.replace("48213", "51001"), author="dana")
+    assert world.runner.poll() is not None
+
+    samples = world.scrape()
+    source = {"source": "x-mentions", "platform": "x"}
+    assert value(samples, "complaint_monitor_posts_stored_total", **source) == 3
+    assert value(samples, "complaint_monitor_posts_muted_total", **source) == 1
+    assert value(samples, "complaint_monitor_posts_brand_own_total", **source) == 1
+    assert value(samples, "complaint_monitor_posts_alerted_total", **source) == 1
 
 
 def test_no_post_id_author_or_text_becomes_a_label(world: World) -> None:
