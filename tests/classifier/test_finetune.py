@@ -165,6 +165,28 @@ def test_a_fine_tune_from_the_seed_stage_leaves_the_seed_stage_as_it_was(
     assert tuned.log_odds_many(TEXTS).tolist() != before.tolist()
 
 
+def test_a_start_share_averages_the_fine_tune_with_the_encoder_it_started_from(
+    tiny_seed_set: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`START_SHARE` (off by default): the weights end that share of the way back to `start`;
+    at 1 the fit scores exactly as the encoder it started from."""
+    import torch
+
+    start = training.seed_stage(1)
+    rows = few_labels()
+    texts, labels = [normalize(r.text) for r in rows], [r.label for r in rows]
+    plain = finetune.fit(texts, labels, epochs=1, start=start)
+    monkeypatch.setattr(finetune, "START_SHARE", 0.5)
+    halfway = finetune.fit(texts, labels, epochs=1, start=start)
+    monkeypatch.setattr(finetune, "START_SHARE", 1.0)
+    back = finetune.fit(texts, labels, epochs=1, start=start)
+
+    assert back.log_odds_many(TEXTS).tolist() == start.log_odds_many(TEXTS).tolist()
+    ends, started, mid = (e.net.head.weight for e in (plain, start, halfway))
+    assert not torch.equal(ends, started)
+    assert torch.allclose(mid, (ends + started) / 2, atol=2e-3)
+
+
 def same_weights(one: finetune.FineTuned, other: finetune.FineTuned) -> bool:
     import torch
 
