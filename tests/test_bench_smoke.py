@@ -65,4 +65,4 @@ def test_bench_postgres_store_costs_stores_into_each_schema_variant(
     assert lines[0].startswith("store_poll on PostgreSQL, polls of 100, 200 posts")
     figures = [line for line in lines if re.search(r"\s[\d.]+\s+[\d.]+\s+([\d.]+|n/a)", line)]
     assert [line.split("  ")[1].strip() for line in figures[:1]] == ["as shipped"]
-    assert len(figures) == 4, done.stdout
+    assert len(figures) == 5, done.stdout
