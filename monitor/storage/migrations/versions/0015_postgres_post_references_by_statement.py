@@ -22,6 +22,8 @@ cheaply in-process):
 - Deleting posts deletes their verdicts and alerts: an AFTER DELETE statement trigger on `posts`
   (retention deletes them first anyway; this keeps any other delete from leaving orphans).
 - `post_id` never changes: an update that would change it is refused.
+Not covered: `TRUNCATE posts`, which the foreign keys refused unless the referring tables went
+with it, now leaves them behind; nothing here truncates.
 
 The functions pin their search_path to the schema they were made in, so a caller's own
 search_path cannot point them at other tables.
