@@ -5,8 +5,8 @@ A foreign key makes PostgreSQL run a query for each new row (`SELECT 1 FROM post
 FOR KEY SHARE`, through its per-row RI trigger). A poll inserts its verdicts and alerts in one
 statement each, and those per-row checks were 31-33 µs of the server's 72 µs a post at polls of
 5,000 (`bench/postgres_store_costs.py --per-poll 5000 --posts 20000`). The same guarantee, given
-once per statement from the statement's new rows (a transition table), costs about 1 µs a post:
-the technique of PostgreSQL's own proposed statement-level RI checks.
+once per statement from the statement's new rows (a transition table), costs 3-4 µs a post
+there (9 at polls of 100): the technique of PostgreSQL's own proposed statement-level RI checks.
 
 What the two foreign keys `classifications.post_id` and `alerts.post_id` (ON DELETE CASCADE)
 gave, and what replaces each, on PostgreSQL only (SQLite keeps its foreign keys: it checks them
