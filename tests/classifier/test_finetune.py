@@ -165,6 +165,7 @@ def test_a_fine_tune_from_the_seed_stage_leaves_the_seed_stage_as_it_was(
     assert tuned.log_odds_many(TEXTS).tolist() != before.tolist()
 
 
+@needs_extra
 def test_a_start_share_averages_the_fine_tune_with_the_encoder_it_started_from(
     tiny_seed_set: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
