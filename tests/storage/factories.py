@@ -9,15 +9,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 
 from monitor.errors import StorageUnavailable
 from monitor.models import Author, Label, Post, Reason, Severity, Verdict
 from monitor.storage import Database, NewPost, Outbox, PostStore
+from monitor.storage.database import MIGRATIONS_DIR
 from tests.factories import make_post, make_verdict
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
+REFER_TO_POSTS = frozenset({"classifications", "alerts"})
+"""The tables whose `post_id` refers to `posts`: by foreign keys on SQLite, by migration 0015's
+statement triggers on PostgreSQL."""
 
 
 def post(external_id: str, handle: str = "dana", text: str | None = None) -> Post:
@@ -112,3 +118,13 @@ def _impatient(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA busy_timeout=300")
     cursor.close()
+
+
+def migrate(database: Database, revision: str, *, down: bool = False) -> None:
+    """Up or down to `revision`, as `Database.upgrade` runs Alembic: a migration's test with
+    the rows a daemon at another revision stored."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)

@@ -15,7 +15,7 @@ from monitor.errors import StorageUnavailable
 from monitor.storage import Database, PostStore
 from monitor.storage.database import CHECKPOINT_PAGES
 from monitor.storage.tables import Base
-from tests.storage.factories import NOW, complaint
+from tests.storage.factories import NOW, REFER_TO_POSTS, complaint
 
 TEXT_INDEX_TABLES = {"posts_text", "text_index_state"} | {
     f"posts_text_{shadow}" for shadow in ("data", "idx", "docsize", "config")
@@ -42,12 +42,9 @@ def _checked_by_statement(dialect: str) -> Callable[..., bool]:
         if dialect != "postgresql" or kind != "foreign_key_constraint":
             return True
         assert isinstance(item, ForeignKeyConstraint)
-        return not (item.referred_table.name == "posts" and item.table.name in POST_CHECKED)
+        return not (item.referred_table.name == "posts" and item.table.name in REFER_TO_POSTS)
 
     return include
-
-
-POST_CHECKED = {"classifications", "alerts"}
 
 
 def test_migrations_match_the_models(database: Database) -> None:

@@ -9,13 +9,13 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.models import Label
 from monitor.storage import Database, NewPost, PostStore
 from monitor.storage.tables import AlertRow, ClassificationRow, PostRow
-from tests.storage.factories import NOW, complaint, post, verdict
+from tests.storage.factories import NOW, REFER_TO_POSTS, complaint, migrate, post, verdict
 
 ORPHANS = """
     SELECT (SELECT count(*) FROM classifications c
@@ -183,3 +183,31 @@ def test_postgres_an_alert_for_a_post_being_deleted_is_refused_once_the_delete_c
 def delete_post(database: Database, post_id: int) -> None:
     with database.session() as session:
         session.execute(delete(PostRow).where(PostRow.id == post_id))
+
+
+@on_postgres
+def test_postgres_0015_downgrades_to_the_foreign_keys_and_back_with_posts_stored(
+    database: Database,
+) -> None:
+    """A database at 0014 gets the triggers over its stored rows, and a downgrade gives the
+    foreign keys back: each way, every stored verdict and alert stays and orphans are refused."""
+
+    def keys() -> set[str]:
+        found = inspect(database.engine)
+        return {
+            table
+            for table in REFER_TO_POSTS
+            for key in found.get_foreign_keys(table)
+            if key["referred_table"] == "posts"
+        }
+
+    first, _ = stored(database, complaint("1"), calm("2"))
+    assert keys() == set()
+    for revision, down, expected in (("0014", True, REFER_TO_POSTS), ("head", False, set())):
+        migrate(database, revision, down=down)
+        assert keys() == expected
+        with pytest.raises(IntegrityError), database.session() as session:
+            session.add(an_alert(first + 1000))
+        with database.session() as session:
+            assert session.scalar(select(func.count()).select_from(ClassificationRow)) == 2
+            assert list(session.scalars(select(AlertRow.post_id))) == [first]

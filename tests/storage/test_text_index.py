@@ -14,8 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, bindparam, text
 
 from monitor.clock import FakeClock
@@ -23,13 +21,12 @@ from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.models import Author
 from monitor.storage import Database, NewPost, Storage
-from monitor.storage.database import MIGRATIONS_DIR
 from monitor.storage.history import HistoryStore, Search, _search_query
 from monitor.storage.tables import UTCDateTime
 from monitor.storage.text_index import IndexKind, IndexRun, TextIndex
 from tests.conftest import postgres_schema
 from tests.factories import config_file, make_post, make_verdict
-from tests.storage.factories import NOW, polls_meanwhile
+from tests.storage.factories import NOW, migrate, polls_meanwhile
 
 OLD_POSTS = {"old-1": "acme refund never came", "old-2": "acme parcel lost, ÉCHEC total"}
 
@@ -53,14 +50,6 @@ def _store(database: Database, texts: dict[int, str]) -> None:
         cursor={},
         now=NOW,
     )
-
-
-def _migrate(database: Database, revision: str, *, down: bool = False) -> None:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _insert_posts(connection: Connection, posts: dict[str, str]) -> None:
@@ -95,7 +84,7 @@ def _integrity_check(connection: Connection) -> None:
 def at_0010(database_url: str) -> Iterator[Database]:
     """A database at migration 0010 holding posts (indexed by 0008's table on SQLite)."""
     database = Database(database_url)
-    _migrate(database, "0010")
+    migrate(database, "0010")
     with database.engine.begin() as connection:
         _insert_posts(connection, OLD_POSTS)
     yield database
@@ -118,7 +107,7 @@ def test_posts_stored_before_the_upgrade_are_found_after_it(at_0010: Database) -
 
 def test_a_downgrade_restores_the_index_with_positions(at_0010: Database) -> None:
     at_0010.upgrade()
-    _migrate(at_0010, "0010", down=True)
+    migrate(at_0010, "0010", down=True)
     with at_0010.engine.begin() as connection:
         _insert_posts(connection, {"old-3": "acme refund once more"})
         if at_0010.is_sqlite:
@@ -388,14 +377,14 @@ def test_a_backlog_is_indexed_over_several_runs_each_bounded_in_time(database: D
 def test_the_upgrade_keeps_what_0008_indexed_and_the_downgrade_indexes_the_rest(
     at_0010: Database,
 ) -> None:
-    _migrate(at_0010, "0011")
-    _migrate(at_0010, "0013")
+    migrate(at_0010, "0011")
+    migrate(at_0010, "0013")
     assert _watermark(at_0010) == 2  # both old posts: indexed by 0008's trigger, or copied
     assert TextIndex(at_0010).behind() == 0
     _assert_exact(at_0010)
     _store(at_0010, {1: "acme refund after the upgrade"})
     assert _found(at_0010, "refund") == {"old-1", "1"}
-    _migrate(at_0010, "0011", down=True)
+    migrate(at_0010, "0011", down=True)
     with at_0010.engine.begin() as connection:
         _insert_posts(connection, {"old-3": "acme refund once more"})
         if at_0010.is_sqlite:
