@@ -149,6 +149,7 @@ class ClassificationRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
+    """On PostgreSQL a statement trigger, not this foreign key, checks it (migration 0015)."""
     label: Mapped[str] = mapped_column(String(32))
     score: Mapped[float] = mapped_column(Float)
     severity: Mapped[str] = mapped_column(String(16))
@@ -204,6 +205,7 @@ class AlertRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
+    """On PostgreSQL a statement trigger, not this foreign key, checks it (migration 0015)."""
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     channel: Mapped[str | None] = mapped_column(String(64))
