@@ -34,22 +34,25 @@ from monitor.storage import Database, Storage
 URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 APPLICATION = "bench_postgres_store_costs"
 
+REFERRING = ("classifications", "alerts")
+"""The tables whose rows refer to a post (migration 0015's statement triggers)."""
+
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "as shipped": ("", []),
     "with the per-row foreign keys to posts (before 0015)": (
         "classifications and alerts -> posts: PostgreSQL checks and locks the post row by row",
         [
-            *(f"DROP TRIGGER {t}_post_exists ON {t}" for t in ("classifications", "alerts")),
+            *(f"DROP TRIGGER {t}_post_exists ON {t}" for t in REFERRING),
             *(
                 f"ALTER TABLE {t} ADD CONSTRAINT {t}_post_id_fkey FOREIGN KEY (post_id) "
                 "REFERENCES posts (id) ON DELETE CASCADE"
-                for t in ("classifications", "alerts")
+                for t in REFERRING
             ),
         ],
     ),
     "without any check of the post referred to": (
         "what migration 0015's statement triggers still cost",
-        [f"DROP TRIGGER {t}_post_exists ON {t}" for t in ("classifications", "alerts")],
+        [f"DROP TRIGGER {t}_post_exists ON {t}" for t in REFERRING],
     ),
     "without posts' 5 secondary indexes": (
         "time, author and source lookups of the recurring queries and the purge",

@@ -87,8 +87,7 @@ def test_a_poll_of_many_posts_stores_every_verdict_and_alert(database: Database)
 
 def test_deleting_a_post_deletes_its_verdict_and_alert(database: Database) -> None:
     first, second = stored(database, complaint("1"), complaint("2"))
-    with database.session() as session:
-        session.execute(delete(PostRow).where(PostRow.id == first))
+    delete_post(database, first)
     with database.session() as session:
         assert list(session.scalars(select(ClassificationRow.post_id))) == [second]
         assert list(session.scalars(select(AlertRow.post_id))) == [second]
